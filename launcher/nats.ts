@@ -1,0 +1,60 @@
+// A private nats-server with JetStream for `bun start` and for the tests,
+// started from the nats-server on PATH, listening on loopback only.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { waitForPort } from './free-port'
+
+export const NATS_INSTALL_HINT =
+  'nats-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y nats-server`) or point NATS_URL at a running server with JetStream.'
+
+export function natsServerAvailable(): boolean {
+  return spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).status === 0
+}
+
+export type RunningNats = {
+  port: number
+  url: string
+  process: ChildProcess
+  stop(signal?: NodeJS.Signals): Promise<void>
+}
+
+export async function startNats(options: { storeDir: string; port: number; onLog?: (line: string) => void }): Promise<RunningNats> {
+  if (!natsServerAvailable()) throw new Error(NATS_INSTALL_HINT)
+  mkdirSync(options.storeDir, { recursive: true })
+  const configFile = join(options.storeDir, 'nats-server.conf')
+  writeFileSync(
+    configFile,
+    [
+      `listen: "127.0.0.1:${options.port}"`,
+      'jetstream {',
+      `  store_dir: ${JSON.stringify(options.storeDir)}`,
+      '}',
+      '',
+    ].join('\n'),
+  )
+  const child = spawn('nats-server', ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const log = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onLog?.(line)
+  }
+  child.stdout?.on('data', log)
+  child.stderr?.on('data', log)
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nats-server exited during start (code ${code})`))))
+  await Promise.race([waitForPort(options.port, 10_000), exited])
+  exited.catch(() => {})
+
+  let stopped: Promise<void> | undefined
+  return {
+    port: options.port,
+    url: `nats://127.0.0.1:${options.port}`,
+    process: child,
+    stop(signal = 'SIGTERM') {
+      stopped ??= new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill(signal)
+      })
+      return stopped
+    },
+  }
+}

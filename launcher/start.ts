@@ -1,0 +1,153 @@
+// `bun start`: the whole of Gozon on one machine.
+//
+// Starts PostgreSQL (embedded, data in .data/postgres) unless DATABASE_URL
+// names a server, and nats-server with JetStream (store in .data/nats) unless
+// NATS_URL names one; then the orders and payments services (each migrates
+// its own database at start) and the gateway, as child processes. Ctrl-C
+// stops them in order: gateway, services, then NATS and PostgreSQL.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
+import { createLogger } from '../shared/logger'
+import { NATS_INSTALL_HINT, natsServerAvailable, startNats, type RunningNats } from './nats'
+import { startPostgres, type RunningPostgres } from './postgres'
+
+const root = join(import.meta.dir, '..')
+const dataDir = join(root, '.data')
+
+const config = loadConfigOrExit(() => {
+  const env = new EnvReader()
+  const value = {
+    databaseUrl: env.optionalString('DATABASE_URL'),
+    ordersDatabaseUrl: env.optionalString('ORDERS_DATABASE_URL'),
+    paymentsDatabaseUrl: env.optionalString('PAYMENTS_DATABASE_URL'),
+    natsUrl: env.optionalString('NATS_URL'),
+    postgresPort: env.port('EMBEDDED_POSTGRES_PORT', DEFAULTS.embeddedPostgresPort),
+    natsPort: env.port('EMBEDDED_NATS_PORT', DEFAULTS.embeddedNatsPort),
+    gatewayPort: env.port('GATEWAY_PORT', DEFAULTS.gatewayPort),
+    ordersPort: env.port('ORDERS_PORT', DEFAULTS.ordersPort),
+    paymentsPort: env.port('PAYMENTS_PORT', DEFAULTS.paymentsPort),
+  }
+  env.done()
+  return value
+})
+const log = createLogger('launcher', 'info')
+
+/** The URL of one database on the server that `serverUrl` names. */
+function databaseOn(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl)
+  url.pathname = `/${database}`
+  return url.toString()
+}
+
+const children: { name: string; process: ChildProcess }[] = []
+let postgres: RunningPostgres | undefined
+let nats: RunningNats | undefined
+let shuttingDown = false
+
+function startChild(name: string, entry: string, env: Record<string, string>): ChildProcess {
+  // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
+  const child = spawn(process.execPath, [join(root, entry)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  })
+  children.push({ name, process: child })
+  child.once('exit', (code, signal) => {
+    if (shuttingDown) return
+    log.error({ child: name, code, signal }, 'a service exited; stopping everything')
+    void shutdown(1)
+  })
+  return child
+}
+
+async function waitHealthy(name: string, url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (shuttingDown) return
+    try {
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })
+      if (response.status === 200) return
+    } catch {}
+    await Bun.sleep(100)
+  }
+  throw new Error(`${name} did not become healthy at ${url} within ${timeoutMs} ms`)
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const force = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.once('exit', () => {
+      clearTimeout(force)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+async function shutdown(code: number): Promise<never> {
+  if (shuttingDown) return new Promise<never>(() => {})
+  shuttingDown = true
+  log.info('stopping Gozon')
+  const gateway = children.filter((c) => c.name === 'gateway')
+  const services = children.filter((c) => c.name !== 'gateway')
+  await Promise.all(gateway.map((c) => stopChild(c.process)))
+  await Promise.all(services.map((c) => stopChild(c.process)))
+  await nats?.stop()
+  await postgres?.stop()
+  log.info('stopped')
+  process.exit(code)
+}
+
+process.on('SIGINT', () => void shutdown(0))
+process.on('SIGTERM', () => void shutdown(0))
+
+try {
+  let serverUrl = config.databaseUrl
+  if (!serverUrl && !(config.ordersDatabaseUrl && config.paymentsDatabaseUrl)) {
+    postgres = await startPostgres({
+      dataDir: join(dataDir, 'postgres'),
+      port: config.postgresPort,
+      user: DEFAULTS.postgresUser,
+      password: DEFAULTS.postgresPassword,
+      onLog: (line) => log.debug({ postgres: line }),
+    })
+    serverUrl = postgres.url('postgres')
+    log.info({ port: postgres.port, dataDir: join(dataDir, 'postgres') }, 'embedded PostgreSQL started')
+  }
+  let natsUrl = config.natsUrl
+  if (!natsUrl) {
+    if (!natsServerAvailable()) throw new Error(NATS_INSTALL_HINT)
+    nats = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
+    natsUrl = nats.url
+    log.info({ port: nats.port, storeDir: join(dataDir, 'nats') }, 'nats-server started')
+  }
+
+  const ordersUrl = `http://127.0.0.1:${config.ordersPort}`
+  const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
+  const common = { NATS_URL: natsUrl }
+  startChild('orders', 'orders/main.ts', {
+    ...common,
+    ORDERS_PORT: String(config.ordersPort),
+    ORDERS_DATABASE_URL: config.ordersDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.ordersDatabase),
+  })
+  startChild('payments', 'payments/main.ts', {
+    ...common,
+    PAYMENTS_PORT: String(config.paymentsPort),
+    PAYMENTS_DATABASE_URL: config.paymentsDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.paymentsDatabase),
+  })
+  await Promise.all([waitHealthy('orders', ordersUrl), waitHealthy('payments', paymentsUrl)])
+  startChild('gateway', 'gateway/main.ts', {
+    ...common,
+    GATEWAY_PORT: String(config.gatewayPort),
+    ORDERS_URL: ordersUrl,
+    PAYMENTS_URL: paymentsUrl,
+  })
+  const gatewayUrl = `http://127.0.0.1:${config.gatewayPort}`
+  await waitHealthy('gateway', gatewayUrl)
+  console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger; Ctrl-C stops)\n`)
+} catch (error) {
+  log.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start')
+  await shutdown(1)
+}

@@ -1,0 +1,32 @@
+// The orders service: its HTTP app (createApp, testable without listening)
+// and its place in the shared service wiring (ordersService).
+import { join } from 'node:path'
+import type { BackendSpec, ServiceDeps } from '../shared/backend-service'
+import { natsIsUp } from '../shared/messaging/health'
+import { databaseIsUp } from '../shared/db/client'
+import { CONSUMERS } from '../shared/messaging/contracts'
+import { createServiceApp } from '../shared/http/service-app'
+import { ordersController } from './controller'
+import { handlePaymentResult, PAYMENT_RESULT_SUBJECTS } from './payment-results'
+import { schema } from './schema'
+
+export type OrdersDeps = ServiceDeps<typeof schema>
+
+export function createApp(deps: OrdersDeps) {
+  return createServiceApp({
+    name: 'orders',
+    apiPrefix: '/api/orders',
+    description: 'Creates orders and follows their payment: NEW → FINISHED | CANCELLED.',
+    log: deps.log,
+    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
+  }).use(ordersController(deps))
+}
+
+export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SUBJECTS)[number]> = {
+  name: 'orders',
+  schema,
+  migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'orders'),
+  consumes: { ...CONSUMERS.orders, subjects: PAYMENT_RESULT_SUBJECTS },
+  handler: (deps) => handlePaymentResult(deps.nc),
+  createApp,
+}

@@ -1,0 +1,35 @@
+// HTTP routes of the orders API, mounted at /api/orders.
+import { Elysia } from 'elysia'
+import type { Database } from '../shared/db/client'
+import { identity } from '../shared/identity'
+import { requestId } from '../shared/http/service-app'
+import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
+import type { schema } from './schema'
+import { createOrder, getOrder, listOrders } from './service'
+
+export function ordersController(deps: { db: Database<typeof schema> }) {
+  return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
+    .use(requestId)
+    .use(identity)
+    .post(
+      '',
+      async ({ body, userId, requestId, set }) => {
+        set.status = 201
+        return createOrder(deps.db, { userId, amount: body.amount, description: body.description, requestId })
+      },
+      {
+        body: CreateOrderBody,
+        response: { 201: OrderView },
+        detail: { summary: 'Create an order; payment starts asynchronously' },
+      },
+    )
+    .get('', ({ query, userId }) => listOrders(deps.db, userId, { limit: query.limit ?? 50, cursor: query.cursor }), {
+      query: ListOrdersQuery,
+      response: { 200: OrderPage },
+      detail: { summary: "The caller's orders, newest first" },
+    })
+    .get('/:id', ({ params, userId }) => getOrder(deps.db, userId, params.id), {
+      response: { 200: OrderView },
+      detail: { summary: 'One of the caller’s orders' },
+    })
+}

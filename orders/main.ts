@@ -1,0 +1,14 @@
+// Entry point of the orders service: `bun orders/main.ts`.
+import { startBackendService } from '../shared/backend-service'
+import { loadConfigOrExit } from '../shared/config'
+import { exitOnSignal, runMain } from '../shared/lifecycle'
+import { createLogger } from '../shared/logger'
+import { ordersService } from './app'
+import { loadOrdersConfig } from './config'
+
+const config = loadConfigOrExit(loadOrdersConfig)
+const log = createLogger('orders', config.logLevel)
+await runMain(log, async () => {
+  const service = await startBackendService(ordersService, config, log)
+  exitOnSignal(log, service.stop)
+})

@@ -1,0 +1,67 @@
+// Request and response shapes of the orders API (TypeBox; also the OpenAPI doc).
+import { Type } from '@sinclair/typebox'
+import { t } from 'elysia'
+import { Amount } from '../shared/money'
+import type { OrderRow } from './schema'
+
+const NoNul = '^[^\\u0000]*$'
+
+export const CreateOrderBody = Type.Object(
+  {
+    amount: Amount,
+    description: Type.Optional(Type.String({ maxLength: 200, pattern: NoNul, description: 'Free text, at most 200 characters' })),
+  },
+  { additionalProperties: false },
+)
+
+export const ListOrdersQuery = t.Object(
+  {
+    // Query strings are text by nature, so here "20" is read as 20.
+    limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    cursor: t.Optional(t.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+
+const Timestamp = Type.String({ format: 'date-time' })
+const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) => Type.Union([s, Type.Null()])
+
+export const OrderView = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  userId: Type.String(),
+  amount: Type.Integer(),
+  description: Nullable(Type.String()),
+  status: Type.Union([Type.Literal('NEW'), Type.Literal('FINISHED'), Type.Literal('CANCELLED')]),
+  reason: Type.Union([Type.Null(), Type.Literal('insufficient_funds'), Type.Literal('account_not_found')]),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+})
+
+export const OrderPage = Type.Object({
+  items: Type.Array(OrderView),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last page' }),
+})
+
+export type OrderView = {
+  id: string
+  userId: string
+  amount: number
+  description: string | null
+  status: OrderRow['status']
+  reason: 'insufficient_funds' | 'account_not_found' | null
+  createdAt: string
+  updatedAt: string
+}
+
+export function toOrderView(row: OrderRow): OrderView {
+  return {
+    id: row.id,
+    userId: row.userId,
+    amount: row.amount,
+    description: row.description,
+    status: row.status,
+    reason: row.reason as OrderView['reason'],
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  }
+}

@@ -1,0 +1,37 @@
+// The orders service's tables (its own database; no other service reads them).
+import { sql } from 'drizzle-orm'
+import { bigint, check, index, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
+import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
+
+export const ORDER_STATUSES = ['NEW', 'FINISHED', 'CANCELLED'] as const
+export type OrderStatus = (typeof ORDER_STATUSES)[number]
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: uuid('id').primaryKey(),
+    userId: varchar('user_id', { length: 64 }).notNull(),
+    // Minor units; the CHECK caps it far below 2^53, so mode 'number' is exact.
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    description: varchar('description', { length: 200 }),
+    status: text('status', { enum: ORDER_STATUSES }).notNull().default('NEW'),
+    reason: text('reason'),
+    // Millisecond precision, like a JavaScript Date, so that a page cursor
+    // made from createdAt compares exactly.
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('orders_amount_range', sql`${t.amount} > 0 and ${t.amount} <= 1000000000000`),
+    check('orders_status_known', sql`${t.status} in ('NEW', 'FINISHED', 'CANCELLED')`),
+    // A reason exactly when cancelled.
+    check('orders_reason_iff_cancelled', sql`(${t.status} = 'CANCELLED') = (${t.reason} is not null)`),
+    index('orders_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    index('orders_new_idx').on(t.createdAt).where(sql`${t.status} = 'NEW'`),
+  ],
+)
+
+export type OrderRow = typeof orders.$inferSelect
+
+export const schema = { orders, outbox, inbox, deadLetters }
+export { deadLetters, inbox, outbox }

@@ -1,0 +1,118 @@
+// Orders business logic: plain functions over the database, no HTTP context.
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
+import type { Database, Executor } from '../shared/db/client'
+import { AppError } from '../shared/errors'
+import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
+import { enqueueMessage } from '../shared/messaging/outbox'
+import { type OrderView, toOrderView } from './model'
+import { orders, type schema } from './schema'
+
+type OrdersDb = Database<typeof schema>
+const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
+
+/** Writes the order and its PaymentRequested message in one transaction. */
+export async function createOrder(
+  db: OrdersDb,
+  input: { userId: string; amount: number; description?: string; requestId?: string },
+): Promise<OrderView> {
+  const id = Bun.randomUUIDv7()
+  const row = await db.transaction(async (tx) => {
+    const [order] = await tx
+      .insert(orders)
+      .values({ id, userId: input.userId, amount: input.amount, description: input.description ?? null })
+      .returning()
+    await enqueueMessage(tx, {
+      id: messageIds.paymentRequested(id),
+      subject: SUBJECTS.paymentRequested,
+      payload: { orderId: id, userId: input.userId, amount: input.amount },
+      requestId: input.requestId,
+    })
+    return order!
+  })
+  return toOrderView(row)
+}
+
+/** Another user's order and a missing one look the same: 404 either way. */
+export async function getOrder(db: OrdersDb, userId: string, id: string): Promise<OrderView> {
+  if (!isUuid(id)) throw new AppError('order_not_found')
+  const [row] = await db
+    .select()
+    .from(orders)
+    .where(and(eq(orders.id, id), eq(orders.userId, userId)))
+  if (!row) throw new AppError('order_not_found')
+  return toOrderView(row)
+}
+
+type Cursor = { createdAt: Date; id: string }
+
+export function encodeCursor(order: Pick<OrderView, 'createdAt' | 'id'>): string {
+  return Buffer.from(JSON.stringify([order.createdAt, order.id])).toString('base64url')
+}
+
+export function decodeCursor(cursor: string): Cursor {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[]
+    const date = new Date(String(createdAt))
+    if (typeof createdAt !== 'string' || Number.isNaN(date.getTime()) || typeof id !== 'string' || !isUuid(id)) {
+      throw new Error('bad cursor')
+    }
+    return { createdAt: date, id }
+  } catch {
+    throw new AppError('invalid_cursor')
+  }
+}
+
+/** The caller's orders, newest first, a page at a time (keyset pagination). */
+export async function listOrders(
+  db: OrdersDb,
+  userId: string,
+  page: { limit: number; cursor?: string },
+): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+  const after = page.cursor ? decodeCursor(page.cursor) : undefined
+  const rows = await db
+    .select()
+    .from(orders)
+    .where(
+      and(
+        eq(orders.userId, userId),
+        after
+          ? or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id)))
+          : undefined,
+      ),
+    )
+    .orderBy(desc(orders.createdAt), desc(orders.id))
+    .limit(page.limit + 1)
+  const items = rows.slice(0, page.limit).map(toOrderView)
+  const last = items.at(-1)
+  return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null }
+}
+
+export type PaymentResult =
+  | { orderId: string; userId: string; outcome: 'succeeded' }
+  | { orderId: string; userId: string; outcome: 'failed'; reason: 'insufficient_funds' | 'account_not_found' }
+
+/**
+ * Moves the order out of NEW, once: the `status = 'NEW'` condition makes a
+ * final status final. Returns the change to announce, or undefined when the
+ * order was already final (or is unknown).
+ */
+export async function applyPaymentResult(tx: Executor, result: PaymentResult): Promise<OrderStatusChanged | undefined> {
+  const [row] = await tx
+    .update(orders)
+    .set(
+      result.outcome === 'succeeded'
+        ? { status: 'FINISHED', reason: null, updatedAt: sql`now()` }
+        : { status: 'CANCELLED', reason: result.reason, updatedAt: sql`now()` },
+    )
+    .where(and(eq(orders.id, result.orderId), eq(orders.userId, result.userId), eq(orders.status, 'NEW')))
+    .returning()
+  if (!row) return undefined
+  const view = toOrderView(row)
+  return {
+    orderId: view.id,
+    userId: view.userId,
+    status: view.status as OrderStatusChanged['status'],
+    reason: view.reason,
+    updatedAt: view.updatedAt,
+  }
+}

@@ -1,0 +1,32 @@
+// The payments service: its HTTP app (createApp, testable without listening)
+// and its place in the shared service wiring (paymentsService).
+import { join } from 'node:path'
+import type { BackendSpec, ServiceDeps } from '../shared/backend-service'
+import { databaseIsUp } from '../shared/db/client'
+import { createServiceApp } from '../shared/http/service-app'
+import { CONSUMERS, SUBJECTS } from '../shared/messaging/contracts'
+import { natsIsUp } from '../shared/messaging/health'
+import { paymentsController } from './controller'
+import { handlePaymentRequest } from './payment-requests'
+import { schema } from './schema'
+
+export type PaymentsDeps = ServiceDeps<typeof schema>
+
+export function createApp(deps: PaymentsDeps) {
+  return createServiceApp({
+    name: 'payments',
+    apiPrefix: '/api/payments',
+    description: 'One account per user: top-ups, balance, statement; charges each order exactly once.',
+    log: deps.log,
+    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
+  }).use(paymentsController(deps))
+}
+
+export const paymentsService: BackendSpec<typeof schema, typeof SUBJECTS.paymentRequested> = {
+  name: 'payments',
+  schema,
+  migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'payments'),
+  consumes: { ...CONSUMERS.payments, subjects: [SUBJECTS.paymentRequested] },
+  handler: () => handlePaymentRequest,
+  createApp,
+}

@@ -1,0 +1,14 @@
+// Entry point of the payments service: `bun payments/main.ts`.
+import { startBackendService } from '../shared/backend-service'
+import { loadConfigOrExit } from '../shared/config'
+import { exitOnSignal, runMain } from '../shared/lifecycle'
+import { createLogger } from '../shared/logger'
+import { paymentsService } from './app'
+import { loadPaymentsConfig } from './config'
+
+const config = loadConfigOrExit(loadPaymentsConfig)
+const log = createLogger('payments', config.logLevel)
+await runMain(log, async () => {
+  const service = await startBackendService(paymentsService, config, log)
+  exitOnSignal(log, service.stop)
+})

@@ -1,0 +1,78 @@
+// Wiring shared by the orders and payments services: migrate, connect to
+// PostgreSQL and NATS, declare streams and the durable consumer, then run the
+// HTTP app, the outbox relay and the inbox consumer. main.ts and the tests
+// both start a service through here, so the tests exercise the real wiring.
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { AnyElysia } from 'elysia'
+import { within } from './async'
+import { connectDatabase, type Database } from './db/client'
+import { migrateDatabase } from './db/migrate'
+import type { Logger } from './logger'
+import type { Subject } from './messaging/contracts'
+import { InboxConsumer, type MessageHandler } from './messaging/inbox-consumer'
+import { connectNats, declareMessaging } from './messaging/nats'
+import { OutboxRelay } from './messaging/outbox-relay'
+import type { ServiceConfig } from './service-config'
+
+export type ServiceDeps<TSchema extends Record<string, unknown>> = {
+  db: Database<TSchema>
+  nc: NatsConnection
+  log: Logger
+}
+
+export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subject> = {
+  name: string
+  schema: TSchema
+  migrationsFolder: string
+  consumes: { stream: string; durable: string; subjects: readonly S[] }
+  handler: (deps: ServiceDeps<TSchema>) => MessageHandler<S>
+  createApp: (deps: ServiceDeps<TSchema>) => AnyElysia
+}
+
+export type RunningService<TSchema extends Record<string, unknown>, S extends Subject> = ServiceDeps<TSchema> & {
+  port: number
+  url: string
+  relay: OutboxRelay
+  consumer: InboxConsumer<S>
+  stop(): Promise<void>
+}
+
+export async function startBackendService<TSchema extends Record<string, unknown>, S extends Subject>(
+  spec: BackendSpec<TSchema, S>,
+  config: ServiceConfig,
+  log: Logger,
+  options: { relay?: boolean; consumer?: boolean } = {},
+): Promise<RunningService<TSchema, S>> {
+  await migrateDatabase(config.databaseUrl, spec.migrationsFolder)
+  const db = connectDatabase(config.databaseUrl, spec.schema, { max: config.databasePoolMax })
+  const nc = await connectNats(config.natsUrl, `gozon-${spec.name}`, log)
+  await declareMessaging(nc, spec.consumes, config.messaging)
+
+  const deps: ServiceDeps<TSchema> = { db, nc, log }
+  const relay = new OutboxRelay({ db, sql: db.$client, nc, log, name: `${spec.name}.relay` }, config.relay)
+  const consumer = new InboxConsumer(
+    { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
+    { ...config.consumer, maxDeliver: config.messaging.maxDeliver },
+  )
+  const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })
+  const port = app.server?.port ?? config.port
+  if (options.relay !== false) await relay.start()
+  if (options.consumer !== false) consumer.start()
+  log.info({ port }, `${spec.name} service listening`)
+
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      // In-flight requests get a few seconds; then remaining sockets are closed.
+      const drained = await within(app.stop().then(() => true), 5000, false)
+      if (!drained) await app.stop(true)
+      await consumer.stop()
+      await relay.stop()
+      await nc.drain().catch(() => {})
+      await db.$client.end({ timeout: 5 })
+      log.info(`${spec.name} service stopped`)
+    })()
+    return stopping
+  }
+  return { ...deps, port, url: `http://127.0.0.1:${port}`, relay, consumer, stop }
+}

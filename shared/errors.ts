@@ -1,0 +1,46 @@
+// The error catalogue: every error a client can see, with its stable code,
+// HTTP status and human message. Services throw `new AppError(code)`; the one
+// `onError` in ./http/errors-plugin.ts turns it into `{error, message}`.
+
+export const ERRORS = {
+  invalid_json: { status: 400, message: 'The request body is not valid JSON' },
+  unauthorized: { status: 401, message: 'X-User-Id header is missing or malformed (1-64 characters of A-Za-z0-9_.-)' },
+  not_found: { status: 404, message: 'No such route' },
+  order_not_found: { status: 404, message: 'Order not found' },
+  account_not_found: { status: 404, message: 'This user has no account; create it with POST /api/payments/account' },
+  payload_too_large: { status: 413, message: 'The request body is too large' },
+  unsupported_media_type: { status: 415, message: 'Send the request body as application/json' },
+  validation_failed: { status: 422, message: 'The request is not valid' },
+  invalid_cursor: { status: 422, message: 'The cursor is malformed; use the nextCursor of a previous page' },
+  balance_limit_exceeded: { status: 422, message: 'This top-up would take the balance past the maximum of 10^15 minor units' },
+  internal_error: { status: 500, message: 'Something went wrong on our side' },
+  upstream_unavailable: { status: 502, message: 'A backing service did not answer' },
+  service_unavailable: { status: 503, message: 'A dependency of this service is unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export type ErrorBody = { error: ErrorCode; message: string; details?: unknown }
+
+export class AppError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: ErrorCode,
+    readonly details?: unknown,
+  ) {
+    super(ERRORS[code].message)
+    this.name = 'AppError'
+    this.status = ERRORS[code].status
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { error: this.code, message: this.message }
+      : { error: this.code, message: this.message, details: this.details }
+  }
+}
+
+export function errorResponse(code: ErrorCode, details?: unknown): Response {
+  const error = new AppError(code, details)
+  return Response.json(error.toBody(), { status: error.status })
+}

@@ -1,0 +1,40 @@
+// The single error handler of a service: maps AppError and Elysia's own errors
+// to the catalogue and never lets a stack trace or SQL reach the client.
+import { Elysia, ValidationError } from 'elysia'
+import { AppError, type ErrorCode } from '../errors'
+import type { Logger } from '../logger'
+
+type FieldProblem = { field: string; message: string }
+
+function validationDetails(error: ValidationError): FieldProblem[] {
+  const problems = error.all.map((e) => ({
+    field: 'path' in e && typeof e.path === 'string' && e.path !== '' ? e.path : '/',
+    message: 'summary' in e && typeof e.summary === 'string' ? e.summary : e.message,
+  }))
+  // One line per field is enough for a client; TypeBox may report several.
+  return problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i)
+}
+
+export function errorsPlugin(log: Logger) {
+  return new Elysia({ name: 'gozon.errors' }).onError({ as: 'global' }, ({ code, error, set, request }) => {
+    let appError: AppError
+    if (error instanceof AppError) appError = error
+    else if (error instanceof ValidationError) appError = new AppError('validation_failed', validationDetails(error))
+    else {
+      const mapped: Partial<Record<string | number, ErrorCode>> = {
+        PARSE: 'invalid_json',
+        NOT_FOUND: 'not_found',
+        INVALID_COOKIE_SIGNATURE: 'unauthorized',
+      }
+      const known = mapped[code]
+      if (known) appError = new AppError(known)
+      else {
+        log.error({ err: error, method: request.method, url: request.url }, 'unhandled error')
+        appError = new AppError('internal_error')
+      }
+    }
+    set.status = appError.status
+    set.headers['content-type'] = 'application/json'
+    return appError.toBody()
+  })
+}

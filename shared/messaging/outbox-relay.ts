@@ -1,0 +1,185 @@
+// The outbox relay: moves committed outbox rows to JetStream.
+//
+// Each round claims a batch of unpublished rows with FOR UPDATE SKIP LOCKED
+// (so several relays can run side by side without publishing the same row at
+// once), publishes them all concurrently with Nats-Msg-Id = the row id, waits
+// for JetStream's acks, then marks the acknowledged rows published in one
+// statement, all in one transaction. A crash between publish and mark leaves
+// the rows unpublished; the next round publishes them again under the same
+// ids, which JetStream's duplicate window and the consumer's inbox absorb.
+//
+// It wakes on NOTIFY (a trigger fires on every outbox insert, delivered at
+// commit), and polls as a fallback in case a notification was missed.
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
+import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import type { Sql } from 'postgres'
+import type { Executor } from '../db/client'
+import { outbox } from '../db/messaging-tables'
+import { failpoint, SimulatedCrash } from '../failpoints'
+import type { Logger } from '../logger'
+import { REQUEST_ID_HEADER } from './contracts'
+import { OUTBOX_CHANNEL } from './outbox'
+
+export type RelaySettings = {
+  batchSize: number
+  pollIntervalMs: number
+  publishTimeoutMs: number
+  /** Published rows are deleted after this long. */
+  retentionMs: number
+  cleanupIntervalMs: number
+}
+
+export const DEFAULT_RELAY: RelaySettings = {
+  batchSize: 500,
+  pollIntervalMs: 1000,
+  publishTimeoutMs: 5000,
+  retentionMs: 24 * 3600_000,
+  cleanupIntervalMs: 60_000,
+}
+
+const MAX_BACKOFF_MS = 5000
+
+export class OutboxRelay {
+  private readonly js: JetStreamClient
+  private readonly settings: RelaySettings
+  private running = false
+  private loop: Promise<void> | undefined
+  private wakeRequested = false
+  private wakeUp: (() => void) | undefined
+  private unlisten: (() => Promise<void>) | undefined
+  private cleanupTimer: Timer | undefined
+
+  constructor(
+    private readonly deps: { db: Executor; sql: Sql; nc: NatsConnection; log: Logger; name: string },
+    settings: Partial<RelaySettings> = {},
+  ) {
+    this.js = jetstream(deps.nc)
+    this.settings = { ...DEFAULT_RELAY, ...settings }
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    const listening = await this.deps.sql.listen(OUTBOX_CHANNEL, () => this.wake())
+    this.unlisten = listening.unlisten
+    this.cleanupTimer = setInterval(() => void this.cleanup(), this.settings.cleanupIntervalMs)
+    this.loop = this.run()
+  }
+
+  /** Ask for a round now (after a commit that wrote outbox rows, or from NOTIFY). */
+  wake(): void {
+    this.wakeRequested = true
+    this.wakeUp?.()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearInterval(this.cleanupTimer)
+    this.wakeUp?.()
+    await this.loop
+    await this.unlisten?.().catch(() => {})
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0
+    while (this.running) {
+      this.wakeRequested = false
+      try {
+        const { claimed, failed } = await this.publishBatch()
+        if (failed > 0) throw new Error(`${failed} of ${claimed} publishes failed`)
+        failures = 0
+        if (claimed >= this.settings.batchSize) continue
+      } catch (error) {
+        if (error instanceof SimulatedCrash) {
+          this.deps.log.error({ failpoint: error.failpoint }, 'relay crashed at fail point')
+          this.running = false
+          return
+        }
+        failures += 1
+        const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures, 10))
+        this.deps.log.warn({ err: error, relay: this.deps.name, retryInMs: delay }, 'outbox relay round failed')
+        await this.pause(delay, false)
+        continue
+      }
+      await this.pause(this.settings.pollIntervalMs, true)
+    }
+  }
+
+  /** One round: claim, publish concurrently, mark. Exposed for tests. */
+  async publishBatch(): Promise<{ claimed: number; failed: number }> {
+    return this.deps.db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(outbox)
+        .where(isNull(outbox.publishedAt))
+        .orderBy(asc(outbox.createdAt))
+        .limit(this.settings.batchSize)
+        .for('update', { skipLocked: true })
+      if (rows.length === 0) return { claimed: 0, failed: 0 }
+
+      const results = await Promise.allSettled(
+        rows.map((row) => {
+          const h = natsHeaders()
+          if (row.requestId) h.set(REQUEST_ID_HEADER, row.requestId)
+          return this.js.publish(row.subject, JSON.stringify(row.payload), {
+            msgID: row.id,
+            headers: h,
+            timeout: this.settings.publishTimeoutMs,
+          })
+        }),
+      )
+      const published = rows.filter((_, i) => results[i]!.status === 'fulfilled').map((r) => r.id)
+      failpoint(`${this.deps.name}.after-publish`)
+      if (published.length > 0) {
+        await tx.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, published))
+      }
+      for (const [i, result] of results.entries()) {
+        if (result.status === 'rejected') {
+          this.deps.log.warn({ err: result.reason, messageId: rows[i]!.id, subject: rows[i]!.subject }, 'publish failed')
+        } else if (result.value.duplicate) {
+          this.deps.log.info({ messageId: rows[i]!.id }, 'publish was a duplicate; JetStream already had it')
+        }
+      }
+      this.deps.log.debug({ relay: this.deps.name, published: published.length }, 'outbox batch published')
+      return { claimed: rows.length, failed: rows.length - published.length }
+    })
+  }
+
+  /** Deletes published rows older than the retention period, a bounded batch at a time. */
+  async cleanup(): Promise<number> {
+    try {
+      const cutoff = new Date(Date.now() - this.settings.retentionMs)
+      const stale = this.deps.db
+        .select({ id: outbox.id })
+        .from(outbox)
+        .where(and(isNotNull(outbox.publishedAt), lt(outbox.publishedAt, cutoff)))
+        .limit(10_000)
+      const deleted = await this.deps.db.delete(outbox).where(inArray(outbox.id, stale)).returning({ id: outbox.id })
+      return deleted.length
+    } catch (error) {
+      this.deps.log.warn({ err: error }, 'outbox cleanup failed')
+      return 0
+    }
+  }
+
+  /**
+   * Waits up to `ms`. stop() always cuts it short; wake() does too unless the
+   * pause is a back-off after a failure, which should not be hurried.
+   */
+  private pause(ms: number, wakeable: boolean): Promise<void> {
+    if (!this.running || (wakeable && this.wakeRequested)) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.wakeUp = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.wakeUp = () => {
+        if (wakeable || !this.running) done()
+      }
+    })
+  }
+}

@@ -1,0 +1,52 @@
+// Settings every back-end service reads the same way (NATS, messaging, relay,
+// consumer, logging). Each service's config.ts adds its own on top.
+import { EnvReader, LOG_LEVELS, type LogLevel, defaultNatsUrl } from './config'
+import { DEFAULT_CONSUMER, type ConsumerSettings } from './messaging/inbox-consumer'
+import { DEFAULT_MESSAGING, type MessagingSettings } from './messaging/nats'
+import { DEFAULT_RELAY, type RelaySettings } from './messaging/outbox-relay'
+
+export type ServiceConfig = {
+  host: string
+  port: number
+  databaseUrl: string
+  databasePoolMax: number
+  natsUrl: string
+  logLevel: LogLevel
+  messaging: MessagingSettings
+  relay: RelaySettings
+  consumer: ConsumerSettings
+}
+
+export function readServiceConfig(
+  env: EnvReader,
+  names: { port: string; databaseUrl: string },
+  defaults: { port: number; databaseUrl: string },
+): ServiceConfig {
+  const maxDeliver = env.int('CONSUMER_MAX_DELIVER', DEFAULT_MESSAGING.maxDeliver, { min: 2, max: 1000 })
+  const config: ServiceConfig = {
+    // Loopback by default; compose sets HOST=0.0.0.0 inside its private network.
+    host: env.string('HOST', '127.0.0.1'),
+    port: env.port(names.port, defaults.port),
+    databaseUrl: env.url(names.databaseUrl, defaults.databaseUrl, ['postgres:', 'postgresql:']),
+    databasePoolMax: env.int('DATABASE_POOL_MAX', 10, { min: 1, max: 200 }),
+    natsUrl: env.url('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
+    logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    messaging: {
+      duplicateWindowMs: env.int('NATS_DUPLICATE_WINDOW_MS', DEFAULT_MESSAGING.duplicateWindowMs, { min: 1000, max: 86_400_000 }),
+      ackWaitMs: env.int('CONSUMER_ACK_WAIT_MS', DEFAULT_MESSAGING.ackWaitMs, { min: 500, max: 3_600_000 }),
+      maxDeliver,
+    },
+    relay: {
+      ...DEFAULT_RELAY,
+      batchSize: env.int('RELAY_BATCH_SIZE', DEFAULT_RELAY.batchSize, { min: 1, max: 10_000 }),
+      pollIntervalMs: env.int('RELAY_POLL_INTERVAL_MS', DEFAULT_RELAY.pollIntervalMs, { min: 10, max: 60_000 }),
+      retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
+    },
+    consumer: {
+      ...DEFAULT_CONSUMER,
+      concurrency: env.int('CONSUMER_CONCURRENCY', DEFAULT_CONSUMER.concurrency, { min: 1, max: 1000 }),
+      maxDeliver,
+    },
+  }
+  return config
+}

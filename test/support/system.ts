@@ -1,0 +1,163 @@
+// A whole Gozon for a test: fresh databases, its own nats-server, the orders
+// and payments services started through the same wiring as main.ts (on port
+// 0), and the gateway app. Plus the helpers the tests share.
+import { expect } from 'bun:test'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
+import { createApp as createGateway } from '../../gateway/app'
+import { ordersService } from '../../orders/app'
+import { loadOrdersConfig } from '../../orders/config'
+import { paymentsService } from '../../payments/app'
+import { loadPaymentsConfig } from '../../payments/config'
+import { startBackendService } from '../../shared/backend-service'
+import { LOG_LEVELS, type LogLevel } from '../../shared/config'
+import { createLogger } from '../../shared/logger'
+import { STREAMS, type Subject } from '../../shared/messaging/contracts'
+import { freshDatabaseUrl, freshNats, sqlClient } from './infra'
+
+export type SystemOptions = {
+  /** Extra environment for both services (for example CONSUMER_ACK_WAIT_MS). */
+  env?: Record<string, string>
+  ordersRelay?: boolean
+  paymentsConsumer?: boolean
+}
+
+const testLogLevel = (LOG_LEVELS as readonly string[]).includes(process.env.TEST_LOG_LEVEL ?? '')
+  ? (process.env.TEST_LOG_LEVEL as LogLevel)
+  : 'silent'
+
+export async function startSystem(options: SystemOptions = {}) {
+  const nats = await freshNats()
+  const ordersDbUrl = await freshDatabaseUrl('orders')
+  const paymentsDbUrl = await freshDatabaseUrl('payments')
+  const env = {
+    HOST: '127.0.0.1',
+    NATS_URL: nats.url,
+    ORDERS_PORT: '0',
+    PAYMENTS_PORT: '0',
+    ORDERS_DATABASE_URL: ordersDbUrl,
+    PAYMENTS_DATABASE_URL: paymentsDbUrl,
+    // Short enough that redelivery tests take a second, long enough for a slow CI.
+    CONSUMER_ACK_WAIT_MS: '1500',
+    RELAY_POLL_INTERVAL_MS: '200',
+    ...options.env,
+  }
+  const orders = await startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), {
+    relay: options.ordersRelay,
+  })
+  const payments = await startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), {
+    consumer: options.paymentsConsumer,
+  })
+  const gateway = createGateway({
+    log: createLogger('gateway', testLogLevel),
+    orders: { name: 'orders', baseUrl: orders.url },
+    payments: { name: 'payments', baseUrl: payments.url },
+    upstreamTimeoutMs: 10_000,
+  })
+  const ordersSql = sqlClient(ordersDbUrl)
+  const paymentsSql = sqlClient(paymentsDbUrl)
+  const probe: NatsConnection = await connect({ servers: nats.url })
+
+  /** Calls the public API through the gateway, as a client would. */
+  async function api(method: string, path: string, init: { user?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...init.headers }
+    if (init.user !== undefined) headers['x-user-id'] = init.user
+    let body: string | undefined
+    if (init.body !== undefined) {
+      body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body)
+      headers['content-type'] ??= 'application/json'
+    }
+    const response = await gateway.handle(new Request(`http://localhost${path}`, { method, headers, body }))
+    const text = await response.text()
+    // Loosely typed on purpose: each test asserts the exact shape it expects.
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    let json: any
+    try {
+      json = text ? JSON.parse(text) : undefined
+    } catch {
+      json = text
+    }
+    return { status: response.status, body: json, headers: response.headers }
+  }
+
+  async function openAccount(user: string, topUp = 0) {
+    const created = await api('POST', '/api/payments/account', { user })
+    expect([200, 201]).toContain(created.status)
+    if (topUp > 0) expect((await api('POST', '/api/payments/account/top-up', { user, body: { amount: topUp } })).status).toBe(200)
+  }
+
+  async function createOrder(user: string, amount: number, description?: string): Promise<string> {
+    const response = await api('POST', '/api/orders', { user, body: description === undefined ? { amount } : { amount, description } })
+    expect(response.status).toBe(201)
+    return response.body.id
+  }
+
+  /** Waits until the order leaves NEW, reading it through the API. */
+  async function waitForFinal(user: string, orderId: string, timeoutMs = 15_000) {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const order = (await api('GET', `/api/orders/${orderId}`, { user })).body
+      if (order.status !== 'NEW') return order
+      if (Date.now() > deadline) throw new Error(`order ${orderId} still NEW after ${timeoutMs} ms`)
+      await Bun.sleep(20)
+    }
+  }
+
+  async function balance(user: string): Promise<number> {
+    return (await api('GET', '/api/payments/account', { user })).body.balance
+  }
+
+  /** Publishes a raw message straight to JetStream, as a misbehaving or duplicating producer would. */
+  async function publishRaw(subject: Subject | string, payload: unknown, msgID?: string) {
+    const data = typeof payload === 'string' ? payload : JSON.stringify(payload)
+    return jetstream(probe).publish(subject, data, { msgID, headers: natsHeaders() })
+  }
+
+  /** Waits until a durable consumer has nothing pending or unacknowledged. */
+  async function waitForConsumerIdle(stream: string, durable: string, timeoutMs = 15_000) {
+    const jsm = await jetstreamManager(probe)
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const info = await jsm.consumers.info(stream, durable)
+      if (info.num_pending === 0 && info.num_ack_pending === 0) return info
+      if (Date.now() > deadline) throw new Error(`consumer ${durable} not idle: ${info.num_pending} pending, ${info.num_ack_pending} unacked`)
+      await Bun.sleep(25)
+    }
+  }
+
+  async function streamMessages(stream: keyof typeof STREAMS): Promise<number> {
+    const jsm = await jetstreamManager(probe)
+    return (await jsm.streams.info(STREAMS[stream].name)).state.messages
+  }
+
+  async function stop() {
+    await probe.close().catch(() => {})
+    await orders.stop()
+    await payments.stop()
+    await ordersSql.end({ timeout: 5 })
+    await paymentsSql.end({ timeout: 5 })
+    await nats.stop()
+  }
+
+  return {
+    nats,
+    orders,
+    payments,
+    gateway,
+    env,
+    ordersSql,
+    paymentsSql,
+    probe,
+    api,
+    openAccount,
+    createOrder,
+    waitForFinal,
+    balance,
+    publishRaw,
+    waitForConsumerIdle,
+    streamMessages,
+    stop,
+  }
+}
+
+export type TestSystem = Awaited<ReturnType<typeof startSystem>>
