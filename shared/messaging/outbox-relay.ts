@@ -93,8 +93,11 @@ export class OutboxRelay {
         if (claimed >= this.settings.batchSize) continue
       } catch (error) {
         if (error instanceof SimulatedCrash) {
+          // Behave like a dead process: stop where we are; start() begins afresh.
           this.deps.log.error({ failpoint: error.failpoint }, 'relay crashed at fail point')
           this.running = false
+          clearInterval(this.cleanupTimer)
+          await this.unlisten?.().catch(() => {})
           return
         }
         failures += 1
