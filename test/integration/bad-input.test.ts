@@ -1,0 +1,111 @@
+// Every bad input gets a clear 4xx with a stable code, and writes nothing.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { startSystem, type TestSystem } from '../support/system'
+
+let sys: TestSystem
+beforeAll(async () => {
+  sys = await startSystem()
+  await sys.openAccount('holder', 5000)
+})
+afterAll(() => sys.stop())
+
+type Case = {
+  name: string
+  method: string
+  path: string
+  user?: string
+  body?: unknown
+  contentType?: string
+  status: number
+  error: string
+}
+
+const order = (body: unknown, extra: Partial<Case> = {}): Omit<Case, 'name' | 'status' | 'error'> => ({
+  method: 'POST',
+  path: '/api/orders',
+  user: 'holder',
+  body,
+  ...extra,
+})
+const topUp = (body: unknown, extra: Partial<Case> = {}): Omit<Case, 'name' | 'status' | 'error'> => ({
+  method: 'POST',
+  path: '/api/payments/account/top-up',
+  user: 'holder',
+  body,
+  ...extra,
+})
+
+const cases: Case[] = [
+  { name: 'order without X-User-Id', ...order({ amount: 5 }, { user: undefined }), status: 401, error: 'unauthorized' },
+  { name: 'order with a user id that has a space', ...order({ amount: 5 }, { user: 'a b' }), status: 401, error: 'unauthorized' },
+  { name: 'order with a 65-character user id', ...order({ amount: 5 }, { user: 'x'.repeat(65) }), status: 401, error: 'unauthorized' },
+  { name: 'order with an empty user id', ...order({ amount: 5 }, { user: '' }), status: 401, error: 'unauthorized' },
+  { name: 'amount as a string', ...order({ amount: '5' }), status: 422, error: 'validation_failed' },
+  { name: 'amount zero', ...order({ amount: 0 }), status: 422, error: 'validation_failed' },
+  { name: 'negative amount', ...order({ amount: -5 }), status: 422, error: 'validation_failed' },
+  { name: 'fractional amount', ...order({ amount: 1.5 }), status: 422, error: 'validation_failed' },
+  { name: 'amount over 10^12', ...order({ amount: 1_000_000_000_001 }), status: 422, error: 'validation_failed' },
+  { name: 'amount 2^53+1', ...order('{"amount": 9007199254740993}'), status: 422, error: 'validation_failed' },
+  { name: 'amount beyond int64', ...order('{"amount": 99999999999999999999999}'), status: 422, error: 'validation_failed' },
+  { name: 'amount missing', ...order({ description: 'x' }), status: 422, error: 'validation_failed' },
+  { name: 'amount null', ...order({ amount: null }), status: 422, error: 'validation_failed' },
+  { name: 'extra field status', ...order({ amount: 5, status: 'FINISHED' }), status: 422, error: 'validation_failed' },
+  { name: 'extra field userId', ...order({ amount: 5, userId: 'someone-else' }), status: 422, error: 'validation_failed' },
+  { name: 'description over 200 characters', ...order({ amount: 5, description: 'd'.repeat(201) }), status: 422, error: 'validation_failed' },
+  { name: 'description with a NUL byte', ...order({ amount: 5, description: 'a\u0000b' }), status: 422, error: 'validation_failed' },
+  { name: 'description not a string', ...order({ amount: 5, description: 7 }), status: 422, error: 'validation_failed' },
+  { name: 'body is an array', ...order([{ amount: 5 }]), status: 422, error: 'validation_failed' },
+  { name: 'body is null', ...order('null'), status: 422, error: 'validation_failed' },
+  { name: 'malformed JSON', ...order('{"amount": 5'), status: 400, error: 'invalid_json' },
+  { name: 'text/plain body', ...order('amount=5', { contentType: 'text/plain' }), status: 415, error: 'unsupported_media_type' },
+  { name: 'form body', ...order('amount=5', { contentType: 'application/x-www-form-urlencoded' }), status: 415, error: 'unsupported_media_type' },
+  { name: 'top-up amount as a string', ...topUp({ amount: '100' }), status: 422, error: 'validation_failed' },
+  { name: 'top-up of zero', ...topUp({ amount: 0 }), status: 422, error: 'validation_failed' },
+  { name: 'negative top-up', ...topUp({ amount: -100 }), status: 422, error: 'validation_failed' },
+  { name: 'fractional top-up', ...topUp({ amount: 0.5 }), status: 422, error: 'validation_failed' },
+  { name: 'top-up over 10^12', ...topUp({ amount: 10 ** 13 }), status: 422, error: 'validation_failed' },
+  { name: 'top-up with an extra field', ...topUp({ amount: 5, balance: 10 ** 9 }), status: 422, error: 'validation_failed' },
+  { name: 'top-up of a missing account', ...topUp({ amount: 5 }, { user: 'nobody' }), status: 404, error: 'account_not_found' },
+  { name: 'top-up with malformed JSON', ...topUp('{amount:5}'), status: 400, error: 'invalid_json' },
+  { name: 'top-up as a form', ...topUp('amount=5', { contentType: 'application/x-www-form-urlencoded' }), status: 415, error: 'unsupported_media_type' },
+  { name: 'top-up without identity', ...topUp({ amount: 5 }, { user: undefined }), status: 401, error: 'unauthorized' },
+  { name: 'list with limit 0', method: 'GET', path: '/api/orders?limit=0', user: 'holder', status: 422, error: 'validation_failed' },
+  { name: 'list with limit 101', method: 'GET', path: '/api/orders?limit=101', user: 'holder', status: 422, error: 'validation_failed' },
+  { name: 'list with limit abc', method: 'GET', path: '/api/orders?limit=abc', user: 'holder', status: 422, error: 'validation_failed' },
+  { name: 'list with a forged cursor', method: 'GET', path: '/api/orders?cursor=bm9wZQ', user: 'holder', status: 422, error: 'invalid_cursor' },
+  { name: 'statement of a missing account', method: 'GET', path: '/api/payments/account/transactions', user: 'nobody', status: 404, error: 'account_not_found' },
+  { name: 'an unknown API route', method: 'GET', path: '/api/shipping', user: 'holder', status: 404, error: 'not_found' },
+  { name: 'an unknown orders route', method: 'GET', path: '/api/orders/a/b', user: 'holder', status: 404, error: 'not_found' },
+  { name: 'an unsupported method', method: 'DELETE', path: '/api/orders', user: 'holder', status: 404, error: 'not_found' },
+]
+
+async function counts() {
+  const [orders] = await sys.ordersSql`select (select count(*) from orders)::int as orders, (select count(*) from outbox)::int as outbox`
+  const [payments] = await sys.paymentsSql`
+    select (select count(*) from accounts)::int as accounts, (select count(*) from ledger_entries)::int as ledger,
+           (select sum(balance) from accounts)::bigint as balances`
+  return { ...orders, ...payments }
+}
+
+describe('bad input', () => {
+  for (const c of cases) {
+    test(`${c.name} → ${c.status} ${c.error}, nothing written`, async () => {
+      const before = await counts()
+      const headers: Record<string, string> = {}
+      if (c.contentType) headers['content-type'] = c.contentType
+      const response = await sys.api(c.method, c.path, { user: c.user, body: c.body, headers })
+      expect(response.status).toBe(c.status)
+      expect(response.body.error).toBe(c.error)
+      expect(typeof response.body.message).toBe('string')
+      // Nothing but the documented fields, and no internals.
+      expect(Object.keys(response.body).every((k) => ['error', 'message', 'details'].includes(k))).toBe(true)
+      expect(JSON.stringify(response.body)).not.toMatch(/at .+\.ts|select |insert |postgres/i)
+      expect(await counts()).toEqual(before)
+    })
+  }
+
+  test('validation errors name the field', async () => {
+    const response = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: '5' } })
+    expect(response.body.details).toEqual([{ field: '/amount', message: expect.any(String) }])
+  })
+})
