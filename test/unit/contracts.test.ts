@@ -30,7 +30,7 @@ describe('decodeMessage', () => {
   })
 
   test('a PaymentFailed needs a known reason', () => {
-    const ok = { orderId, userId: 'u', amount: 5, reason: 'insufficient_funds' }
+    const ok = { orderId, userId: 'u', amount: 5, reason: 'insufficient_funds' as const }
     expect(decodeMessage([SUBJECTS.paymentFailed], SUBJECTS.paymentFailed, bytes(ok)).payload).toEqual(ok)
     expect(() => decodeMessage([SUBJECTS.paymentFailed], SUBJECTS.paymentFailed, bytes({ ...ok, reason: 'other' }))).toThrow('/reason')
   })
