@@ -110,7 +110,8 @@ describe('with the default duplicate window', () => {
     const good = await sys.createOrder('u7', 100)
     expect((await sys.waitForFinal('u7', good)).status).toBe('FINISHED')
     await sys.waitForConsumerIdle(requests.stream, requests.durable)
-    const dead = await sys.paymentsSql`select message_id, reason from dead_letters order by id`
+    // Handled concurrently: order by where they stood in the stream.
+    const dead = await sys.paymentsSql`select message_id, reason from dead_letters order by stream_sequence`
     expect(dead.map((d) => d.message_id)).toEqual(['poison-json', 'poison-negative', 'poison-extra', null])
     expect(dead[0]!.reason).toContain('not valid UTF-8 JSON')
     expect(dead[1]!.reason).toContain('/amount')
