@@ -1,5 +1,5 @@
 // Asks the kernel for a free loopback TCP port.
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -13,18 +13,22 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function portIsOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
 export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = Bun.connect({
-        hostname: '127.0.0.1',
-        port,
-        socket: { open: (s) => (s.end(), resolve(true)), error: () => resolve(false), data: () => {}, connectError: () => resolve(false) },
-      }).catch(() => resolve(false))
-      void socket
-    })
-    if (open) return
+    if (await portIsOpen(port)) return
     await Bun.sleep(50)
   }
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`)

@@ -13,11 +13,11 @@ import { NATS_INSTALL_HINT, natsServerAvailable, startNats, type RunningNats } f
 import { startPostgres, type RunningPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
-const dataDir = join(root, '.data')
 
 const config = loadConfigOrExit(() => {
   const env = new EnvReader()
   const value = {
+    dataDir: env.string('GOZON_DATA_DIR', join(root, '.data')),
     databaseUrl: env.optionalString('DATABASE_URL'),
     ordersDatabaseUrl: env.optionalString('ORDERS_DATABASE_URL'),
     paymentsDatabaseUrl: env.optionalString('PAYMENTS_DATABASE_URL'),
@@ -32,6 +32,7 @@ const config = loadConfigOrExit(() => {
   return value
 })
 const log = createLogger('launcher', 'info')
+const dataDir = config.dataDir
 
 /** The URL of one database on the server that `serverUrl` names. */
 function databaseOn(serverUrl: string, database: string): string {

@@ -1,0 +1,49 @@
+// What the system does while a part of it is down.
+import { expect, test } from 'bun:test'
+import { startSystem } from '../support/system'
+
+test('orders placed while payments is not consuming wait in the stream and are paid once it is back', async () => {
+  const sys = await startSystem({ paymentsConsumer: false })
+  try {
+    await sys.openAccount('patient', 1000)
+    const ids = await Promise.all([1, 2, 3].map(() => sys.createOrder('patient', 300)))
+    await Bun.sleep(300)
+    for (const id of ids) expect((await sys.api('GET', `/api/orders/${id}`, { user: 'patient' })).body.status).toBe('NEW')
+    expect(await sys.streamMessages('paymentRequests')).toBe(3)
+
+    sys.payments.consumer.start()
+    const finals = await Promise.all(ids.map((id) => sys.waitForFinal('patient', id)))
+    expect(finals.map((o) => o.status)).toEqual(['FINISHED', 'FINISHED', 'FINISHED'])
+    expect(await sys.balance('patient')).toBe(100)
+  } finally {
+    await sys.stop()
+  }
+})
+
+test('health turns 503 and names NATS when the broker is gone; the gateway reports which service is down', async () => {
+  const sys = await startSystem()
+  try {
+    expect((await fetch(`${sys.orders.url}/health`)).status).toBe(200)
+    await sys.nats.stop()
+    const orders = await fetch(`${sys.orders.url}/health`)
+    expect(orders.status).toBe(503)
+    expect(await orders.json()).toMatchObject({ error: 'service_unavailable', details: { database: 'up', nats: 'down' } })
+    const gateway = await sys.api('GET', '/health')
+    expect(gateway.status).toBe(503)
+    expect(gateway.body.details).toEqual({ orders: 'down', payments: 'down' })
+  } finally {
+    await sys.stop()
+  }
+})
+
+test('the gateway answers 502 upstream_unavailable when a service does not answer', async () => {
+  const sys = await startSystem()
+  try {
+    await sys.payments.stop()
+    const response = await sys.api('GET', '/api/payments/account', { user: 'someone' })
+    expect(response.status).toBe(502)
+    expect(response.body.error).toBe('upstream_unavailable')
+  } finally {
+    await sys.stop()
+  }
+})
