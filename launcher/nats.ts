@@ -1,15 +1,18 @@
 // A private nats-server with JetStream for `bun start` and for the tests,
 // started from the nats-server on PATH, listening on loopback only.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitForPort } from './free-port'
 
 export const NATS_INSTALL_HINT =
   'nats-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y nats-server`) or point NATS_URL at a running server with JetStream.'
 
-export function natsServerAvailable(): boolean {
-  return spawnSync('nats-server', ['--version'], { encoding: 'utf8' }).status === 0
+/** nats-server from PATH, or from /usr/sbin where Debian puts it (often not on a user's PATH). */
+export function natsServerBinary(): string | undefined {
+  const found = Bun.which('nats-server') ?? (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : undefined)
+  if (!found) return undefined
+  return spawnSync(found, ['--version'], { encoding: 'utf8' }).status === 0 ? found : undefined
 }
 
 export type RunningNats = {
@@ -20,7 +23,8 @@ export type RunningNats = {
 }
 
 export async function startNats(options: { storeDir: string; port: number; onLog?: (line: string) => void }): Promise<RunningNats> {
-  if (!natsServerAvailable()) throw new Error(NATS_INSTALL_HINT)
+  const binary = natsServerBinary()
+  if (!binary) throw new Error(NATS_INSTALL_HINT)
   mkdirSync(options.storeDir, { recursive: true })
   const configFile = join(options.storeDir, 'nats-server.conf')
   writeFileSync(
@@ -33,7 +37,7 @@ export async function startNats(options: { storeDir: string; port: number; onLog
       '',
     ].join('\n'),
   )
-  const child = spawn('nats-server', ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   const log = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onLog?.(line)
   }

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
 import { createLogger } from '../shared/logger'
-import { NATS_INSTALL_HINT, natsServerAvailable, startNats, type RunningNats } from './nats'
+import { startNats, type RunningNats } from './nats'
 import { startPostgres, type RunningPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
@@ -119,7 +119,6 @@ try {
   }
   let natsUrl = config.natsUrl
   if (!natsUrl) {
-    if (!natsServerAvailable()) throw new Error(NATS_INSTALL_HINT)
     nats = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
     natsUrl = nats.url
     log.info({ port: nats.port, storeDir: join(dataDir, 'nats') }, 'nats-server started')
@@ -149,6 +148,7 @@ try {
   await waitHealthy('gateway', gatewayUrl)
   console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger; Ctrl-C stops)\n`)
 } catch (error) {
-  log.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start')
+  // One plain line a person can act on (for example: how to install nats-server).
+  console.error(`gozon: could not start: ${error instanceof Error ? error.message : String(error)}`)
   await shutdown(1)
 }

@@ -1,0 +1,60 @@
+// The outbox relay and inbox consumer's own promises: woken by commit, not by
+// polling; published rows cleaned up; transient failures retried, not lost.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { CONSUMERS } from '../../shared/messaging/contracts'
+import { startSystem, type TestSystem } from '../support/system'
+
+let sys: TestSystem
+beforeAll(async () => {
+  // A one-minute poll: anything faster than that proves the NOTIFY wake-up.
+  sys = await startSystem({ env: { RELAY_POLL_INTERVAL_MS: '60000', OUTBOX_RETENTION_MS: '0' } })
+})
+afterAll(() => sys.stop())
+
+test('the relays wake on commit: an order is final in milliseconds with a one-minute poll interval', async () => {
+  await sys.openAccount('quick', 1000)
+  // Let both relays settle into their long wait first.
+  await Bun.sleep(200)
+  const started = performance.now()
+  const id = await sys.createOrder('quick', 10)
+  const order = await sys.waitForFinal('quick', id, 5000)
+  const elapsed = performance.now() - started
+  expect(order.status).toBe('FINISHED')
+  expect(elapsed).toBeLessThan(2000)
+})
+
+test('published outbox rows are deleted after the retention period', async () => {
+  await sys.openAccount('tidy', 1000)
+  const id = await sys.createOrder('tidy', 10)
+  await sys.waitForFinal('tidy', id)
+  const [before] = await sys.ordersSql`select count(*)::int as n from outbox where published_at is not null`
+  expect(before!.n).toBeGreaterThan(0)
+  expect(await sys.orders.relay.cleanup()).toBe(before!.n)
+  const [after] = await sys.ordersSql`select count(*)::int as n from outbox`
+  expect(after!.n).toBe(0)
+})
+
+test('a transient database failure is retried with back-off and charged once when it heals', async () => {
+  await sys.openAccount('unlucky', 1000)
+  const retriedBefore = sys.payments.consumer.stats.retried
+  // A real failure inside the payment transaction: its ledger table is gone for a while.
+  await sys.paymentsSql`alter table ledger_entries rename to ledger_entries_away`
+  let id: string
+  try {
+    id = await sys.createOrder('unlucky', 400)
+    const deadline = Date.now() + 5000
+    while (sys.payments.consumer.stats.retried === retriedBefore && Date.now() < deadline) await Bun.sleep(20)
+    expect(sys.payments.consumer.stats.retried).toBeGreaterThan(retriedBefore)
+    expect((await sys.api('GET', `/api/orders/${id}`, { user: 'unlucky' })).body.status).toBe('NEW')
+    // The failed attempt rolled back entirely: no debit.
+    const [account] = await sys.paymentsSql`select balance from accounts where user_id = 'unlucky'`
+    expect(Number(account!.balance)).toBe(1000)
+  } finally {
+    await sys.paymentsSql`alter table ledger_entries_away rename to ledger_entries`
+  }
+  expect((await sys.waitForFinal('unlucky', id)).status).toBe('FINISHED')
+  expect(await sys.balance('unlucky')).toBe(600)
+  await sys.waitForConsumerIdle(CONSUMERS.payments.stream, CONSUMERS.payments.durable)
+  const [dead] = await sys.paymentsSql`select count(*)::int as n from dead_letters`
+  expect(dead!.n).toBe(0)
+})
