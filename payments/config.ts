@@ -1,16 +1,8 @@
-// The payments service's configuration, read once from the environment at start.
-import { DEFAULTS, EnvReader, defaultDatabaseUrl } from '../shared/config'
-import { readServiceConfig, type ServiceConfig } from '../shared/service-config'
+// The payments service's configuration: PAYMENTS_PORT, PAYMENTS_DATABASE_URL and
+// the settings every back-end service shares (see shared/service-config.ts).
+import { loadServiceConfig, type ServiceConfig } from '../shared/service-config'
 
 export type PaymentsConfig = ServiceConfig
 
-export function loadPaymentsConfig(env: Record<string, string | undefined> = process.env): PaymentsConfig {
-  const reader = new EnvReader(env)
-  const config = readServiceConfig(
-    reader,
-    { port: 'PAYMENTS_PORT', databaseUrl: 'PAYMENTS_DATABASE_URL' },
-    { port: DEFAULTS.paymentsPort, databaseUrl: defaultDatabaseUrl(DEFAULTS.paymentsDatabase) },
-  )
-  reader.done()
-  return config
-}
+export const loadPaymentsConfig = (env: Record<string, string | undefined> = process.env): PaymentsConfig =>
+  loadServiceConfig('payments', env)

@@ -1,6 +1,6 @@
 // Settings every back-end service reads the same way (NATS, messaging, relay,
 // consumer, logging). Each service's config.ts adds its own on top.
-import { EnvReader, LOG_LEVELS, type LogLevel, defaultNatsUrl } from './config'
+import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from './config'
 import { DEFAULT_CONSUMER, type ConsumerSettings } from './messaging/inbox-consumer'
 import { DEFAULT_MESSAGING, type MessagingSettings } from './messaging/nats'
 import { DEFAULT_RELAY, type RelaySettings } from './messaging/outbox-relay'
@@ -17,7 +17,7 @@ export type ServiceConfig = {
   consumer: ConsumerSettings
 }
 
-export function readServiceConfig(
+function readServiceConfig(
   env: EnvReader,
   names: { port: string; databaseUrl: string },
   defaults: { port: number; databaseUrl: string },
@@ -48,5 +48,27 @@ export function readServiceConfig(
       maxDeliver,
     },
   }
+  return config
+}
+
+const SERVICE_DEFAULTS = {
+  orders: { port: DEFAULTS.ordersPort, database: DEFAULTS.ordersDatabase },
+  payments: { port: DEFAULTS.paymentsPort, database: DEFAULTS.paymentsDatabase },
+} as const
+
+/** Reads `<SERVICE>_PORT`, `<SERVICE>_DATABASE_URL` and the shared settings; throws ConfigError listing every problem. */
+export function loadServiceConfig(
+  service: keyof typeof SERVICE_DEFAULTS,
+  env: Record<string, string | undefined> = process.env,
+): ServiceConfig {
+  const reader = new EnvReader(env)
+  const prefix = service.toUpperCase()
+  const defaults = SERVICE_DEFAULTS[service]
+  const config = readServiceConfig(
+    reader,
+    { port: `${prefix}_PORT`, databaseUrl: `${prefix}_DATABASE_URL` },
+    { port: defaults.port, databaseUrl: defaultDatabaseUrl(defaults.database) },
+  )
+  reader.done()
   return config
 }
