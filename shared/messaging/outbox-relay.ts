@@ -49,6 +49,8 @@ export class OutboxRelay {
   private wakeUp: (() => void) | undefined
   private unlisten: (() => Promise<void>) | undefined
   private cleanupTimer: Timer | undefined
+  /** Rows published (acked by JetStream), and how many of those JetStream reported as duplicates. */
+  readonly stats = { published: 0, duplicates: 0, failed: 0 }
 
   constructor(
     private readonly deps: { db: Executor; sql: Sql; nc: NatsConnection; log: Logger; name: string },
@@ -140,11 +142,14 @@ export class OutboxRelay {
       }
       for (const [i, result] of results.entries()) {
         if (result.status === 'rejected') {
+          this.stats.failed += 1
           this.deps.log.warn({ err: result.reason, messageId: rows[i]!.id, subject: rows[i]!.subject }, 'publish failed')
         } else if (result.value.duplicate) {
+          this.stats.duplicates += 1
           this.deps.log.info({ messageId: rows[i]!.id }, 'publish was a duplicate; JetStream already had it')
         }
       }
+      this.stats.published += published.length
       this.deps.log.debug({ relay: this.deps.name, published: published.length }, 'outbox batch published')
       return { claimed: rows.length, failed: rows.length - published.length }
     })

@@ -1,7 +1,12 @@
 // The outbox relay and inbox consumer's own promises: woken by commit, not by
 // polling; published rows cleaned up; transient failures retried, not lost.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { migrateDatabase } from '../../shared/db/migrate'
+import { createLogger } from '../../shared/logger'
 import { CONSUMERS } from '../../shared/messaging/contracts'
+import { OutboxRelay } from '../../shared/messaging/outbox-relay'
+import { freshDatabaseUrl, sqlClient } from '../support/infra'
 import { startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -57,4 +62,40 @@ test('a transient database failure is retried with back-off and charged once whe
   await sys.waitForConsumerIdle(CONSUMERS.payments.stream, CONSUMERS.payments.durable)
   const [dead] = await sys.paymentsSql`select count(*)::int as n from dead_letters`
   expect(dead!.n).toBe(0)
+})
+
+test('two relays on one outbox share the work without publishing a row twice', async () => {
+  const second = new OutboxRelay(
+    { db: sys.orders.db, sql: sys.orders.db.$client, nc: sys.orders.nc, log: createLogger('second-relay', 'silent'), name: 'orders.relay.second' },
+    { pollIntervalMs: 20, batchSize: 7 },
+  )
+  await second.start()
+  try {
+    await sys.openAccount('busy', 1_000_000)
+    const before = await sys.streamMessages('paymentRequests')
+    const first = { ...sys.orders.relay.stats }
+    const ids = await Promise.all(Array.from({ length: 150 }, () => sys.createOrder('busy', 10)))
+    await Promise.all(ids.map((id) => sys.waitForFinal('busy', id)))
+    // Each row was published by exactly one relay, once: none reached JetStream twice.
+    const published = sys.orders.relay.stats.published - first.published + second.stats.published
+    expect(published).toBe(150)
+    expect(sys.orders.relay.stats.duplicates - first.duplicates + second.stats.duplicates).toBe(0)
+    expect((await sys.streamMessages('paymentRequests')) - before).toBe(150)
+    expect(await sys.balance('busy')).toBe(1_000_000 - 1500)
+  } finally {
+    await second.stop()
+  }
+})
+
+test('services starting together migrate one at a time', async () => {
+  const url = await freshDatabaseUrl('race')
+  const folder = join(import.meta.dir, '..', '..', 'drizzle', 'payments')
+  await Promise.all(Array.from({ length: 4 }, () => migrateDatabase(url, folder)))
+  const sql = sqlClient(url)
+  try {
+    const [row] = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`
+    expect(row!.n).toBe(2)
+  } finally {
+    await sql.end()
+  }
 })
