@@ -1,29 +1,68 @@
 // The gateway: the single entry point. Routes /api/orders/** and
-// /api/payments/** to the services unchanged and serves the web pages.
+// /api/payments/** to the services unchanged, serves the shopper's pages and
+// holds the browsers' WebSockets.
+import type { NatsConnection } from '@nats-io/transport-node'
 import { Elysia } from 'elysia'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
+import { stopServer } from '../shared/lifecycle'
 import type { Logger } from '../shared/logger'
-import { renderHome } from '../views/home'
+import { natsIsUp } from '../shared/messaging/health'
+import { assets } from './assets'
+import { LiveHub } from './live-hub'
+import { liveRoutes } from './live-routes'
+import { pages } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
+import { ServiceClient } from './service-client'
 
 export type GatewayDeps = {
   log: Logger
+  nc: NatsConnection
   orders: Upstream
   payments: Upstream
   upstreamTimeoutMs: number
 }
 
-export function createApp(deps: GatewayDeps) {
+export function createGateway(deps: GatewayDeps) {
+  const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs)
+  const hub = new LiveHub({ nc: deps.nc, client, log: deps.log })
   const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log }
   const toOrders = ({ request }: { request: Request }) => forward(request, deps.orders, options)
   const toPayments = ({ request }: { request: Request }) => forward(request, deps.payments, options)
-  return new Elysia({ name: 'gateway' })
+  const app = new Elysia({ name: 'gateway' })
     .use(errorsPlugin(deps.log))
-    .use(healthRoute({ orders: () => upstreamIsUp(deps.orders), payments: () => upstreamIsUp(deps.payments) }))
-    .get('/', renderHome)
+    .use(
+      healthRoute({
+        orders: () => upstreamIsUp(deps.orders),
+        payments: () => upstreamIsUp(deps.payments),
+        nats: () => natsIsUp(deps.nc),
+      }),
+    )
+    .use(assets)
+    .use(pages({ client }))
+    // Before the proxy: the live stream is the gateway's own, not the orders service's.
+    .use(liveRoutes({ hub, client, log: deps.log }))
     .all('/api/orders', toOrders, { parse: 'none' })
     .all('/api/orders/*', toOrders, { parse: 'none' })
     .all('/api/payments', toPayments, { parse: 'none' })
     .all('/api/payments/*', toPayments, { parse: 'none' })
+  return { app, hub }
+}
+
+/** Starts the live hub and listens; stop() closes sockets with 1001 (htmx reconnects), then the server. */
+export function startGateway(deps: GatewayDeps, listen: { hostname: string; port: number }) {
+  const { app, hub } = createGateway(deps)
+  hub.start()
+  app.listen(listen)
+  const port = app.server?.port ?? listen.port
+  return {
+    app,
+    hub,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await hub.stop()
+      await stopServer(app)
+    },
+  }
 }

@@ -26,10 +26,10 @@ export function ordersController(deps: { db: Database<typeof schema>; log: Logge
         detail: { summary: 'Create an order; payment starts asynchronously' },
       },
     )
-    .get('', ({ query, userId }) => listOrders(deps.db, userId, { limit: query.limit ?? 50, cursor: query.cursor }), {
+    .get('', ({ query, userId }) => listOrders(deps.db, userId, { limit: query.limit ?? 50, cursor: query.cursor, status: query.status }), {
       query: ListOrdersQuery,
       response: { 200: OrderPage },
-      detail: { summary: "The caller's orders, newest first" },
+      detail: { summary: "The caller's orders, newest first; ?status= keeps one status" },
     })
     .get('/:id', ({ params, userId }) => getOrder(deps.db, userId, params.id), {
       response: { 200: OrderView },

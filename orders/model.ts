@@ -19,6 +19,7 @@ export const ListOrdersQuery = t.Object(
     // Query strings are text by nature, so here "20" is read as 20.
     limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
     cursor: t.Optional(t.String({ maxLength: 200 })),
+    status: t.Optional(t.Union([t.Literal('NEW'), t.Literal('FINISHED'), t.Literal('CANCELLED')])),
   },
   { additionalProperties: false },
 )

@@ -5,7 +5,7 @@ import { AppError } from '../shared/errors'
 import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
 import { enqueueMessage } from '../shared/messaging/outbox'
 import { type OrderView, toOrderView } from './model'
-import { orders, type schema } from './schema'
+import { type OrderRow, orders, type schema } from './schema'
 
 type OrdersDb = Database<typeof schema>
 const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
@@ -66,7 +66,7 @@ export function decodeCursor(cursor: string): Cursor {
 export async function listOrders(
   db: OrdersDb,
   userId: string,
-  page: { limit: number; cursor?: string },
+  page: { limit: number; cursor?: string; status?: OrderRow['status'] },
 ): Promise<{ items: OrderView[]; nextCursor: string | null }> {
   const after = page.cursor ? decodeCursor(page.cursor) : undefined
   const rows = await db
@@ -75,6 +75,7 @@ export async function listOrders(
     .where(
       and(
         eq(orders.userId, userId),
+        page.status ? eq(orders.status, page.status) : undefined,
         after
           ? or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id)))
           : undefined,
@@ -111,8 +112,11 @@ export async function applyPaymentResult(tx: Executor, result: PaymentResult): P
   return {
     orderId: view.id,
     userId: view.userId,
+    amount: view.amount,
+    description: view.description,
     status: view.status as OrderStatusChanged['status'],
     reason: view.reason,
+    createdAt: view.createdAt,
     updatedAt: view.updatedAt,
   }
 }

@@ -4,7 +4,7 @@
 // both start a service through here, so the tests exercise the real wiring.
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
-import { within } from './async'
+import { stopServer } from './lifecycle'
 import { connectDatabase, type Database } from './db/client'
 import { migrateDatabase } from './db/migrate'
 import type { Logger } from './logger'
@@ -63,9 +63,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
-      // In-flight requests get a few seconds; then remaining sockets are closed.
-      const drained = await within(app.stop().then(() => true), 5000, false)
-      if (!drained) await app.stop(true)
+      await stopServer(app)
       await consumer.stop()
       await relay.stop()
       await nc.drain().catch(() => {})

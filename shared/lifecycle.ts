@@ -1,6 +1,7 @@
 // Graceful shutdown for entry points: the first SIGINT/SIGTERM runs the stop
 // function (finish in-flight work, close connections) and exits; a second one,
 // or a stop that takes too long, exits at once.
+import { within } from './async'
 import type { Logger } from './logger'
 
 export function exitOnSignal(log: Logger, stop: () => Promise<void>, graceMs = 15_000): void {
@@ -36,4 +37,10 @@ export async function runMain(log: Logger, main: () => Promise<void>): Promise<v
     log.fatal({ err: error }, 'failed to start')
     process.exit(1)
   }
+}
+
+/** Stops an HTTP server: in-flight requests get `graceMs`, then remaining connections are closed. */
+export async function stopServer(app: { stop(closeActiveConnections?: boolean): Promise<unknown> }, graceMs = 5000): Promise<void> {
+  const drained = await within(app.stop().then(() => true), graceMs, false)
+  if (!drained) await app.stop(true)
 }

@@ -63,12 +63,16 @@ export const PaymentFailed = Type.Object(
   },
   strict,
 )
+/** The whole order after the change, so a page can render it without asking. */
 export const OrderStatusChanged = Type.Object(
   {
     orderId: Uuid,
     userId: UserId,
+    amount: Amount,
+    description: Type.Union([Type.String(), Type.Null()]),
     status: Type.Union([Type.Literal('FINISHED'), Type.Literal('CANCELLED')]),
     reason: Type.Union([Type.Null(), ...FAILURE_REASONS.map((r) => Type.Literal(r))]),
+    createdAt: Type.String(),
     updatedAt: Type.String(),
   },
   strict,

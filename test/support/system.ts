@@ -4,7 +4,7 @@
 import { expect } from 'bun:test'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
-import { createApp as createGateway } from '../../gateway/app'
+import { startGateway } from '../../gateway/app'
 import { ordersService } from '../../orders/app'
 import { loadOrdersConfig } from '../../orders/config'
 import { paymentsService } from '../../payments/app'
@@ -48,12 +48,21 @@ export async function startSystem(options: SystemOptions = {}) {
   const payments = await startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), {
     consumer: options.paymentsConsumer,
   })
-  const gateway = createGateway({
+  const gatewayNc = await connect({ servers: nats.url })
+  const gatewayDeps = {
     log: createLogger('gateway', testLogLevel),
+    nc: gatewayNc,
     orders: { name: 'orders', baseUrl: orders.url },
     payments: { name: 'payments', baseUrl: payments.url },
     upstreamTimeoutMs: 10_000,
-  })
+  }
+  const gateway = startGateway(gatewayDeps, { hostname: '127.0.0.1', port: 0 })
+  /** Another gateway instance on the same services and NATS, as behind a load balancer. */
+  const startAnotherGateway = async () => {
+    const nc = await connect({ servers: nats.url })
+    const another = startGateway({ ...gatewayDeps, nc }, { hostname: '127.0.0.1', port: 0 })
+    return { ...another, stop: async () => (await another.stop(), await nc.close()) }
+  }
   const ordersSql = sqlClient(ordersDbUrl)
   const paymentsSql = sqlClient(paymentsDbUrl)
   const probe: NatsConnection = await connect({ servers: nats.url })
@@ -67,7 +76,7 @@ export async function startSystem(options: SystemOptions = {}) {
       body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body)
       headers['content-type'] ??= 'application/json'
     }
-    const response = await gateway.handle(new Request(`http://localhost${path}`, { method, headers, body }))
+    const response = await gateway.app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
     const text = await response.text()
     // Loosely typed on purpose: each test asserts the exact shape it expects.
     // biome-ignore lint/suspicious/noExplicitAny: see above
@@ -132,6 +141,8 @@ export async function startSystem(options: SystemOptions = {}) {
 
   async function stop() {
     await probe.close().catch(() => {})
+    await gateway.stop()
+    await gatewayNc.close().catch(() => {})
     await orders.stop()
     await payments.stop()
     await ordersSql.end({ timeout: 5 })
@@ -144,6 +155,7 @@ export async function startSystem(options: SystemOptions = {}) {
     orders,
     payments,
     gateway,
+    startAnotherGateway,
     env,
     ordersSql,
     paymentsSql,

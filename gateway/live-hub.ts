@@ -1,0 +1,141 @@
+// Live status push. Every gateway instance subscribes to the orders service's
+// announcements on NATS (core pub/sub, so each instance gets every change)
+// and forwards each change to its own sockets of that shopper only:
+//   page sockets get HTML fragments (the order, the balance) swapped out of band;
+//   API sockets (/api/orders/live) get {orderId, status, reason, updatedAt}.
+//
+// Nothing is missed and nothing goes back in time: a socket is registered
+// before its snapshot is read, changes that arrive meanwhile are queued, and
+// the queue is flushed after the snapshot. Final statuses never change, so a
+// queued change is never older than the snapshot it follows.
+import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { Logger } from '../shared/logger'
+import { decodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
+import { renderBalance } from '../views/account'
+import { html } from '../views/html'
+import { type Order, renderOrder } from '../views/orders'
+import type { ServiceClient } from './service-client'
+
+export type LiveSocket = {
+  kind: 'page' | 'api'
+  userId: string
+  send(text: string): void
+  close(code: number, reason: string): void
+}
+
+type Registered = { socket: LiveSocket; ready: boolean; queue: string[] }
+
+export const toOrder = (change: OrderStatusChanged): Order => ({
+  id: change.orderId,
+  amount: change.amount,
+  description: change.description,
+  status: change.status,
+  reason: change.reason,
+  createdAt: change.createdAt,
+  updatedAt: change.updatedAt,
+})
+
+export const apiEvent = (order: Pick<Order, 'id' | 'status' | 'reason' | 'updatedAt'>) =>
+  JSON.stringify({ orderId: order.id, status: order.status, reason: order.reason, updatedAt: order.updatedAt })
+
+export class LiveHub {
+  private readonly byUser = new Map<string, Set<Registered>>()
+  private readonly bySocket = new Map<LiveSocket, Registered>()
+  /** Per user, so a shopper's pushes (and balance reads) go out in order. */
+  private readonly chains = new Map<string, Promise<void>>()
+  private subscription: Subscription | undefined
+
+  constructor(private readonly deps: { nc: NatsConnection; client: ServiceClient; log: Logger }) {}
+
+  start(): void {
+    this.subscription = this.deps.nc.subscribe(SUBJECTS.orderStatusChanged, {
+      callback: (error, msg) => {
+        if (error) return this.deps.log.warn({ err: error }, 'status subscription error')
+        try {
+          const { payload } = decodeMessage([SUBJECTS.orderStatusChanged], msg.subject, msg.data)
+          this.dispatch(payload)
+        } catch (decodeError) {
+          this.deps.log.warn({ err: decodeError }, 'ignoring a malformed status announcement')
+        }
+      },
+    })
+  }
+
+  /** Registers a socket; its pushes are queued until ready() (after its snapshot). */
+  add(socket: LiveSocket): void {
+    const entry: Registered = { socket, ready: false, queue: [] }
+    this.bySocket.set(socket, entry)
+    let set = this.byUser.get(socket.userId)
+    if (!set) this.byUser.set(socket.userId, (set = new Set()))
+    set.add(entry)
+  }
+
+  /** Sends the snapshot, then whatever changed while it was being read. */
+  ready(socket: LiveSocket, snapshot: string[]): void {
+    const entry = this.bySocket.get(socket)
+    if (!entry) return
+    for (const text of snapshot) socket.send(text)
+    for (const text of entry.queue) socket.send(text)
+    entry.queue = []
+    entry.ready = true
+  }
+
+  remove(socket: LiveSocket): void {
+    const entry = this.bySocket.get(socket)
+    if (!entry) return
+    this.bySocket.delete(socket)
+    const set = this.byUser.get(socket.userId)
+    set?.delete(entry)
+    if (set?.size === 0) this.byUser.delete(socket.userId)
+  }
+
+  socketCount(userId?: string): number {
+    return userId === undefined ? this.bySocket.size : (this.byUser.get(userId)?.size ?? 0)
+  }
+
+  /** Closes every socket with a code that makes htmx (and polite clients) reconnect. */
+  closeAll(code = 1001, reason = 'server shutting down'): void {
+    for (const socket of [...this.bySocket.keys()]) {
+      try {
+        socket.close(code, reason)
+      } catch {}
+      this.remove(socket)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.subscription?.unsubscribe()
+    this.closeAll()
+    await Promise.allSettled([...this.chains.values()])
+  }
+
+  private dispatch(change: OrderStatusChanged): void {
+    const userId = change.userId
+    if (!this.byUser.has(userId)) return
+    const previous = this.chains.get(userId) ?? Promise.resolve()
+    const next = previous.then(() => this.deliver(change)).catch((error: unknown) => this.deps.log.warn({ err: error, orderId: change.orderId }, 'push failed'))
+    this.chains.set(userId, next)
+    void next.finally(() => {
+      if (this.chains.get(userId) === next) this.chains.delete(userId)
+    })
+  }
+
+  private async deliver(change: OrderStatusChanged): Promise<void> {
+    const entries = [...(this.byUser.get(change.userId) ?? [])]
+    const order = toOrder(change)
+    const pages = entries.filter((e) => e.socket.kind === 'page')
+    if (pages.length > 0) {
+      const balance = await this.deps.client.balance(change.userId)
+      const fragment = html`${renderOrder(order, { oob: true })}${renderBalance(balance, { oob: true })}`.value
+      for (const entry of pages) this.push(entry, fragment)
+    }
+    const event = apiEvent(order)
+    for (const entry of entries) if (entry.socket.kind === 'api') this.push(entry, event)
+    this.deps.log.debug({ orderId: change.orderId, sockets: entries.length }, 'status pushed')
+  }
+
+  private push(entry: Registered, text: string): void {
+    if (!entry.ready) entry.queue.push(text)
+    else entry.socket.send(text)
+  }
+}

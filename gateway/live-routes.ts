@@ -1,0 +1,100 @@
+// The WebSocket endpoints held by the gateway:
+//   /ws               the pages' socket (cookie identity): HTML fragments, swapped out of band
+//   /api/orders/live  the API clients' stream (X-User-Id): JSON {orderId, status, reason, updatedAt}
+// On every (re)connect the socket is registered first, then the current state
+// is read and sent, then the changes that arrived meanwhile (see LiveHub).
+import { Elysia } from 'elysia'
+import { errorResponse } from '../shared/errors'
+import { isValidUserId, USER_ID_HEADER } from '../shared/identity'
+import type { Logger } from '../shared/logger'
+import { renderBalance } from '../views/account'
+import { html } from '../views/html'
+import { renderOrder } from '../views/orders'
+import { apiEvent, type LiveHub, type LiveSocket } from './live-hub'
+import type { ServiceClient } from './service-client'
+import { sessionUser } from './web-session'
+
+type RawSocket = { send(data: string): unknown; close(code?: number, reason?: string): void }
+
+export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger }) {
+  const { hub, client } = deps
+  const sockets = new WeakMap<object, LiveSocket>()
+
+  function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket {
+    const socket: LiveSocket = {
+      kind,
+      userId,
+      send: (text) => void raw.send(text),
+      close: (code, reason) => raw.close(code, reason),
+    }
+    sockets.set(raw, socket)
+    hub.add(socket)
+    return socket
+  }
+
+  function unregister(raw: object): void {
+    const socket = sockets.get(raw)
+    if (socket) hub.remove(socket)
+    sockets.delete(raw)
+  }
+
+  /** The orders the page may show (its first page, and the one it is about) and the balance. */
+  async function pageSnapshot(userId: string, orderId: string | undefined): Promise<string[]> {
+    const [list, balance, one] = await Promise.all([
+      client.listOrders(userId, { limit: 50 }),
+      client.balance(userId),
+      orderId ? client.getOrder(userId, orderId) : Promise.resolve(undefined),
+    ])
+    const orders = list.ok ? [...list.body.items] : []
+    if (one?.ok && !orders.some((o) => o.id === one.body.id)) orders.push(one.body)
+    return [html`${orders.map((o) => renderOrder(o, { oob: true }))}${renderBalance(balance, { oob: true })}`.value]
+  }
+
+  async function apiSnapshot(userId: string): Promise<string[]> {
+    const orders = await client.newOrders(userId)
+    return (orders ?? []).map(apiEvent)
+  }
+
+  async function sendSnapshot(socket: LiveSocket, read: () => Promise<string[]>): Promise<void> {
+    try {
+      const messages = await read()
+      hub.ready(socket, messages)
+    } catch (error) {
+      deps.log.warn({ err: error, userId: socket.userId }, 'live snapshot failed')
+      hub.ready(socket, [])
+    }
+  }
+
+  return new Elysia({ name: 'gateway.live' })
+    .ws('/ws', {
+      detail: { hide: true },
+      beforeHandle: ({ request }) => (sessionUser(request) ? undefined : errorResponse('unauthorized')),
+      open(ws) {
+        const userId = sessionUser(ws.data.request)!
+        const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
+        const socket = register(ws.raw, 'page', userId)
+        void sendSnapshot(socket, () => pageSnapshot(userId, orderId))
+      },
+      message() {
+        // The page socket only listens.
+      },
+      close(ws) {
+        unregister(ws.raw)
+      },
+    })
+    .ws('/api/orders/live', {
+      detail: { hide: true },
+      beforeHandle: ({ request }) => (isValidUserId(request.headers.get(USER_ID_HEADER)) ? undefined : errorResponse('unauthorized')),
+      open(ws) {
+        const userId = ws.data.request.headers.get(USER_ID_HEADER)!
+        const socket = register(ws.raw, 'api', userId)
+        void sendSnapshot(socket, () => apiSnapshot(userId))
+      },
+      message() {
+        // The API stream only sends.
+      },
+      close(ws) {
+        unregister(ws.raw)
+      },
+    })
+}

@@ -1,0 +1,100 @@
+// The gateway's client of the orders and payments APIs, used by the pages and
+// the live sockets. It speaks the same public API as any other client, with
+// the shopper's id in X-User-Id: the gateway holds no business logic.
+import type { ErrorBody } from '../shared/errors'
+import { USER_ID_HEADER } from '../shared/identity'
+import type { LedgerEntry } from '../views/account'
+import type { Order } from '../views/orders'
+import type { Upstream } from './proxy'
+
+export type Account = { userId: string; balance: number; createdAt: string }
+export type OrderPage = { items: Order[]; nextCursor: string | null }
+
+export type Result<T> =
+  | { ok: true; status: number; body: T }
+  | { ok: false; status: number; error: ErrorBody | undefined }
+
+export class ServiceClient {
+  constructor(
+    private readonly upstreams: { orders: Upstream; payments: Upstream },
+    private readonly timeoutMs: number,
+  ) {}
+
+  private async call<T>(
+    service: 'orders' | 'payments',
+    method: string,
+    path: string,
+    userId: string,
+    body?: unknown,
+  ): Promise<Result<T>> {
+    const headers: Record<string, string> = { [USER_ID_HEADER]: userId }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    try {
+      const response = await fetch(`${this.upstreams[service].baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
+      const parsed = (await response.json().catch(() => undefined)) as unknown
+      if (response.ok) return { ok: true, status: response.status, body: parsed as T }
+      return { ok: false, status: response.status, error: parsed as ErrorBody | undefined }
+    } catch {
+      return { ok: false, status: 502, error: undefined }
+    }
+  }
+
+  listOrders(userId: string, query: { limit?: number; status?: Order['status']; cursor?: string } = {}) {
+    const params = new URLSearchParams()
+    if (query.limit) params.set('limit', String(query.limit))
+    if (query.status) params.set('status', query.status)
+    if (query.cursor) params.set('cursor', query.cursor)
+    const search = params.size > 0 ? `?${params}` : ''
+    return this.call<OrderPage>('orders', 'GET', `/api/orders${search}`, userId)
+  }
+
+  getOrder(userId: string, orderId: string) {
+    return this.call<Order>('orders', 'GET', `/api/orders/${encodeURIComponent(orderId)}`, userId)
+  }
+
+  createOrder(userId: string, input: { amount: number; description?: string }) {
+    return this.call<Order>('orders', 'POST', '/api/orders', userId, input)
+  }
+
+  getAccount(userId: string) {
+    return this.call<Account>('payments', 'GET', '/api/payments/account', userId)
+  }
+
+  openAccount(userId: string) {
+    return this.call<Account>('payments', 'POST', '/api/payments/account', userId)
+  }
+
+  topUp(userId: string, amount: number) {
+    return this.call<{ userId: string; balance: number }>('payments', 'POST', '/api/payments/account/top-up', userId, { amount })
+  }
+
+  statement(userId: string) {
+    return this.call<LedgerEntry[]>('payments', 'GET', '/api/payments/account/transactions?limit=50', userId)
+  }
+
+  /** Minor units; null when the user has no account; undefined when payments did not answer. */
+  async balance(userId: string): Promise<number | null | undefined> {
+    const account = await this.getAccount(userId)
+    if (account.ok) return account.body.balance
+    return account.status === 404 ? null : undefined
+  }
+
+  /** Every NEW order of the user, a page at a time. */
+  async newOrders(userId: string): Promise<Order[] | undefined> {
+    const orders: Order[] = []
+    let cursor: string | undefined
+    for (let page = 0; page < 100; page++) {
+      const result = await this.listOrders(userId, { limit: 100, status: 'NEW', cursor })
+      if (!result.ok) return undefined
+      orders.push(...result.body.items)
+      if (!result.body.nextCursor) break
+      cursor = result.body.nextCursor
+    }
+    return orders
+  }
+}

@@ -1,0 +1,82 @@
+// Account fragments: balance (in the top bar), the account panel with the
+// top-up form, and the statement. Each has a stable id so that the same
+// function renders it in the page and in a push.
+import { type Html, html } from './html'
+import { formatMoney } from './money'
+
+export type LedgerEntry = {
+  id: number
+  kind: 'top_up' | 'payment'
+  amount: number
+  orderId?: string
+  balanceAfter: number
+  createdAt: string
+}
+
+const oobAttr = (oob: boolean) => (oob ? html` hx-swap-oob="true"` : '')
+
+/** `balance`: minor units; null: no account yet; undefined: could not be read just now. */
+export function renderBalance(balance: number | null | undefined, options: { oob?: boolean } = {}): Html {
+  if (balance === undefined) return html`<span id="balance" class="balance muted"${oobAttr(options.oob ?? false)}>Balance unavailable</span>`
+  if (balance === null)
+    return html`<a id="balance" class="balance muted" href="/account"${oobAttr(options.oob ?? false)}>No account yet</a>`
+  return html`<span id="balance" class="balance"${oobAttr(options.oob ?? false)} data-minor="${balance}">Balance <strong>${formatMoney(balance)}</strong></span>`
+}
+
+export type FormState = { values?: Record<string, string>; errors?: Record<string, string>; message?: string }
+
+export function renderTopUpForm(state: FormState = {}): Html {
+  const error = state.errors?.amount
+  return html`<form id="top-up-form" class="stack" method="post" action="/account/top-up"
+      hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button">
+  ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  <label for="top-up-amount">Top up</label>
+  <div class="row">
+    <input id="top-up-amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="25.00"
+      value="${state.values?.amount ?? ''}" ${error ? html`aria-invalid="true" aria-describedby="top-up-amount-error"` : ''} required>
+    <button type="submit">Add money</button>
+  </div>
+  ${error ? html`<p class="field-error" id="top-up-amount-error">${error}</p>` : ''}
+</form>`
+}
+
+export function renderStatement(entries: LedgerEntry[]): Html {
+  if (entries.length === 0) return html`<p id="statement" class="muted">No transactions yet.</p>`
+  return html`<table id="statement" class="statement">
+  <thead><tr><th>When</th><th>What</th><th class="num">Amount</th><th class="num">Balance</th></tr></thead>
+  <tbody>
+  ${entries.map(
+    (e) => html`<tr id="entry-${e.id}">
+    <td><time datetime="${e.createdAt}">${e.createdAt.slice(0, 16).replace('T', ' ')}</time></td>
+    <td>${e.kind === 'top_up' ? 'Top-up' : html`Payment for <a href="/orders/${e.orderId ?? ''}">order ${(e.orderId ?? '').slice(-8)}</a>`}</td>
+    <td class="num ${e.kind === 'payment' ? 'debit' : 'credit'}">${e.kind === 'payment' ? '−' : '+'}${formatMoney(e.amount)}</td>
+    <td class="num">${formatMoney(e.balanceAfter)}</td>
+  </tr>`,
+  )}
+  </tbody>
+</table>`
+}
+
+export type AccountPanelProps =
+  | { state: 'missing'; message?: string }
+  | { state: 'open'; balance: number; statement: LedgerEntry[]; form?: FormState }
+
+export function renderAccountPanel(props: AccountPanelProps): Html {
+  if (props.state === 'missing') {
+    return html`<section id="account-panel" class="card">
+  <h1>Your account</h1>
+  ${props.message ? html`<p class="alert" role="alert">${props.message}</p>` : ''}
+  <p>You have no account yet. Open one to pay for orders.</p>
+  <form method="post" action="/account" hx-post="/account" hx-target="#account-panel" hx-swap="outerHTML">
+    <button type="submit" id="open-account">Open account</button>
+  </form>
+</section>`
+  }
+  return html`<section id="account-panel" class="card">
+  <h1>Your account</h1>
+  <p class="big-balance">Balance <strong id="account-balance">${formatMoney(props.balance)}</strong></p>
+  ${renderTopUpForm(props.form)}
+  <h2>Statement</h2>
+  ${renderStatement(props.statement)}
+</section>`
+}

@@ -1,0 +1,93 @@
+// Order fragments. renderOrder is the one render function of an order: the
+// list, the detail page and the live push all use it, under the stable id
+// `order-<id>`, so a pushed fragment replaces it out of band wherever it is.
+import { type Html, html } from './html'
+import { formatMoney } from './money'
+import type { FormState } from './account'
+
+export type Order = {
+  id: string
+  amount: number
+  description: string | null
+  status: 'NEW' | 'FINISHED' | 'CANCELLED'
+  reason: 'insufficient_funds' | 'account_not_found' | null
+  createdAt: string
+  updatedAt: string
+}
+
+const STATUS_LABEL = { NEW: 'Paying…', FINISHED: 'Paid', CANCELLED: 'Cancelled' } as const
+const REASON_TEXT = {
+  insufficient_funds: 'Not enough money in the account.',
+  account_not_found: 'No account to pay from: open one on the Account page.',
+} as const
+
+export const orderElementId = (orderId: string) => `order-${orderId}`
+
+export function renderStatusBadge(order: Pick<Order, 'status'>): Html {
+  return html`<span class="badge badge-${order.status.toLowerCase()}" data-status="${order.status}">${STATUS_LABEL[order.status]}</span>`
+}
+
+export function renderOrder(order: Order, options: { oob?: boolean } = {}): Html {
+  return html`<li id="${orderElementId(order.id)}" class="order" data-status="${order.status}"${options.oob ? html` hx-swap-oob="true"` : ''}>
+  <a class="order-main" href="/orders/${order.id}">
+    <span class="amount">${formatMoney(order.amount)}</span>
+    <span class="description">${order.description ?? 'No description'}</span>
+  </a>
+  ${renderStatusBadge(order)}
+  ${order.reason ? html`<p class="reason">${REASON_TEXT[order.reason]}</p>` : ''}
+  <time class="when" datetime="${order.createdAt}">${order.createdAt.slice(0, 16).replace('T', ' ')}</time>
+</li>`
+}
+
+export function renderOrderList(orders: Order[]): Html {
+  return html`<ul id="order-list" class="orders">
+  ${orders.length === 0 ? html`<li id="no-orders" class="muted">No orders yet.</li>` : orders.map((o) => renderOrder(o))}
+</ul>`
+}
+
+export function renderOrderForm(state: FormState = {}): Html {
+  const errors = state.errors ?? {}
+  return html`<form id="order-form" class="stack card" method="post" action="/orders"
+      hx-post="/orders" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
+  <h2>New order</h2>
+  ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  <label for="order-amount">Amount</label>
+  <input id="order-amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="12.50"
+    value="${state.values?.amount ?? ''}" ${errors.amount ? html`aria-invalid="true" aria-describedby="order-amount-error"` : ''} required>
+  ${errors.amount ? html`<p class="field-error" id="order-amount-error">${errors.amount}</p>` : ''}
+  <label for="order-description">Description <span class="muted">(optional)</span></label>
+  <input id="order-description" name="description" maxlength="200" autocomplete="off" placeholder="What is it for?"
+    value="${state.values?.description ?? ''}" ${errors.description ? html`aria-invalid="true" aria-describedby="order-description-error"` : ''}>
+  ${errors.description ? html`<p class="field-error" id="order-description-error">${errors.description}</p>` : ''}
+  <button type="submit">Place order</button>
+</form>`
+}
+
+/** After a successful htmx submit: a fresh form, and the new order at the top of the list. */
+export function renderOrderCreated(order: Order): Html {
+  return html`${renderOrderForm()}
+<template><ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order)}</ul></template>
+<template><li id="no-orders" hx-swap-oob="delete"></li></template>`
+}
+
+export function renderOrdersPage(props: { orders: Order[]; form?: FormState }): Html {
+  return html`<div class="columns">
+  ${renderOrderForm(props.form)}
+  <section class="card">
+    <h1>Your orders</h1>
+    ${renderOrderList(props.orders)}
+  </section>
+</div>`
+}
+
+export function renderOrderDetail(order: Order): Html {
+  return html`<section class="card">
+  <p><a href="/orders">← All orders</a></p>
+  <h1>Order</h1>
+  <ul class="orders">${renderOrder(order)}</ul>
+  <dl class="facts">
+    <dt>Order id</dt><dd><code>${order.id}</code></dd>
+    <dt>Placed</dt><dd><time datetime="${order.createdAt}">${order.createdAt}</time></dd>
+  </dl>
+</section>`
+}
