@@ -8,7 +8,7 @@ import { type FormState, renderAccountPanel, renderBalance } from '../views/acco
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage, layout } from '../views/layout'
 import { parseMoney } from '../views/money'
-import { renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrdersPage } from '../views/orders'
+import { renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrdersPage } from '../views/orders'
 import { renderSignInForm } from '../views/sign-in'
 import type { ServiceClient } from './service-client'
 import { sessionUser, signInCookie, signOutCookie } from './web-session'
@@ -122,6 +122,13 @@ export function pages(deps: { client: ServiceClient }) {
       }
       const body = renderOrderDetail(order.body)
       return htmlResponse(layout({ title: 'Order', userId, balance, active: 'orders', body, liveQuery: `order=${order.body.id}` }))
+    })
+    .get('/orders/:id/row', async ({ request, params }) => {
+      const userId = sessionUser(request)
+      if (!userId) return goTo(request, '/sign-in')
+      const order = await client.getOrder(userId, params.id)
+      if (!order.ok) return htmlResponse(html``, { status: order.status })
+      return htmlResponse(renderOrder(order.body))
     })
     .get('/account', ({ request }) => {
       const userId = sessionUser(request)

@@ -6,6 +6,7 @@
 // its own database at start) and the gateway, as child processes. Ctrl-C
 // stops them in order: gateway, services, then NATS and PostgreSQL.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
 import { createLogger } from '../shared/logger'
@@ -18,6 +19,7 @@ const config = loadConfigOrExit(() => {
   const env = new EnvReader()
   const value = {
     dataDir: env.string('GOZON_DATA_DIR', join(root, '.data')),
+    stateFile: env.optionalString('GOZON_STATE_FILE'),
     databaseUrl: env.optionalString('DATABASE_URL'),
     ordersDatabaseUrl: env.optionalString('ORDERS_DATABASE_URL'),
     paymentsDatabaseUrl: env.optionalString('PAYMENTS_DATABASE_URL'),
@@ -146,6 +148,11 @@ try {
   })
   const gatewayUrl = `http://127.0.0.1:${config.gatewayPort}`
   await waitHealthy('gateway', gatewayUrl)
+  if (config.stateFile) {
+    // For tools that drive the running system (the browser tests pause a service this way).
+    const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
+    writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, postgres: postgres?.process.pid, nats: nats?.process.pid }))
+  }
   console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger; Ctrl-C stops)\n`)
 } catch (error) {
   // One plain line a person can act on (for example: how to install nats-server).

@@ -27,8 +27,17 @@ export function renderStatusBadge(order: Pick<Order, 'status'>): Html {
   return html`<span class="badge badge-${order.status.toLowerCase()}" data-status="${order.status}">${STATUS_LABEL[order.status]}</span>`
 }
 
-export function renderOrder(order: Order, options: { oob?: boolean } = {}): Html {
-  return html`<li id="${orderElementId(order.id)}" class="order" data-status="${order.status}"${options.oob ? html` hx-swap-oob="true"` : ''}>
+/**
+ * `oob`: swap it in place of the element with the same id (pushes).
+ * `refresh`: once inserted, fetch the row again. A row added by a form's
+ * response may have missed a push that arrived before it was in the page;
+ * reading it after insertion cannot miss the change (final states are final).
+ */
+export function renderOrder(order: Order, options: { oob?: boolean; refresh?: boolean } = {}): Html {
+  const refresh = options.refresh && order.status === 'NEW'
+  return html`<li id="${orderElementId(order.id)}" class="order" data-status="${order.status}"${options.oob ? html` hx-swap-oob="true"` : ''}${
+    refresh ? html` hx-get="/orders/${order.id}/row" hx-trigger="load" hx-swap="outerHTML"` : ''
+  }>
   <a class="order-main" href="/orders/${order.id}">
     <span class="amount">${formatMoney(order.amount)}</span>
     <span class="description">${order.description ?? 'No description'}</span>
@@ -40,9 +49,9 @@ export function renderOrder(order: Order, options: { oob?: boolean } = {}): Html
 }
 
 export function renderOrderList(orders: Order[]): Html {
-  return html`<ul id="order-list" class="orders">
-  ${orders.length === 0 ? html`<li id="no-orders" class="muted">No orders yet.</li>` : orders.map((o) => renderOrder(o))}
-</ul>`
+  // The placeholder sits after the list and hides itself (CSS) once an order is in it.
+  return html`<ul id="order-list" class="orders">${orders.map((o) => renderOrder(o))}</ul>
+<p id="no-orders" class="muted">No orders yet.</p>`
 }
 
 export function renderOrderForm(state: FormState = {}): Html {
@@ -66,8 +75,7 @@ export function renderOrderForm(state: FormState = {}): Html {
 /** After a successful htmx submit: a fresh form, and the new order at the top of the list. */
 export function renderOrderCreated(order: Order): Html {
   return html`${renderOrderForm()}
-<template><ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order)}</ul></template>
-<template><li id="no-orders" hx-swap-oob="delete"></li></template>`
+<ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order, { refresh: true })}</ul>`
 }
 
 export function renderOrdersPage(props: { orders: Order[]; form?: FormState }): Html {

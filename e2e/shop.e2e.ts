@@ -1,0 +1,183 @@
+// A shopper's journey in a real browser: sign in, open an account, top up,
+// order, and watch the status badges change without reloading.
+import { type Browser, expect, type Page, test } from '@playwright/test'
+
+const base = () => process.env.GOZON_E2E_URL!
+const unique = (name: string) => `${name}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
+
+async function signIn(page: Page, userId: string) {
+  await page.goto(`${base()}/sign-in`)
+  await page.getByLabel('User id').fill(userId)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page).toHaveURL(/\/orders$/)
+  await expect(page.locator('#current-user')).toHaveText(userId)
+}
+
+async function openAccountWith(page: Page, amount: string) {
+  await page.getByRole('link', { name: 'Account', exact: true }).click()
+  await page.getByRole('button', { name: 'Open account' }).click()
+  await expect(page.locator('#account-balance')).toHaveText('0.00')
+  await page.getByLabel('Top up').fill(amount)
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#account-balance')).toHaveText(amount)
+}
+
+async function placeOrder(page: Page, amount: string, description: string) {
+  await page.getByLabel('Amount').fill(amount)
+  await page.getByLabel('Description').fill(description)
+  await page.getByRole('button', { name: 'Place order' }).click()
+  const row = page.locator('#order-list .order', { hasText: description })
+  await expect(row).toHaveCount(1)
+  return row
+}
+
+/** Marks the document; if the page reloads, the mark is gone. */
+async function markPage(page: Page) {
+  await page.evaluate(() => {
+    ;(window as unknown as { gozonMark: number }).gozonMark = 42
+  })
+}
+async function expectNotReloaded(page: Page) {
+  expect(await page.evaluate(() => (window as unknown as { gozonMark?: number }).gozonMark)).toBe(42)
+}
+
+async function newShopper(browser: Browser, name: string) {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const userId = unique(name)
+  await signIn(page, userId)
+  return { context, page, userId }
+}
+
+test('a shopper tops up, pays one order and sees another cancelled, live', async ({ browser }) => {
+  const { context, page } = await newShopper(browser, 'alice')
+  await openAccountWith(page, '50.00')
+  await expect(page.locator('#statement tbody tr')).toHaveCount(1)
+  await expect(page.locator('#balance')).toContainText('50.00')
+
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  await markPage(page)
+  const paid = await placeOrder(page, '12.50', 'A paperback')
+  await expect(paid.locator('.badge')).toHaveAttribute('data-status', 'FINISHED')
+  await expect(paid.locator('.badge')).toHaveText('Paid')
+  const refused = await placeOrder(page, '100', 'A bicycle')
+  await expect(refused.locator('.badge')).toHaveAttribute('data-status', 'CANCELLED')
+  await expect(refused.locator('.reason')).toHaveText('Not enough money in the account.')
+  // The balance in the top bar followed the payment, pushed with the status.
+  await expect(page.locator('#balance')).toContainText('37.50')
+  await expectNotReloaded(page)
+  // The form was cleared for the next order.
+  await expect(page.getByLabel('Amount')).toHaveValue('')
+
+  await page.screenshot({ path: 'test-results/e2e/orders-page.png', fullPage: true })
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.screenshot({ path: 'test-results/e2e/orders-page-phone.png', fullPage: true })
+
+  await page.getByRole('link', { name: 'Account', exact: true }).click()
+  await expect(page.locator('#statement tbody tr')).toHaveCount(2)
+  await expect(page.locator('#statement tbody tr').first()).toContainText('Payment for')
+  await context.close()
+})
+
+test('validation errors show next to the field, and nothing is placed', async ({ browser }) => {
+  const { context, page } = await newShopper(browser, 'typo')
+  for (const [amount, message] of [
+    ['abc', 'Enter an amount like 12.50'],
+    ['1.234', 'at most two decimals'],
+    ['0', 'more than 0.00'],
+  ] as const) {
+    await page.getByLabel('Amount').fill(amount)
+    await page.getByRole('button', { name: 'Place order' }).click()
+    await expect(page.locator('#order-amount-error')).toContainText(message)
+    await expect(page.getByLabel('Amount')).toHaveAttribute('aria-invalid', 'true')
+  }
+  await expect(page.locator('#order-list .order')).toHaveCount(0)
+  await context.close()
+})
+
+test('two shoppers see only their own orders and updates', async ({ browser }) => {
+  const a = await newShopper(browser, 'ann')
+  const b = await newShopper(browser, 'ben')
+  await openAccountWith(a.page, '20.00')
+  await openAccountWith(b.page, '20.00')
+  await a.page.getByRole('link', { name: 'Orders', exact: true }).click()
+  await b.page.getByRole('link', { name: 'Orders', exact: true }).click()
+
+  const aRow = await placeOrder(a.page, '5.00', 'Ann’s tea')
+  await expect(aRow.locator('.badge')).toHaveAttribute('data-status', 'FINISHED')
+  const bRow = await placeOrder(b.page, '30.00', 'Ben’s kettle')
+  await expect(bRow.locator('.badge')).toHaveAttribute('data-status', 'CANCELLED')
+
+  await expect(a.page.locator('#order-list .order')).toHaveCount(1)
+  await expect(b.page.locator('#order-list .order')).toHaveCount(1)
+  await expect(a.page.locator('#order-list')).not.toContainText('Ben')
+  await expect(b.page.locator('#order-list')).not.toContainText('Ann')
+  await expect(a.page.locator('#balance')).toContainText('15.00')
+  await expect(b.page.locator('#balance')).toContainText('20.00')
+  await a.context.close()
+  await b.context.close()
+})
+
+test('a page opened while an order is still NEW shows its final status', async ({ browser }) => {
+  const { context, page, userId } = await newShopper(browser, 'wait')
+  await openAccountWith(page, '10.00')
+  const paymentsPid = Number(process.env.GOZON_E2E_PAYMENTS_PID)
+  // Freeze payments: the order will wait in the stream.
+  process.kill(paymentsPid, 'SIGSTOP')
+  try {
+    const created = await page.request.post(`${base()}/api/orders`, {
+      headers: { 'x-user-id': userId },
+      data: { amount: 300, description: 'Slow coffee' },
+    })
+    expect(created.status()).toBe(201)
+    const order = (await created.json()) as { id: string }
+    const second = await context.newPage()
+    await second.goto(`${base()}/orders/${order.id}`)
+    await expect(second.locator(`#order-${order.id} .badge`)).toHaveAttribute('data-status', 'NEW')
+    await markPage(second)
+    process.kill(paymentsPid, 'SIGCONT')
+    await expect(second.locator(`#order-${order.id} .badge`)).toHaveAttribute('data-status', 'FINISHED')
+    await expectNotReloaded(second)
+  } finally {
+    process.kill(paymentsPid, 'SIGCONT')
+  }
+  await context.close()
+})
+
+test('user text is shown as text, never run', async ({ browser }) => {
+  const { context, page } = await newShopper(browser, 'mallory')
+  let dialogs = 0
+  page.on('dialog', async (dialog) => {
+    dialogs += 1
+    await dialog.dismiss()
+  })
+  const row = await placeOrder(page, '1.00', '<script>alert(1)</script><img src=x onerror=alert(2)>')
+  await expect(row.locator('.description')).toHaveText('<script>alert(1)</script><img src=x onerror=alert(2)>')
+  await page.reload()
+  await expect(page.locator('#order-list .description').first()).toHaveText('<script>alert(1)</script><img src=x onerror=alert(2)>')
+  expect(dialogs).toBe(0)
+  await context.close()
+})
+
+test('the forms work without JavaScript', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false })
+  const page = await context.newPage()
+  const userId = unique('nojs')
+  await signIn(page, userId)
+  await page.getByRole('link', { name: 'Account', exact: true }).click()
+  await page.getByRole('button', { name: 'Open account' }).click()
+  await expect(page).toHaveURL(/\/account$/)
+  await page.getByLabel('Top up').fill('9.99')
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#account-balance')).toHaveText('9.99')
+  await page.getByLabel('Top up').fill('nope')
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#top-up-amount-error')).toBeVisible()
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  await page.getByLabel('Amount').fill('2.50')
+  await page.getByLabel('Description').fill('Plain form')
+  await page.getByRole('button', { name: 'Place order' }).click()
+  await expect(page).toHaveURL(/\/orders$/)
+  await expect(page.locator('#order-list .order', { hasText: 'Plain form' })).toHaveCount(1)
+  await context.close()
+})
