@@ -3,33 +3,41 @@ import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
-import { enqueueMessage } from '../shared/messaging/outbox'
+import { insertOutboxRow } from '../shared/messaging/outbox'
 import { type OrderView, toOrderView } from './model'
 import { type OrderRow, orders, type schema } from './schema'
 
 type OrdersDb = Database<typeof schema>
 const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
 
-/** Writes the order and its PaymentRequested message in one transaction. */
+/**
+ * Writes the order and its PaymentRequested outbox row atomically: both
+ * inserts are parts of one statement, so they commit together (one implicit
+ * transaction, one round trip) or not at all.
+ */
 export async function createOrder(
   db: OrdersDb,
   input: { userId: string; amount: number; description?: string; requestId?: string },
 ): Promise<OrderView> {
   const id = Bun.randomUUIDv7()
-  const row = await db.transaction(async (tx) => {
-    const [order] = await tx
-      .insert(orders)
-      .values({ id, userId: input.userId, amount: input.amount, description: input.description ?? null })
-      .returning()
-    await enqueueMessage(tx, {
-      id: messageIds.paymentRequested(id),
-      subject: SUBJECTS.paymentRequested,
-      payload: { orderId: id, userId: input.userId, amount: input.amount },
-      requestId: input.requestId,
-    })
-    return order!
-  })
-  return toOrderView(row)
+  const description = input.description ?? null
+  const rows = await db.execute<{ created_at: string }>(sql`
+    with created as (
+      insert into ${orders} (id, user_id, amount, description)
+      values (${id}, ${input.userId}, ${input.amount}, ${description})
+      returning created_at
+    ),
+    payment_requested as (
+      ${insertOutboxRow({
+        id: messageIds.paymentRequested(id),
+        subject: SUBJECTS.paymentRequested,
+        payload: { orderId: id, userId: input.userId, amount: input.amount },
+        requestId: input.requestId,
+      })}
+    )
+    select to_json(created_at) #>> '{}' as created_at from created`)
+  const createdAt = new Date(rows[0]!.created_at).toISOString()
+  return { id, userId: input.userId, amount: input.amount, description, status: 'NEW', reason: null, createdAt, updatedAt: createdAt }
 }
 
 /** Another user's order and a missing one look the same: 404 either way. */

@@ -26,7 +26,8 @@ export const paymentsService: BackendSpec<typeof schema, typeof SUBJECTS.payment
   name: 'payments',
   schema,
   migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'payments'),
-  consumes: { ...CONSUMERS.payments, subjects: [SUBJECTS.paymentRequested] },
+  // Charges lock the account row: handle a batch in account order (no deadlocks).
+  consumes: { ...CONSUMERS.payments, subjects: [SUBJECTS.paymentRequested], lockKey: (m) => m.payload.userId },
   handler: () => handlePaymentRequest,
   createApp,
 }

@@ -6,7 +6,7 @@ import { chargeOrder } from './charges'
 export const handlePaymentRequest: MessageHandler<typeof SUBJECTS.paymentRequested> = async (tx, message, ctx) => {
   const result = await chargeOrder(tx, message.payload, ctx.requestId)
   if (result.outcome === 'already_decided') {
-    ctx.log.warn({ previous: result.previous }, 'order already charged or refused; not charged again')
+    ctx.log.warn('order already charged or refused; not charged again')
   } else {
     ctx.log.info({ ...result, amount: message.payload.amount }, 'payment decided')
   }

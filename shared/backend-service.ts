@@ -8,7 +8,7 @@ import { stopServer } from './lifecycle'
 import { connectDatabase, type Database } from './db/client'
 import { migrateDatabase } from './db/migrate'
 import type { Logger } from './logger'
-import type { Subject } from './messaging/contracts'
+import type { Envelope, Subject } from './messaging/contracts'
 import { InboxConsumer, type MessageHandler } from './messaging/inbox-consumer'
 import { connectNats, declareMessaging } from './messaging/nats'
 import { OutboxRelay } from './messaging/outbox-relay'
@@ -24,7 +24,7 @@ export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subje
   name: string
   schema: TSchema
   migrationsFolder: string
-  consumes: { stream: string; durable: string; subjects: readonly S[] }
+  consumes: { stream: string; durable: string; subjects: readonly S[]; lockKey?: (message: Envelope<S>) => string }
   handler: (deps: ServiceDeps<TSchema>) => MessageHandler<S>
   createApp: (deps: ServiceDeps<TSchema>) => AnyElysia
 }

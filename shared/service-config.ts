@@ -44,7 +44,8 @@ function readServiceConfig(
     },
     consumer: {
       ...DEFAULT_CONSUMER,
-      concurrency: env.int('CONSUMER_CONCURRENCY', DEFAULT_CONSUMER.concurrency, { min: 1, max: 1000 }),
+      concurrency: env.int('CONSUMER_CONCURRENCY', DEFAULT_CONSUMER.concurrency, { min: 1, max: 64 }),
+      batchSize: env.int('CONSUMER_BATCH_SIZE', DEFAULT_CONSUMER.batchSize, { min: 1, max: 1000 }),
       maxDeliver,
     },
   }

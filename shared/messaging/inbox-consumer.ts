@@ -1,6 +1,7 @@
-// The inbox consumer: pulls from a durable JetStream consumer and handles each
-// message in exactly one database transaction that also records its message
-// id in the inbox. The message is acked only after that transaction commits.
+// The inbox consumer: pulls from a durable JetStream consumer and handles
+// messages in database transactions that also record each message id in the
+// inbox. A message is acked only after the transaction that handled it
+// committed.
 //
 //   redelivered or re-published message -> inbox insert finds the id -> ack, skip
 //   crash before commit                 -> nothing written; redelivered after ack_wait
@@ -8,6 +9,12 @@
 //   unparseable or invalid message      -> dead_letters row, term(): never retried
 //   transient failure (database down)   -> nak(delay) with exponential back-off;
 //                                          after max_deliver, dead-lettered
+//
+// Throughput: messages that arrive while a transaction is running are handled
+// together in the next one (up to `batchSize`): one inbox insert for all of
+// them, their handlers' statements pipelined, one commit, then every ack. If
+// such a transaction fails, its messages are handled again one by one, so one
+// bad message only ever fails itself.
 import { type Consumer, type ConsumerMessages, type JsMsg, jetstream } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { lt } from 'drizzle-orm'
@@ -24,7 +31,12 @@ export type HandlerContext = {
   log: Logger
 }
 
-/** Runs inside the message's transaction; may return work to do after commit (an announcement). */
+/**
+ * Runs inside the transaction; may return work to do after commit (an
+ * announcement). Handlers of one batch run concurrently on the same
+ * transaction (their statements are pipelined and executed in order), so a
+ * handler should issue its statements without depending on other handlers.
+ */
 export type MessageHandler<S extends Subject> = (
   tx: Executor,
   message: Envelope<S>,
@@ -32,8 +44,10 @@ export type MessageHandler<S extends Subject> = (
 ) => Promise<(() => void) | undefined>
 
 export type ConsumerSettings = {
-  /** Messages handled at once by one instance. */
+  /** Transactions running at once in one instance. */
   concurrency: number
+  /** Most messages handled in one transaction. */
+  batchSize: number
   /** Messages buffered from the server per pull. */
   pullBatch: number
   maxDeliver: number
@@ -42,8 +56,9 @@ export type ConsumerSettings = {
 }
 
 export const DEFAULT_CONSUMER: ConsumerSettings = {
-  concurrency: 32,
-  pullBatch: 128,
+  concurrency: 4,
+  batchSize: 64,
+  pullBatch: 256,
   maxDeliver: 20,
   inboxRetentionMs: 7 * 24 * 3600_000,
 }
@@ -54,17 +69,36 @@ export function nakDelayMs(deliveryCount: number): number {
   return Math.min(MAX_NAK_DELAY_MS, 250 * 2 ** Math.max(0, deliveryCount - 1))
 }
 
-export type ConsumerStats = { handled: number; duplicates: number; deadLettered: number; retried: number }
+export type ConsumerStats = {
+  handled: number
+  duplicates: number
+  deadLettered: number
+  retried: number
+  redelivered: number
+  transactions: number
+}
+
+type Decoded<S extends Subject> = {
+  msg: JsMsg
+  messageId: string
+  message: Envelope<S>
+  ctx: HandlerContext
+}
 
 export class InboxConsumer<S extends Subject> {
   private readonly settings: ConsumerSettings
   private running = false
   private loop: Promise<void> | undefined
+  private workers: Promise<void>[] = []
   private messages: ConsumerMessages | undefined
-  private readonly inFlight = new Set<Promise<void>>()
-  private slotFreed: (() => void) | undefined
+  private readonly buffer: JsMsg[] = []
+  /** Workers waiting for messages. */
+  private idleWorkers: (() => void)[] = []
+  private wakeReader: (() => void) | undefined
   private cleanupTimer: Timer | undefined
-  readonly stats: ConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0, retried: 0 }
+  readonly stats: ConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0, retried: 0, redelivered: 0, transactions: 0 }
+  /** Called with each handled message's processing time in ms (for metrics). */
+  onHandled: ((ms: number, outcome: 'handled' | 'duplicate') => void) | undefined
 
   constructor(
     private readonly deps: {
@@ -75,6 +109,12 @@ export class InboxConsumer<S extends Subject> {
       durable: string
       subjects: readonly S[]
       handle: MessageHandler<S>
+      /**
+       * The row a message's handler locks (payments: the account). A batch is
+       * handled in this order, so concurrent transactions take their locks in
+       * the same order and cannot deadlock.
+       */
+      lockKey?: (message: Envelope<S>) => string
     },
     settings: Partial<ConsumerSettings> = {},
   ) {
@@ -85,7 +125,8 @@ export class InboxConsumer<S extends Subject> {
     if (this.running) return
     this.running = true
     this.cleanupTimer = setInterval(() => void this.cleanupInbox(), 10 * 60_000)
-    this.loop = this.run()
+    this.loop = this.read()
+    this.workers = Array.from({ length: this.settings.concurrency }, () => this.work())
   }
 
   /** Stops pulling, lets the messages in hand finish, and returns. */
@@ -94,27 +135,27 @@ export class InboxConsumer<S extends Subject> {
     this.running = false
     clearInterval(this.cleanupTimer)
     await this.messages?.close().catch(() => {})
+    this.wakeReader?.()
     await this.loop
-    await Promise.allSettled([...this.inFlight])
+    this.wakeAllWorkers()
+    await Promise.allSettled(this.workers)
   }
 
-  private async run(): Promise<void> {
+  /** Moves messages from the server into the buffer, holding back when it is full. */
+  private async read(): Promise<void> {
     const js = jetstream(this.deps.nc)
     while (this.running) {
       try {
         const consumer: Consumer = await js.consumers.get(this.deps.stream, this.deps.durable)
         this.messages = await consumer.consume({ max_messages: this.settings.pullBatch })
         for await (const msg of this.messages) {
-          while (this.inFlight.size >= this.settings.concurrency) {
+          this.buffer.push(msg)
+          this.wakeAllWorkers()
+          while (this.running && this.buffer.length >= this.settings.pullBatch) {
             await new Promise<void>((resolve) => {
-              this.slotFreed = resolve
+              this.wakeReader = resolve
             })
           }
-          const work = this.process(msg).finally(() => {
-            this.inFlight.delete(work)
-            this.slotFreed?.()
-          })
-          this.inFlight.add(work)
           if (!this.running) break
         }
       } catch (error) {
@@ -126,58 +167,118 @@ export class InboxConsumer<S extends Subject> {
     }
   }
 
-  private async process(msg: JsMsg): Promise<void> {
+  /** One of `concurrency` loops: takes what the buffer holds, handles it in one transaction. */
+  private async work(): Promise<void> {
+    for (;;) {
+      if (this.buffer.length === 0) {
+        if (!this.running) return
+        await new Promise<void>((resolve) => this.idleWorkers.push(resolve))
+        continue
+      }
+      const batch = this.buffer.splice(0, this.settings.batchSize)
+      this.wakeReader?.()
+      await this.processBatch(batch)
+    }
+  }
+
+  private wakeAllWorkers(): void {
+    const waiting = this.idleWorkers
+    this.idleWorkers = []
+    for (const wake of waiting) wake()
+  }
+
+  private async processBatch(batch: JsMsg[]): Promise<void> {
+    const valid: Decoded<S>[] = []
+    for (const msg of batch) {
+      const decoded = await this.decode(msg)
+      if (decoded) valid.push(decoded)
+    }
+    if (valid.length === 0) return
+    if (valid.length === 1) return this.processAlone(valid[0]!)
+    const lockKey = this.deps.lockKey
+    if (lockKey) valid.sort((a, b) => (lockKey(a.message) < lockKey(b.message) ? -1 : lockKey(a.message) > lockKey(b.message) ? 1 : 0))
+    try {
+      await this.handleInTransaction(valid)
+    } catch (error) {
+      if (error instanceof SimulatedCrash) return this.crashed(error, valid)
+      this.deps.log.info({ err: error, messages: valid.length }, 'batch failed; handling its messages one by one')
+      for (const item of valid) await this.processAlone(item)
+    }
+  }
+
+  private async processAlone(item: Decoded<S>): Promise<void> {
+    try {
+      await this.handleInTransaction([item])
+    } catch (error) {
+      if (error instanceof SimulatedCrash) return this.crashed(error, [item])
+      if (error instanceof PoisonMessageError) return this.reject(item.msg, item.messageId, error, item.ctx.log)
+      const deliveryCount = item.msg.info.deliveryCount
+      if (deliveryCount >= this.settings.maxDeliver) {
+        const reason = new PoisonMessageError(`gave up after ${deliveryCount} deliveries: ${String(error)}`)
+        return this.reject(item.msg, item.messageId, reason, item.ctx.log)
+      }
+      const delay = nakDelayMs(deliveryCount)
+      this.stats.retried += 1
+      item.ctx.log.warn({ err: error, retryInMs: delay }, 'message handling failed; will be redelivered')
+      item.msg.nak(delay)
+    }
+  }
+
+  /** The heart of it: inbox rows and handlers in one transaction, acks after commit. */
+  private async handleInTransaction(items: Decoded<S>[]): Promise<void> {
+    const started = performance.now()
+    const outcome = await this.deps.db.transaction(async (tx) => {
+      const fresh = await tx
+        .insert(inbox)
+        .values(items.map((item) => ({ messageId: item.messageId, subject: item.msg.subject })))
+        .onConflictDoNothing()
+        .returning({ messageId: inbox.messageId })
+      const freshIds = new Set(fresh.map((row) => row.messageId))
+      // Two deliveries of one message in the same batch: only the first is fresh.
+      const toHandle = items.filter((item) => freshIds.delete(item.messageId))
+      const afterCommit = await Promise.all(toHandle.map((item) => this.deps.handle(tx, item.message, item.ctx)))
+      failpoint(`${this.deps.durable}.before-commit`)
+      return { handled: new Set(toHandle), afterCommit }
+    })
+    this.stats.transactions += 1
+    failpoint(`${this.deps.durable}.after-commit`)
+    const elapsed = performance.now() - started
+    for (const item of items) {
+      item.msg.ack()
+      if (item.msg.info.deliveryCount > 1) this.stats.redelivered += 1
+      if (outcome.handled.has(item)) {
+        this.stats.handled += 1
+        this.onHandled?.(elapsed, 'handled')
+        item.ctx.log.debug('message handled')
+      } else {
+        this.stats.duplicates += 1
+        this.onHandled?.(elapsed, 'duplicate')
+        item.ctx.log.info('duplicate message skipped (already in inbox)')
+      }
+    }
+    for (const run of outcome.afterCommit) run?.()
+  }
+
+  /** Parses and validates; a message that can never be handled is dead-lettered here. */
+  private async decode(msg: JsMsg): Promise<Decoded<S> | undefined> {
     const messageId = msg.headers?.get('Nats-Msg-Id') || undefined
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined
     const deliveryCount = msg.info.deliveryCount
     const log = this.deps.log.child({ messageId, subject: msg.subject, streamSeq: msg.seq, requestId, deliveryCount })
-
-    let message: Envelope<S>
     try {
       if (!messageId) throw new PoisonMessageError('message has no Nats-Msg-Id header')
-      message = decodeMessage(this.deps.subjects, msg.subject, msg.data)
+      const message = decodeMessage(this.deps.subjects, msg.subject, msg.data)
+      const orderLog = 'orderId' in message.payload ? log.child({ orderId: message.payload.orderId }) : log
+      return { msg, messageId, message, ctx: { messageId, requestId, deliveryCount, log: orderLog } }
     } catch (error) {
-      return this.reject(msg, messageId, error, log)
+      await this.reject(msg, messageId, error, log)
+      return undefined
     }
-    const orderLog = 'orderId' in message.payload ? log.child({ orderId: message.payload.orderId }) : log
+  }
 
-    try {
-      const outcome = await this.deps.db.transaction(async (tx) => {
-        const fresh = await tx
-          .insert(inbox)
-          .values({ messageId, subject: msg.subject })
-          .onConflictDoNothing()
-          .returning({ messageId: inbox.messageId })
-        if (fresh.length === 0) return { duplicate: true as const }
-        const afterCommit = await this.deps.handle(tx, message, { messageId, requestId, deliveryCount, log: orderLog })
-        failpoint(`${this.deps.durable}.before-commit`)
-        return { duplicate: false as const, afterCommit }
-      })
-      failpoint(`${this.deps.durable}.after-commit`)
-      msg.ack()
-      if (outcome.duplicate) {
-        this.stats.duplicates += 1
-        orderLog.info('duplicate message skipped (already in inbox)')
-        return
-      }
-      this.stats.handled += 1
-      orderLog.debug('message handled')
-      outcome.afterCommit?.()
-    } catch (error) {
-      if (error instanceof SimulatedCrash) {
-        // Behave like a dead process: no ack, no nak; JetStream redelivers after ack_wait.
-        orderLog.error({ failpoint: error.failpoint }, 'simulated crash: message left unacknowledged')
-        return
-      }
-      if (error instanceof PoisonMessageError) return this.reject(msg, messageId, error, orderLog)
-      if (deliveryCount >= this.settings.maxDeliver) {
-        return this.reject(msg, messageId, new PoisonMessageError(`gave up after ${deliveryCount} deliveries: ${String(error)}`), orderLog)
-      }
-      const delay = nakDelayMs(deliveryCount)
-      this.stats.retried += 1
-      orderLog.warn({ err: error, retryInMs: delay }, 'message handling failed; will be redelivered')
-      msg.nak(delay)
-    }
+  /** Behave like a dead process: no ack, no nak; JetStream redelivers after ack_wait. */
+  private crashed(error: SimulatedCrash, items: Decoded<S>[]): void {
+    for (const item of items) item.ctx.log.error({ failpoint: error.failpoint }, 'simulated crash: message left unacknowledged')
   }
 
   /** Records a message that can never be handled and terminates it. */

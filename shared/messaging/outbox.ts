@@ -1,22 +1,24 @@
 // Writing to the outbox: the only way a service sends a JetStream message.
-// The row is inserted in the caller's transaction, so the message exists if
-// and only if the state change it announces was committed. A trigger on the
-// table (see the migrations) NOTIFYs the relays on commit.
-import type { Executor } from '../db/client'
+// The row is written by the same statement or transaction as the state change
+// it announces, so the message exists if and only if that change committed.
+// A trigger on the table (see the migrations) NOTIFYs the relays on commit.
+import { type SQL, sql } from 'drizzle-orm'
 import { outbox } from '../db/messaging-tables'
 import type { MessageOf, Subject } from './contracts'
 
 /** The LISTEN/NOTIFY channel the outbox trigger signals on commit. */
 export const OUTBOX_CHANNEL = 'gozon_outbox'
 
-export async function enqueueMessage<S extends Subject>(
-  tx: Executor,
-  message: { id: string; subject: S; payload: MessageOf<S>; requestId?: string | null },
-): Promise<void> {
-  await tx.insert(outbox).values({
-    id: message.id,
-    subject: message.subject,
-    payload: message.payload,
-    requestId: message.requestId ?? null,
-  })
+export type OutgoingMessage<S extends Subject> = {
+  /** Becomes the Nats-Msg-Id: one id per message, never reused (see messageIds). */
+  id: string
+  subject: S
+  payload: MessageOf<S>
+  requestId?: string | null
+}
+
+/** `insert into outbox …` for one message, to embed in a statement (a CTE) that also writes the state change. */
+export function insertOutboxRow<S extends Subject>(message: OutgoingMessage<S>): SQL {
+  return sql`insert into ${outbox} (id, subject, payload, request_id)
+      values (${message.id}, ${message.subject}, ${JSON.stringify(message.payload)}::jsonb, ${message.requestId ?? null})`
 }

@@ -1,0 +1,99 @@
+// Starts `bun launcher/start.ts` as a child process in a throw-away data folder
+// on free ports, waits until Gozon is up, and stops it with SIGINT (Ctrl-C).
+// Used by the browser tests, the benchmark and the launcher's own test.
+// Node APIs only: the browser tests run it under Node.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export type LaunchState = {
+  gatewayUrl: string
+  pids: Record<'orders' | 'payments' | 'gateway', number>
+  postgres?: number
+  nats?: number
+}
+
+export type SpawnedGozon = {
+  state: LaunchState
+  ports: { postgres: number; nats: number; gateway: number; orders: number; payments: number }
+  child: ChildProcess
+  output(): string
+  /** Ctrl-C, then waits for a clean exit; returns the exit code (null if it had to be killed). */
+  stop(): Promise<number | null>
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+export async function spawnGozon(options: { env?: Record<string, string>; echo?: boolean; timeoutMs?: number } = {}): Promise<SpawnedGozon> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gozon-run-'))
+  chmodSync(dataDir, 0o755) // PostgreSQL runs as the postgres user when we are root
+  const stateFile = join(dataDir, 'state.json')
+  const [postgres, nats, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
+  const child = spawn('bun', ['launcher/start.ts'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: {
+      ...process.env,
+      GOZON_DATA_DIR: dataDir,
+      GOZON_STATE_FILE: stateFile,
+      EMBEDDED_POSTGRES_PORT: String(postgres),
+      EMBEDDED_NATS_PORT: String(nats),
+      GATEWAY_PORT: String(gateway),
+      ORDERS_PORT: String(orders),
+      PAYMENTS_PORT: String(payments),
+      DATABASE_URL: '',
+      NATS_URL: '',
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString()
+    if (options.echo) process.stderr.write(chunk)
+  }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000)
+  while (!output.includes('Gozon is up')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL')
+      rmSync(dataDir, { recursive: true, force: true })
+      throw new Error(`Gozon did not start:\n${output}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as LaunchState
+
+  let stopping: Promise<number | null> | undefined
+  return {
+    state,
+    ports: { postgres, nats, gateway, orders, payments },
+    child,
+    output: () => output,
+    stop() {
+      stopping ??= (async () => {
+        child.kill('SIGINT')
+        const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))])
+        if (code === 'timeout') child.kill('SIGKILL')
+        rmSync(dataDir, { recursive: true, force: true })
+        return code === 'timeout' ? null : code
+      })()
+      return stopping
+    },
+  }
+}
