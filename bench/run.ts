@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
     'database-url': { type: 'string' },
     'settle-seconds': { type: 'string', default: '30' },
+    profile: { type: 'boolean', default: false },
   },
 })
 
@@ -73,7 +74,12 @@ if (args.url) {
   databaseUrl = args['database-url']
 } else {
   console.error('starting Gozon (embedded PostgreSQL and nats-server, as bun start does)…')
-  gozon = await spawnGozon({ env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' }, echo: Boolean(process.env.BENCH_LOG_LEVEL) })
+  const profileDir = join(import.meta.dir, 'results', 'profiles')
+  if (args.profile) mkdirSync(profileDir, { recursive: true })
+  gozon = await spawnGozon({
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...(args.profile ? { GOZON_CPU_PROFILE_DIR: profileDir } : {}) },
+    echo: Boolean(process.env.BENCH_LOG_LEVEL),
+  })
   baseUrl = gozon.state.gatewayUrl
   databaseUrl = `postgres://${DEFAULTS.postgresUser}:${DEFAULTS.postgresPassword}@127.0.0.1:${gozon.ports.postgres}/postgres`
   pids = { ...gozon.state.pids }

@@ -17,6 +17,8 @@ export type PostgresOptions = {
   port: number
   user: string
   password: string
+  /** A folder for the Unix socket (cheaper than TCP on one machine); none when unset. */
+  socketDir?: string
   /** Extra server settings (-c name=value). */
   settings?: Record<string, string>
   onLog?: (line: string) => void
@@ -82,11 +84,15 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   const { initdb, postgres } = await binaries()
   const ids = runAsIds()
   if (!existsSync(join(options.dataDir, 'PG_VERSION'))) initialise(initdb, options, ids)
+  if (options.socketDir) {
+    mkdirSync(options.socketDir, { recursive: true, mode: 0o755 })
+    if (ids.uid !== undefined) chownSync(options.socketDir, ids.uid, ids.gid ?? ids.uid)
+  }
 
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
-    // No Unix socket: nothing here may collide with a PostgreSQL the machine already runs.
-    unix_socket_directories: '',
+    // Only our own socket folder: nothing here may collide with a PostgreSQL the machine already runs.
+    unix_socket_directories: options.socketDir ?? '',
     max_connections: '200',
     ...options.settings,
   }

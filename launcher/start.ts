@@ -20,6 +20,8 @@ const config = loadConfigOrExit(() => {
   const value = {
     dataDir: env.string('GOZON_DATA_DIR', join(root, '.data')),
     stateFile: env.optionalString('GOZON_STATE_FILE'),
+    // Where each service writes a CPU profile when it exits (bun --cpu-prof), for `bun run bench -- --profile`.
+    cpuProfileDir: env.optionalString('GOZON_CPU_PROFILE_DIR'),
     databaseUrl: env.optionalString('DATABASE_URL'),
     ordersDatabaseUrl: env.optionalString('ORDERS_DATABASE_URL'),
     paymentsDatabaseUrl: env.optionalString('PAYMENTS_DATABASE_URL'),
@@ -50,7 +52,10 @@ let shuttingDown = false
 
 function startChild(name: string, entry: string, env: Record<string, string>): ChildProcess {
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
-  const child = spawn(process.execPath, [join(root, entry)], {
+  const profile = config.cpuProfileDir
+    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : []
+  const child = spawn(process.execPath, [...profile, join(root, entry)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,

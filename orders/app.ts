@@ -7,7 +7,7 @@ import { databaseIsUp } from '../shared/db/client'
 import { CONSUMERS } from '../shared/messaging/contracts'
 import { createServiceApp } from '../shared/http/service-app'
 import { ordersController } from './controller'
-import { handlePaymentResult, PAYMENT_RESULT_SUBJECTS } from './payment-results'
+import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS } from './payment-results'
 import { schema } from './schema'
 
 export type OrdersDeps = ServiceDeps<typeof schema>
@@ -27,6 +27,6 @@ export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SU
   schema,
   migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'orders'),
   consumes: { ...CONSUMERS.orders, subjects: PAYMENT_RESULT_SUBJECTS },
-  handler: (deps) => handlePaymentResult(deps.nc),
+  handler: (deps) => handlePaymentResults(deps.nc),
   createApp,
 }

@@ -100,31 +100,44 @@ export type PaymentResult =
   | { orderId: string; userId: string; outcome: 'succeeded' }
   | { orderId: string; userId: string; outcome: 'failed'; reason: 'insufficient_funds' | 'account_not_found' }
 
+type ChangedRow = {
+  id: string
+  user_id: string
+  amount: string
+  description: string | null
+  status: 'FINISHED' | 'CANCELLED'
+  reason: OrderStatusChanged['reason']
+  created_at: string
+  updated_at: string
+}
+
 /**
- * Moves the order out of NEW, once: the `status = 'NEW'` condition makes a
- * final status final. Returns the change to announce, or undefined when the
- * order was already final (or is unknown).
+ * Moves each order out of NEW, once, in one statement for the whole batch:
+ * the `status = 'NEW'` condition makes a final status final. Returns the
+ * changes to announce; an order already final (or unknown) is left out.
  */
-export async function applyPaymentResult(tx: Executor, result: PaymentResult): Promise<OrderStatusChanged | undefined> {
-  const [row] = await tx
-    .update(orders)
-    .set(
-      result.outcome === 'succeeded'
-        ? { status: 'FINISHED', reason: null, updatedAt: sql`now()` }
-        : { status: 'CANCELLED', reason: result.reason, updatedAt: sql`now()` },
-    )
-    .where(and(eq(orders.id, result.orderId), eq(orders.userId, result.userId), eq(orders.status, 'NEW')))
-    .returning()
-  if (!row) return undefined
-  const view = toOrderView(row)
-  return {
-    orderId: view.id,
-    userId: view.userId,
-    amount: view.amount,
-    description: view.description,
-    status: view.status as OrderStatusChanged['status'],
-    reason: view.reason,
-    createdAt: view.createdAt,
-    updatedAt: view.updatedAt,
-  }
+export async function applyPaymentResults(tx: Executor, results: PaymentResult[]): Promise<OrderStatusChanged[]> {
+  const rows = results.map((r) => ({
+    order_id: r.orderId,
+    user_id: r.userId,
+    status: r.outcome === 'succeeded' ? 'FINISHED' : 'CANCELLED',
+    reason: r.outcome === 'succeeded' ? null : r.reason,
+  }))
+  const changed = await tx.execute<ChangedRow>(sql`
+    update ${orders} as o
+    set status = r.status, reason = r.reason, updated_at = now()
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(order_id uuid, user_id text, status text, reason text)
+    where o.id = r.order_id and o.user_id = r.user_id and o.status = 'NEW'
+    returning o.id, o.user_id, o.amount::text, o.description, o.status, o.reason,
+              to_json(o.created_at) #>> '{}' as created_at, to_json(o.updated_at) #>> '{}' as updated_at`)
+  return changed.map((row) => ({
+    orderId: row.id,
+    userId: row.user_id,
+    amount: Number(row.amount),
+    description: row.description,
+    status: row.status,
+    reason: row.reason,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  }))
 }

@@ -7,7 +7,7 @@ import { createServiceApp } from '../shared/http/service-app'
 import { CONSUMERS, SUBJECTS } from '../shared/messaging/contracts'
 import { natsIsUp } from '../shared/messaging/health'
 import { paymentsController } from './controller'
-import { handlePaymentRequest } from './payment-requests'
+import { handlePaymentRequests } from './payment-requests'
 import { schema } from './schema'
 
 export type PaymentsDeps = ServiceDeps<typeof schema>
@@ -28,6 +28,6 @@ export const paymentsService: BackendSpec<typeof schema, typeof SUBJECTS.payment
   migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'payments'),
   // Charges lock the account row: handle a batch in account order (no deadlocks).
   consumes: { ...CONSUMERS.payments, subjects: [SUBJECTS.paymentRequested], lockKey: (m) => m.payload.userId },
-  handler: () => handlePaymentRequest,
+  handler: () => handlePaymentRequests,
   createApp,
 }

@@ -14,9 +14,9 @@
 // statement fails on the primary key, its transaction rolls back (debit
 // included) and the message is retried, when guard 2 stops it.
 //
-// The decision, the debit, the payment row, the ledger row and the result
-// message are data-modifying CTEs of one statement: one round trip to the
-// database however the decision goes.
+// The statements live in the charge_order() function (drizzle/payments/
+// 0002_charge_order_function.sql): PostgreSQL plans them once per connection
+// instead of on every message. This module shapes its inputs by the contract.
 import { sql } from 'drizzle-orm'
 import type { Executor } from '../shared/db/client'
 import {
@@ -26,7 +26,6 @@ import {
   type PaymentRequested,
   SUBJECTS,
 } from '../shared/messaging/contracts'
-import { accounts, ledgerEntries, outbox, payments } from './schema'
 
 export type ChargeResult =
   | { outcome: 'already_decided' }
@@ -35,56 +34,37 @@ export type ChargeResult =
 
 type Decision = 'already_decided' | 'succeeded' | FailureReason
 
-export async function chargeOrder(tx: Executor, request: PaymentRequested, requestId?: string): Promise<ChargeResult> {
+/** What charge_order needs for one request: the request and its three possible result messages. */
+function chargeArguments(request: PaymentRequested, requestId: string | undefined) {
   const { orderId, userId, amount } = request
-  // The three possible result messages, shaped by the contract; SQL picks one.
-  const succeeded: MessageOf<typeof SUBJECTS.paymentSucceeded> = { orderId, userId, amount }
   const failed = (reason: FailureReason): MessageOf<typeof SUBJECTS.paymentFailed> => ({ orderId, userId, amount, reason })
+  const succeeded: MessageOf<typeof SUBJECTS.paymentSucceeded> = { orderId, userId, amount }
+  return {
+    orderId,
+    userId,
+    amount,
+    resultMessageId: messageIds.paymentResult(orderId),
+    requestId: requestId ?? null,
+    succeededSubject: SUBJECTS.paymentSucceeded,
+    succeededPayload: succeeded,
+    failedSubject: SUBJECTS.paymentFailed,
+    insufficientFundsPayload: failed('insufficient_funds'),
+    accountNotFoundPayload: failed('account_not_found'),
+  }
+}
 
-  const rows = await tx.execute<{ decision: Decision; balance_after: string | null }>(sql`
-    with decided as (
-      select 1 from ${payments} where order_id = ${orderId}
-    ),
-    debit as (
-      update ${accounts} set balance = balance - ${amount}
-      where user_id = ${userId} and balance >= ${amount} and not exists (select 1 from decided)
-      returning balance
-    ),
-    decision as (
-      select case
-        when exists (select 1 from decided) then 'already_decided'
-        when exists (select 1 from debit) then 'succeeded'
-        when exists (select 1 from ${accounts} where user_id = ${userId}) then 'insufficient_funds'
-        else 'account_not_found'
-      end as decision
-    ),
-    payment as (
-      insert into ${payments} (order_id, user_id, amount, outcome, reason)
-      select ${orderId}, ${userId}, ${amount},
-             case when decision = 'succeeded' then 'succeeded' else 'failed' end,
-             case when decision = 'succeeded' then null else decision end
-      from decision where decision <> 'already_decided'
-    ),
-    ledger as (
-      insert into ${ledgerEntries} (user_id, kind, amount, order_id, balance_after)
-      select ${userId}, 'payment', ${amount}, ${orderId}, balance from debit
-    ),
-    result_message as (
-      insert into ${outbox} (id, subject, payload, request_id)
-      select ${messageIds.paymentResult(orderId)},
-             case when decision = 'succeeded' then ${SUBJECTS.paymentSucceeded} else ${SUBJECTS.paymentFailed} end,
-             case decision
-               when 'succeeded' then ${JSON.stringify(succeeded)}::jsonb
-               when 'insufficient_funds' then ${JSON.stringify(failed('insufficient_funds'))}::jsonb
-               else ${JSON.stringify(failed('account_not_found'))}::jsonb
-             end,
-             ${requestId ?? null}
-      from decision where decision <> 'already_decided'
-    )
-    select decision, (select balance from debit)::text as balance_after from decision`)
-
-  const { decision, balance_after } = rows[0]!
-  if (decision === 'already_decided') return { outcome: 'already_decided' }
-  if (decision === 'succeeded') return { outcome: 'succeeded', balanceAfter: Number(balance_after) }
-  return { outcome: 'failed', reason: decision }
+/** Charges a batch of orders with one call (one round trip), in the order given; results in the same order. */
+export async function chargeOrders(
+  tx: Executor,
+  requests: { request: PaymentRequested; requestId?: string }[],
+): Promise<ChargeResult[]> {
+  const input = requests.map((r) => chargeArguments(r.request, r.requestId))
+  const rows = await tx.execute<{ order_id: string; decision: Decision; balance_after: string | null }>(
+    sql`select order_id, decision, balance_after::text from charge_orders(${JSON.stringify(input)}::jsonb)`,
+  )
+  return rows.map(({ decision, balance_after }) => {
+    if (decision === 'already_decided') return { outcome: 'already_decided' }
+    if (decision === 'succeeded') return { outcome: 'succeeded', balanceAfter: Number(balance_after) }
+    return { outcome: 'failed', reason: decision }
+  })
 }

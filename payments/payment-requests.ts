@@ -1,14 +1,17 @@
-// Consumes PaymentRequested: charges the order in the message's transaction.
+// Consumes PaymentRequested: charges the batch's orders in its transaction.
 import type { SUBJECTS } from '../shared/messaging/contracts'
 import type { MessageHandler } from '../shared/messaging/inbox-consumer'
-import { chargeOrder } from './charges'
+import { chargeOrders } from './charges'
 
-export const handlePaymentRequest: MessageHandler<typeof SUBJECTS.paymentRequested> = async (tx, message, ctx) => {
-  const result = await chargeOrder(tx, message.payload, ctx.requestId)
-  if (result.outcome === 'already_decided') {
-    ctx.log.warn('order already charged or refused; not charged again')
-  } else {
-    ctx.log.info({ ...result, amount: message.payload.amount }, 'payment decided')
+export const handlePaymentRequests: MessageHandler<typeof SUBJECTS.paymentRequested> = async (tx, items) => {
+  const results = await chargeOrders(
+    tx,
+    items.map(({ message, ctx }) => ({ request: message.payload, requestId: ctx.requestId })),
+  )
+  for (const [i, result] of results.entries()) {
+    const { message, ctx } = items[i]!
+    if (result.outcome === 'already_decided') ctx.log.warn('order already charged or refused; not charged again')
+    else ctx.log.info({ ...result, amount: message.payload.amount }, 'payment decided')
   }
   return undefined
 }

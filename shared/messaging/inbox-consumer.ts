@@ -31,17 +31,14 @@ export type HandlerContext = {
   log: Logger
 }
 
+export type BatchItem<S extends Subject> = { message: Envelope<S>; ctx: HandlerContext }
+
 /**
- * Runs inside the transaction; may return work to do after commit (an
- * announcement). Handlers of one batch run concurrently on the same
- * transaction (their statements are pipelined and executed in order), so a
- * handler should issue its statements without depending on other handlers.
+ * Handles the fresh messages of one transaction (a batch of one or more, in
+ * lock-key order) with as few statements as it can; may return work to do
+ * after commit (announcements). If it throws, nothing of the batch is kept.
  */
-export type MessageHandler<S extends Subject> = (
-  tx: Executor,
-  message: Envelope<S>,
-  ctx: HandlerContext,
-) => Promise<(() => void) | undefined>
+export type MessageHandler<S extends Subject> = (tx: Executor, items: BatchItem<S>[]) => Promise<(() => void) | undefined>
 
 export type ConsumerSettings = {
   /** Transactions running at once in one instance. */
@@ -236,7 +233,7 @@ export class InboxConsumer<S extends Subject> {
       const freshIds = new Set(fresh.map((row) => row.messageId))
       // Two deliveries of one message in the same batch: only the first is fresh.
       const toHandle = items.filter((item) => freshIds.delete(item.messageId))
-      const afterCommit = await Promise.all(toHandle.map((item) => this.deps.handle(tx, item.message, item.ctx)))
+      const afterCommit = toHandle.length > 0 ? await this.deps.handle(tx, toHandle) : undefined
       failpoint(`${this.deps.durable}.before-commit`)
       return { handled: new Set(toHandle), afterCommit }
     })
@@ -256,7 +253,7 @@ export class InboxConsumer<S extends Subject> {
         item.ctx.log.info('duplicate message skipped (already in inbox)')
       }
     }
-    for (const run of outcome.afterCommit) run?.()
+    outcome.afterCommit?.()
   }
 
   /** Parses and validates; a message that can never be handled is dead-lettered here. */
