@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     'database-url': { type: 'string' },
     'settle-seconds': { type: 'string', default: '30' },
     profile: { type: 'boolean', default: false },
+    'pg-statements': { type: 'boolean', default: false },
   },
 })
 
@@ -77,7 +78,14 @@ if (args.url) {
   const profileDir = join(import.meta.dir, 'results', 'profiles')
   if (args.profile) mkdirSync(profileDir, { recursive: true })
   gozon = await spawnGozon({
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...(args.profile ? { GOZON_CPU_PROFILE_DIR: profileDir } : {}) },
+    env: {
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      ...(args.profile ? { GOZON_CPU_PROFILE_DIR: profileDir } : {}),
+      EMBEDDED_POSTGRES_SETTINGS: [
+        args['pg-statements'] ? 'shared_preload_libraries=pg_stat_statements' : '',
+        process.env.EMBEDDED_POSTGRES_SETTINGS ?? '',
+      ].filter(Boolean).join(','),
+    },
     echo: Boolean(process.env.BENCH_LOG_LEVEL),
   })
   baseUrl = gozon.state.gatewayUrl
@@ -322,6 +330,33 @@ function report(tracked: Tracked[], window: { start: number; end: number }) {
   }
 }
 
+/** With --pg-statements: where PostgreSQL spent its time, per statement, across both databases. */
+async function resetStatements(): Promise<void> {
+  if (!sql || !args['pg-statements']) return
+  for (const database of [DEFAULTS.ordersDatabase, DEFAULTS.paymentsDatabase]) {
+    const db = postgres(databaseUrl!.replace(/\/postgres$/, `/${database}`), { max: 1, onnotice: () => {} })
+    await db`create extension if not exists pg_stat_statements`
+    await db`select pg_stat_statements_reset()`
+    await db.end()
+  }
+}
+
+async function topStatements(): Promise<unknown[] | undefined> {
+  if (!sql || !args['pg-statements']) return undefined
+  const rows = []
+  for (const database of [DEFAULTS.ordersDatabase, DEFAULTS.paymentsDatabase]) {
+    const db = postgres(databaseUrl!.replace(/\/postgres$/, `/${database}`), { max: 1, onnotice: () => {} })
+    const top = await db`
+      select ${database} as database, calls, round(total_exec_time::numeric, 1) as exec_ms, round(total_plan_time::numeric, 1) as plan_ms,
+             left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 120) as query
+      from pg_stat_statements where dbid = (select oid from pg_database where datname = ${database})
+      order by total_exec_time + total_plan_time desc limit 6`
+    rows.push(...top)
+    await db.end()
+  }
+  return rows
+}
+
 // ---------------------------------------------------------------- the two modes
 
 async function runPhase(name: string, prefix: string, orders: number, users: number, drive: (tracked: Tracked[], follower: ReturnType<typeof follow>) => Promise<void>) {
@@ -330,6 +365,7 @@ async function runPhase(name: string, prefix: string, orders: number, users: num
   const follower = follow([...planned.users.keys()])
   await follower.ready
   await Bun.sleep(1500)
+  await resetStatements()
   const commitsBefore = await commitsSoFar()
   const memory = watchMemory()
   const cpu = watchCpu()
@@ -350,6 +386,7 @@ async function runPhase(name: string, prefix: string, orders: number, users: num
     peakRssMb,
     profile,
     liveStreamErrors: follower.wsErrors(),
+    postgresStatements: await topStatements(),
     money: await moneyCheck(planned.users, tracked),
   }
   console.error(`${name}: ${JSON.stringify({ e2e: result.endToEnd, http: result.httpCreate.perSecond, commits: result.dbCommitsPerOrder, rss: result.peakRssMb, cpu: result.profile, errors: result.errors })}`)

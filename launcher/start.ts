@@ -27,6 +27,8 @@ const config = loadConfigOrExit(() => {
     paymentsDatabaseUrl: env.optionalString('PAYMENTS_DATABASE_URL'),
     natsUrl: env.optionalString('NATS_URL'),
     postgresPort: env.port('EMBEDDED_POSTGRES_PORT', DEFAULTS.embeddedPostgresPort),
+    // Extra server settings for the embedded PostgreSQL: "name=value,name=value".
+    postgresSettings: env.string('EMBEDDED_POSTGRES_SETTINGS', ''),
     natsPort: env.port('EMBEDDED_NATS_PORT', DEFAULTS.embeddedNatsPort),
     gatewayPort: env.port('GATEWAY_PORT', DEFAULTS.gatewayPort),
     ordersPort: env.port('ORDERS_PORT', DEFAULTS.ordersPort),
@@ -37,6 +39,15 @@ const config = loadConfigOrExit(() => {
 })
 const log = createLogger('launcher', 'info')
 const dataDir = config.dataDir
+
+function parseSettings(text: string): Record<string, string> {
+  const settings: Record<string, string> = {}
+  for (const pair of text.split(',')) {
+    const [name, ...value] = pair.split('=')
+    if (name?.trim()) settings[name.trim()] = value.join('=').trim()
+  }
+  return settings
+}
 
 /** The URL of one database on the server that `serverUrl` names. */
 function databaseOn(serverUrl: string, database: string): string {
@@ -119,6 +130,7 @@ try {
       port: config.postgresPort,
       user: DEFAULTS.postgresUser,
       password: DEFAULTS.postgresPassword,
+      settings: parseSettings(config.postgresSettings),
       onLog: (line) => log.debug({ postgres: line }),
     })
     serverUrl = postgres.url('postgres')

@@ -8,7 +8,7 @@ import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
 import { createOrder, getOrder, listOrders } from './service'
 
-export function ordersController(deps: { db: Database<typeof schema>; log: Logger }) {
+export function ordersController(deps: { db: Database<typeof schema>; log: Logger; outboxWritten: () => void }) {
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
     .use(identity)
@@ -16,6 +16,7 @@ export function ordersController(deps: { db: Database<typeof schema>; log: Logge
       '',
       async ({ body, userId, requestId, set }) => {
         const order = await createOrder(deps.db, { userId, amount: body.amount, description: body.description, requestId })
+        deps.outboxWritten()
         deps.log.info({ orderId: order.id, userId, amount: order.amount, requestId }, 'order created')
         set.status = 201
         return order

@@ -128,6 +128,8 @@ export async function applyPaymentResults(tx: Executor, results: PaymentResult[]
     set status = r.status, reason = r.reason, updated_at = now()
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(order_id uuid, user_id text, status text, reason text)
     where o.id = r.order_id and o.user_id = r.user_id and o.status = 'NEW'
+      -- Lets the planner look the orders up by primary key (ids are UUIDs: a plain array literal).
+      and o.id = any(${`{${results.map((r) => r.orderId).join(',')}}`}::uuid[])
     returning o.id, o.user_id, o.amount::text, o.description, o.status, o.reason,
               to_json(o.created_at) #>> '{}' as created_at, to_json(o.updated_at) #>> '{}' as updated_at`)
   return changed.map((row) => ({

@@ -18,6 +18,8 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   db: Database<TSchema>
   nc: NatsConnection
   log: Logger
+  /** Call after committing outbox rows: wakes this instance's relay at once. */
+  outboxWritten: () => void
 }
 
 export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subject> = {
@@ -48,12 +50,14 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const nc = await connectNats(config.natsUrl, `gozon-${spec.name}`, log)
   await declareMessaging(nc, spec.consumes, config.messaging)
 
-  const deps: ServiceDeps<TSchema> = { db, nc, log }
-  const relay = new OutboxRelay({ db, sql: db.$client, nc, log, name: `${spec.name}.relay` }, config.relay)
+  const relay = new OutboxRelay({ db, nc, log, name: `${spec.name}.relay` }, config.relay)
+  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: () => relay.wake() }
   const consumer = new InboxConsumer(
     { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver },
   )
+  // A handled batch may have written outbox rows (payments' results): publish them now.
+  consumer.onCommitted = deps.outboxWritten
   const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })
   const port = app.server?.port ?? config.port
   if (options.relay !== false) await relay.start()

@@ -1,13 +1,10 @@
 // Writing to the outbox: the only way a service sends a JetStream message.
 // The row is written by the same statement or transaction as the state change
 // it announces, so the message exists if and only if that change committed.
-// A trigger on the table (see the migrations) NOTIFYs the relays on commit.
+// After the commit, the writer wakes its relay (ServiceDeps.outboxWritten).
 import { type SQL, sql } from 'drizzle-orm'
 import { outbox } from '../db/messaging-tables'
 import type { MessageOf, Subject } from './contracts'
-
-/** The LISTEN/NOTIFY channel the outbox trigger signals on commit. */
-export const OUTBOX_CHANNEL = 'gozon_outbox'
 
 export type OutgoingMessage<S extends Subject> = {
   /** Becomes the Nats-Msg-Id: one id per message, never reused (see messageIds). */

@@ -11,12 +11,12 @@ import { startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
 beforeAll(async () => {
-  // A one-minute poll: anything faster than that proves the NOTIFY wake-up.
+  // A one-minute poll: anything faster than that proves the in-process wake-up.
   sys = await startSystem({ env: { RELAY_POLL_INTERVAL_MS: '60000', OUTBOX_RETENTION_MS: '0' } })
 })
 afterAll(() => sys.stop())
 
-test('the relays wake on commit: an order is final in milliseconds with a one-minute poll interval', async () => {
+test('the relays are woken by the commit: an order is final in milliseconds with a one-minute poll interval', async () => {
   await sys.openAccount('quick', 1000)
   // Let both relays settle into their long wait first.
   await Bun.sleep(200)
@@ -66,7 +66,7 @@ test('a transient database failure is retried with back-off and charged once whe
 
 test('two relays on one outbox share the work without publishing a row twice', async () => {
   const second = new OutboxRelay(
-    { db: sys.orders.db, sql: sys.orders.db.$client, nc: sys.orders.nc, log: createLogger('second-relay', 'silent'), name: 'orders.relay.second' },
+    { db: sys.orders.db, nc: sys.orders.nc, log: createLogger('second-relay', 'silent'), name: 'orders.relay.second' },
     { pollIntervalMs: 20, batchSize: 7 },
   )
   await second.start()
