@@ -98,13 +98,15 @@ const sql = databaseUrl ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) 
 
 // ---------------------------------------------------------------- measuring helpers
 
+/**
+ * Write transactions so far on the whole server: each one that writes gets a
+ * transaction id, so the snapshot's xmax counts them exactly and at once
+ * (pg_stat_database's xact_commit lags by up to seconds, and counts reads).
+ */
 async function commitsSoFar(): Promise<number | undefined> {
   if (!sql) return undefined
-  // Cumulative statistics reach the view within a second of a transaction.
-  const [row] = await sql`
-    select coalesce(sum(xact_commit), 0)::bigint as commits from pg_stat_database
-    where datname in (${DEFAULTS.ordersDatabase}, ${DEFAULTS.paymentsDatabase})`
-  return Number(row!.commits)
+  const [row] = await sql`select pg_snapshot_xmax(pg_current_snapshot())::text::bigint as xmax`
+  return Number(row!.xmax)
 }
 
 function rssKb(pid: number): number | undefined {

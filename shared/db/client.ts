@@ -23,7 +23,32 @@ export function connectDatabase<TSchema extends Record<string, unknown>>(
     connect_timeout: 10,
     onnotice: () => {},
   })
-  return drizzle(sql, { schema }) as Database<TSchema>
+  return drizzle(preparedStatements(sql), { schema }) as Database<TSchema>
+}
+
+/**
+ * Drizzle sends its queries as unnamed statements, which PostgreSQL parses and
+ * plans on every execution; for the hot paths (relay, consumer, order create)
+ * planning costs more than running. This makes postgres.js prepare them
+ * instead (one named statement per query text and connection, reused), also
+ * inside transactions.
+ */
+function preparedStatements<T extends Sql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
+          target.unsafe(query, params as never, { ...options, prepare: true })
+      }
+      if (property === 'begin') {
+        return (...args: unknown[]) => {
+          const callback = args.at(-1) as (tx: Sql) => unknown
+          return (target.begin as (...a: unknown[]) => unknown)(...args.slice(0, -1), (tx: Sql) => callback(preparedStatements(tx)))
+        }
+      }
+      return Reflect.get(target, property, receiver)
+    },
+  })
 }
 
 /** True when the database answers a trivial query within the timeout. */
