@@ -6,6 +6,8 @@ import { Elysia } from 'elysia'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
 import { stopServer } from '../shared/lifecycle'
+import { createRegistry, httpMetrics } from '../shared/metrics'
+import { Gauge } from 'prom-client'
 import type { Logger } from '../shared/logger'
 import { natsIsUp } from '../shared/messaging/health'
 import { assets } from './assets'
@@ -29,8 +31,18 @@ export function createGateway(deps: GatewayDeps) {
   const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log }
   const toOrders = ({ request }: { request: Request }) => forward(request, deps.orders, options)
   const toPayments = ({ request }: { request: Request }) => forward(request, deps.payments, options)
+  const metrics = createRegistry('gateway')
+  new Gauge({
+    name: 'gozon_live_sockets',
+    help: 'Open live WebSockets (pages and API streams) on this gateway',
+    registers: [metrics],
+    collect() {
+      this.set(hub.socketCount())
+    },
+  })
   const app = new Elysia({ name: 'gateway' })
     .use(errorsPlugin(deps.log))
+    .use(httpMetrics(metrics))
     .use(
       healthRoute({
         orders: () => upstreamIsUp(deps.orders),

@@ -18,6 +18,7 @@ export function createApp(deps: OrdersDeps) {
     apiPrefix: '/api/orders',
     description: 'Creates orders and follows their payment: NEW → FINISHED | CANCELLED.',
     log: deps.log,
+    metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
   }).use(ordersController(deps))
 }
@@ -27,6 +28,6 @@ export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SU
   schema,
   migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'orders'),
   consumes: { ...CONSUMERS.orders, subjects: PAYMENT_RESULT_SUBJECTS },
-  handler: (deps) => handlePaymentResults(deps.nc),
+  handler: (deps) => handlePaymentResults(deps.nc, deps.metrics),
   createApp,
 }

@@ -1,6 +1,7 @@
 // Consumes PaymentSucceeded / PaymentFailed: moves the orders out of NEW in the
 // messages' transaction and, after commit, announces each change on NATS.
 import type { NatsConnection } from '@nats-io/transport-node'
+import { Counter, type Registry } from 'prom-client'
 import { encodeMessage, SUBJECTS } from '../shared/messaging/contracts'
 import type { MessageHandler } from '../shared/messaging/inbox-consumer'
 import { applyPaymentResults, type PaymentResult } from './service'
@@ -8,7 +9,13 @@ import { applyPaymentResults, type PaymentResult } from './service'
 export const PAYMENT_RESULT_SUBJECTS = [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed] as const
 type ResultSubject = (typeof PAYMENT_RESULT_SUBJECTS)[number]
 
-export function handlePaymentResults(nc: NatsConnection): MessageHandler<ResultSubject> {
+export function handlePaymentResults(nc: NatsConnection, metrics: Registry): MessageHandler<ResultSubject> {
+  const finals = new Counter({
+    name: 'gozon_orders_final_total',
+    help: 'Orders that reached a final status, by status',
+    labelNames: ['status'],
+    registers: [metrics],
+  })
   return async (tx, items) => {
     const results: PaymentResult[] = items.map(({ message }) => {
       const { orderId, userId } = message.payload
@@ -25,6 +32,7 @@ export function handlePaymentResults(nc: NatsConnection): MessageHandler<ResultS
     }
     // Best effort, after commit: pages also read the current state on (re)connect.
     return () => {
+      for (const change of changes) finals.inc({ status: change.status })
       for (const change of changes) nc.publish(SUBJECTS.orderStatusChanged, encodeMessage(SUBJECTS.orderStatusChanged, change))
     }
   }

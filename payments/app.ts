@@ -18,6 +18,7 @@ export function createApp(deps: PaymentsDeps) {
     apiPrefix: '/api/payments',
     description: 'One account per user: top-ups, balance, statement; charges each order exactly once.',
     log: deps.log,
+    metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
   }).use(paymentsController(deps))
 }

@@ -5,6 +5,8 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
 import { stopServer } from './lifecycle'
+import { createRegistry, messagingMetrics } from './metrics'
+import type { Registry } from 'prom-client'
 import { connectDatabase, type Database } from './db/client'
 import { migrateDatabase } from './db/migrate'
 import type { Logger } from './logger'
@@ -20,6 +22,8 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   log: Logger
   /** Call after committing outbox rows: wakes this instance's relay at once. */
   outboxWritten: () => void
+  /** This service's Prometheus registry (GET /metrics). */
+  metrics: Registry
 }
 
 export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subject> = {
@@ -51,13 +55,15 @@ export async function startBackendService<TSchema extends Record<string, unknown
   await declareMessaging(nc, spec.consumes, config.messaging)
 
   const relay = new OutboxRelay({ db, nc, log, name: `${spec.name}.relay` }, config.relay)
-  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: () => relay.wake() }
+  const metrics = createRegistry(spec.name)
+  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: () => relay.wake(), metrics }
   const consumer = new InboxConsumer(
     { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver },
   )
   // A handled batch may have written outbox rows (payments' results): publish them now.
   consumer.onCommitted = deps.outboxWritten
+  messagingMetrics(metrics, { db, relay, consumer })
   const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })
   const port = app.server?.port ?? config.port
   if (options.relay !== false) await relay.start()

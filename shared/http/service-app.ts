@@ -5,6 +5,8 @@ import { openapi } from '@elysiajs/openapi'
 import { dirname, join } from 'node:path'
 import { Elysia } from 'elysia'
 import type { Logger } from '../logger'
+import { httpMetrics } from '../metrics'
+import type { Registry } from 'prom-client'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
 import { jsonBodyOnly } from './json-body'
@@ -25,9 +27,11 @@ export function createServiceApp(options: {
   description: string
   log: Logger
   health: HealthChecks
+  metrics: Registry
 }) {
   return new Elysia({ name: `gozon.${options.name}`, normalize: false })
     .use(errorsPlugin(options.log))
+    .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
     .use(requestId)
     .use(
@@ -49,7 +53,7 @@ export function createServiceApp(options: {
           },
           security: [{ userId: [] }],
         },
-        exclude: { paths: ['/health'] },
+        exclude: { paths: ['/health', '/metrics'] },
       }),
     )
     .use(healthRoute(options.health))

@@ -49,6 +49,8 @@ export class OutboxRelay {
   private cleanupTimer: Timer | undefined
   /** Rows published (acked by JetStream), and how many of those JetStream reported as duplicates. */
   readonly stats = { published: 0, duplicates: 0, failed: 0 }
+  /** Called after each published batch with the time from claim to the last acknowledgement (for metrics). */
+  onPublished: ((ms: number, count: number) => void) | undefined
 
   constructor(
     private readonly deps: { db: Executor; nc: NatsConnection; log: Logger; name: string },
@@ -108,6 +110,7 @@ export class OutboxRelay {
 
   /** One round: claim, publish concurrently, mark. Exposed for tests. */
   async publishBatch(): Promise<{ claimed: number; failed: number }> {
+    const started = performance.now()
     return this.deps.db.transaction(async (tx) => {
       // Walk the partial index in order: a plain index scan marks the entries
       // of rows already published as dead and skips them next time, where a
@@ -148,6 +151,7 @@ export class OutboxRelay {
         }
       }
       this.stats.published += published.length
+      this.onPublished?.(performance.now() - started, published.length)
       this.deps.log.debug({ relay: this.deps.name, published: published.length }, 'outbox batch published')
       return { claimed: rows.length, failed: rows.length - published.length }
     })

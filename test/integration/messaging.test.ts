@@ -100,3 +100,22 @@ test('services starting together migrate one at a time', async () => {
     await sql.end()
   }
 })
+
+test('GET /metrics shows requests by route, the outbox, the consumer and final statuses', async () => {
+  await sys.openAccount('metric', 1000)
+  const id = await sys.createOrder('metric', 10)
+  await sys.waitForFinal('metric', id)
+  await sys.waitForConsumerIdle(CONSUMERS.orders.stream, CONSUMERS.orders.durable)
+  const orders = await (await fetch(`${sys.orders.url}/metrics`)).text()
+  expect(orders).toMatch(/gozon_http_request_duration_seconds_count\{[^}]*method="POST",route="\/api\/orders",status="201"[^}]*\} [1-9]/)
+  expect(orders).toMatch(/gozon_outbox_pending_rows\{[^}]*\} 0/)
+  expect(orders).toMatch(/gozon_consumer_messages_total\{[^}]*outcome="handled"[^}]*\} [1-9]/)
+  expect(orders).toMatch(/gozon_orders_final_total\{[^}]*status="FINISHED"[^}]*\} [1-9]/)
+  expect(orders).toContain('gozon_outbox_publish_batch_seconds_bucket')
+  expect(orders).toContain('process_resident_memory_bytes')
+  const payments = await (await fetch(`${sys.payments.url}/metrics`)).text()
+  expect(payments).toMatch(/gozon_outbox_published_total\{[^}]*result="stored"[^}]*\} [1-9]/)
+  expect(payments).toMatch(/gozon_dead_letters\{[^}]*\} \d/)
+  const gateway = await sys.gateway.app.handle(new Request('http://localhost/metrics'))
+  expect(await gateway.text()).toContain('gozon_live_sockets')
+})
