@@ -9,6 +9,7 @@ import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage, layout } from '../views/layout'
 import { parseMoney } from '../views/money'
 import { renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrdersPage } from '../views/orders'
+import { renderOperations } from '../views/operations'
 import { renderSignInForm } from '../views/sign-in'
 import type { ServiceClient } from './service-client'
 import { sessionUser, signInCookie, signOutCookie } from './web-session'
@@ -129,6 +130,17 @@ export function pages(deps: { client: ServiceClient }) {
       const order = await client.getOrder(userId, params.id)
       if (!order.ok) return htmlResponse(html``, { status: order.status })
       return htmlResponse(renderOrder(order.body))
+    })
+    .get('/operations', async ({ request }) => {
+      const userId = sessionUser(request)
+      if (!userId) return goTo(request, '/sign-in')
+      const [orders, payments, balance] = await Promise.all([
+        client.operations(userId, 'orders'),
+        client.operations(userId, 'payments'),
+        client.balance(userId),
+      ])
+      const body = renderOperations({ orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined })
+      return htmlResponse(layout({ title: 'Operations', userId, balance, active: 'operations', body }))
     })
     .get('/account', ({ request }) => {
       const userId = sessionUser(request)

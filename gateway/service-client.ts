@@ -2,6 +2,7 @@
 // the live sockets. It speaks the same public API as any other client, with
 // the shopper's id in X-User-Id: the gateway holds no business logic.
 import type { ErrorBody } from '../shared/errors'
+import type { OperationsReport } from '../shared/operations'
 import { USER_ID_HEADER } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
@@ -75,6 +76,10 @@ export class ServiceClient {
 
   statement(userId: string) {
     return this.call<LedgerEntry[]>('payments', 'GET', '/api/payments/account/transactions?limit=50', userId)
+  }
+
+  operations(userId: string, service: 'orders' | 'payments') {
+    return this.call<OperationsReport>(service, 'GET', `/api/${service}/operations`, userId)
   }
 
   /** Minor units; null when the user has no account; undefined when payments did not answer. */

@@ -6,6 +6,7 @@ import { natsIsUp } from '../shared/messaging/health'
 import { databaseIsUp } from '../shared/db/client'
 import { CONSUMERS } from '../shared/messaging/contracts'
 import { createServiceApp } from '../shared/http/service-app'
+import { operationsRoute } from '../shared/operations'
 import { ordersController } from './controller'
 import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS } from './payment-results'
 import { schema } from './schema'
@@ -20,7 +21,9 @@ export function createApp(deps: OrdersDeps) {
     log: deps.log,
     metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
-  }).use(ordersController(deps))
+  })
+    .use(operationsRoute({ service: 'orders', prefix: '/api/orders', db: deps.db, nc: deps.nc, consumer: CONSUMERS.orders }))
+    .use(ordersController(deps))
 }
 
 export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SUBJECTS)[number]> = {

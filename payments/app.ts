@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { BackendSpec, ServiceDeps } from '../shared/backend-service'
 import { databaseIsUp } from '../shared/db/client'
 import { createServiceApp } from '../shared/http/service-app'
+import { operationsRoute } from '../shared/operations'
 import { CONSUMERS, SUBJECTS } from '../shared/messaging/contracts'
 import { natsIsUp } from '../shared/messaging/health'
 import { paymentsController } from './controller'
@@ -20,7 +21,9 @@ export function createApp(deps: PaymentsDeps) {
     log: deps.log,
     metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
-  }).use(paymentsController(deps))
+  })
+    .use(operationsRoute({ service: 'payments', prefix: '/api/payments', db: deps.db, nc: deps.nc, consumer: CONSUMERS.payments }))
+    .use(paymentsController(deps))
 }
 
 export const paymentsService: BackendSpec<typeof schema, typeof SUBJECTS.paymentRequested> = {

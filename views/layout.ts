@@ -9,7 +9,7 @@ export type LayoutProps = {
   userId?: string
   /** Minor units; null when the shopper has no account, undefined when it could not be read. */
   balance?: number | null
-  active?: 'orders' | 'account'
+  active?: 'orders' | 'account' | 'operations'
   body: Html
   /** Extra query for the live socket (the detail page asks for its order). */
   liveQuery?: string
@@ -34,6 +34,7 @@ export function layout(props: LayoutProps): Html {
       ? html`<nav>
     <a href="/orders" ${props.active === 'orders' ? html`aria-current="page"` : ''}>Orders</a>
     <a href="/account" ${props.active === 'account' ? html`aria-current="page"` : ''}>Account</a>
+    <a href="/operations" ${props.active === 'operations' ? html`aria-current="page"` : ''}>Operations</a>
   </nav>
   <div class="who">
     ${renderBalance(props.balance)}

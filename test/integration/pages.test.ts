@@ -51,6 +51,27 @@ describe('identity', () => {
   })
 })
 
+describe('operations', () => {
+  test('the page shows each service’s outbox backlog, consumer lag and dead letters', async () => {
+    await sys.publishRaw('gozon.payments.requested', '{broken', 'ops-poison')
+    await sys.waitForConsumerIdle('GOZON_PAYMENT_REQUESTS', 'payments-service')
+    const api = await sys.api('GET', '/api/payments/operations', { user: 'olga' })
+    expect(api.status).toBe(200)
+    expect(api.body.outbox).toEqual({ pending: 0, oldestPendingAgeSeconds: 0 })
+    expect(api.body.consumer).toMatchObject({ durable: 'payments-service', pending: 0, ackPending: 0 })
+    expect(api.body.deadLetters.count).toBeGreaterThanOrEqual(1)
+    expect(api.body.deadLetters.latest[0]).toMatchObject({ subject: 'gozon.payments.requested' })
+    expect(JSON.stringify(api.body.deadLetters)).not.toContain('{broken')
+    expect((await sys.api('GET', '/api/orders/operations')).status).toBe(401)
+
+    const r = await page('GET', '/operations', { user: 'olga' })
+    expect(r.status).toBe(200)
+    expect(r.text).toContain('id="ops-orders"')
+    expect(r.text).toContain('id="ops-payments"')
+    expect(r.text).toContain('payload is not valid UTF-8 JSON')
+  })
+})
+
 describe('orders page', () => {
   test('an htmx order post answers with a fresh form and the new row; a plain post redirects', async () => {
     await sys.openAccount('olga', 5000)

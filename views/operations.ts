@@ -1,0 +1,40 @@
+// The operations page: outbox backlog, consumer lag and dead letters of each
+// service, aggregate figures only.
+import type { OperationsReport } from '../shared/operations'
+import { type Html, html } from './html'
+
+function consumerFacts(consumer: OperationsReport['consumer']): Html {
+  if ('error' in consumer) return html`<dd class="field-error">${consumer.error}</dd>`
+  return html`<dd><span class="num">${consumer.pending}</span> waiting, <span class="num">${consumer.ackPending}</span> in flight,
+    <span class="num">${consumer.redelivered}</span> redelivered <span class="muted">(${consumer.stream} / ${consumer.durable})</span></dd>`
+}
+
+function serviceCard(name: string, report: OperationsReport | undefined): Html {
+  if (!report) return html`<section class="card" id="ops-${name}"><h2>${name}</h2><p class="alert">The ${name} service did not answer.</p></section>`
+  return html`<section class="card" id="ops-${name}">
+  <h2>${name}</h2>
+  <dl class="facts">
+    <dt>Outbox backlog</dt><dd><span class="num" data-metric="outbox-pending">${report.outbox.pending}</span> unpublished${
+      report.outbox.pending > 0 ? html`, oldest ${report.outbox.oldestPendingAgeSeconds.toFixed(1)} s` : ''
+    }</dd>
+    <dt>Consumer lag</dt>${consumerFacts(report.consumer)}
+    <dt>Dead letters</dt><dd><span class="num" data-metric="dead-letters">${report.deadLetters.count}</span></dd>
+  </dl>
+  ${
+    report.deadLetters.latest.length > 0
+      ? html`<table class="statement"><thead><tr><th>When</th><th>Subject</th><th>Reason</th><th class="num">Deliveries</th></tr></thead><tbody>
+    ${report.deadLetters.latest.map(
+      (d) => html`<tr><td><time datetime="${d.createdAt}">${d.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td>${d.subject}</td><td>${d.reason}</td><td class="num">${d.deliveries}</td></tr>`,
+    )}
+  </tbody></table>`
+      : ''
+  }
+</section>`
+}
+
+export function renderOperations(reports: { orders?: OperationsReport; payments?: OperationsReport }): Html {
+  return html`<h1>Operations</h1>
+<p class="muted">Read-only figures of the messaging between the services; <a href="/operations">refresh</a>. Prometheus metrics: <code>/metrics</code> on each service.</p>
+${serviceCard('orders', reports.orders)}
+${serviceCard('payments', reports.payments)}`
+}
