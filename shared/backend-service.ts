@@ -54,7 +54,11 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const nc = await connectNats(config.natsUrl, `gozon-${spec.name}`, log)
   await declareMessaging(nc, spec.consumes, config.messaging)
 
-  const relay = new OutboxRelay({ db, nc, log, name: `${spec.name}.relay` }, config.relay)
+  // The relay has a connection of its own: it never waits behind HTTP requests
+  // for one, and its claim walks the outbox index in order (a plain index scan
+  // skips rows already published, where a bitmap scan would visit them all).
+  const relayDb = connectDatabase(config.databaseUrl, spec.schema, { max: 1, settings: { enable_bitmapscan: 'off' } })
+  const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay` }, config.relay)
   const metrics = createRegistry(spec.name)
   const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: () => relay.wake(), metrics }
   const consumer = new InboxConsumer(
@@ -78,6 +82,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
       await relay.stop()
       await nc.drain().catch(() => {})
       await db.$client.end({ timeout: 5 })
+      await relayDb.$client.end({ timeout: 5 })
       log.info(`${spec.name} service stopped`)
     })()
     return stopping

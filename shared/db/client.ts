@@ -8,7 +8,7 @@ export type Transaction<TSchema extends Record<string, unknown>> = Parameters<
   Parameters<Database<TSchema>['transaction']>[0]
 >[0]
 
-export type PoolOptions = { max?: number }
+export type PoolOptions = { max?: number; /** Server settings for every connection of this pool. */ settings?: Record<string, string> }
 
 export function connectDatabase<TSchema extends Record<string, unknown>>(
   url: string,
@@ -22,6 +22,7 @@ export function connectDatabase<TSchema extends Record<string, unknown>>(
     max_lifetime: 30 * 60,
     connect_timeout: 10,
     onnotice: () => {},
+    connection: options.settings ?? {},
   })
   return drizzle(preparedStatements(sql), { schema }) as Database<TSchema>
 }

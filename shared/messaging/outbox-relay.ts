@@ -108,22 +108,29 @@ export class OutboxRelay {
     }
   }
 
-  /** One round: claim, publish concurrently, mark. Exposed for tests. */
+  /**
+   * One round, in one transaction: claim and mark a batch in one statement
+   * (the rows stay locked until commit), publish them all concurrently, put
+   * back the few whose publish failed, commit. A crash before commit undoes
+   * the marks, so the rows are published again. Exposed for tests.
+   */
   async publishBatch(): Promise<{ claimed: number; failed: number }> {
     const started = performance.now()
     return this.deps.db.transaction(async (tx) => {
-      // Walk the partial index in order: a plain index scan marks the entries
-      // of rows already published as dead and skips them next time, where a
-      // bitmap scan (which the planner likes here) visits them all, every round.
-      await tx.execute(sql`set local enable_bitmapscan = off`)
-      const rows = await tx
-        .select()
+      const claimable = tx
+        .select({ id: outbox.id })
         .from(outbox)
         .where(isNull(outbox.publishedAt))
         .orderBy(asc(outbox.createdAt))
         .limit(this.settings.batchSize)
         .for('update', { skipLocked: true })
-      if (rows.length === 0) return { claimed: 0, failed: 0 }
+      const claimed = await tx
+        .update(outbox)
+        .set({ publishedAt: sql`now()` })
+        .where(inArray(outbox.id, claimable))
+        .returning({ id: outbox.id, subject: outbox.subject, payload: outbox.payload, requestId: outbox.requestId, createdAt: outbox.createdAt })
+      if (claimed.length === 0) return { claimed: 0, failed: 0 }
+      const rows = claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
 
       const results = await Promise.allSettled(
         rows.map((row) => {
@@ -136,11 +143,12 @@ export class OutboxRelay {
           })
         }),
       )
-      const published = rows.filter((_, i) => results[i]!.status === 'fulfilled').map((r) => r.id)
       failpoint(`${this.deps.name}.after-publish`)
-      if (published.length > 0) {
-        await tx.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, published))
+      const failedIds = rows.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.id)
+      if (failedIds.length > 0) {
+        await tx.update(outbox).set({ publishedAt: null }).where(inArray(outbox.id, failedIds))
       }
+      const published = rows.length - failedIds.length
       for (const [i, result] of results.entries()) {
         if (result.status === 'rejected') {
           this.stats.failed += 1
@@ -150,10 +158,10 @@ export class OutboxRelay {
           this.deps.log.info({ messageId: rows[i]!.id }, 'publish was a duplicate; JetStream already had it')
         }
       }
-      this.stats.published += published.length
-      this.onPublished?.(performance.now() - started, published.length)
-      this.deps.log.debug({ relay: this.deps.name, published: published.length }, 'outbox batch published')
-      return { claimed: rows.length, failed: rows.length - published.length }
+      this.stats.published += published
+      this.onPublished?.(performance.now() - started, published)
+      this.deps.log.debug({ relay: this.deps.name, published }, 'outbox batch published')
+      return { claimed: rows.length, failed: failedIds.length }
     })
   }
 
