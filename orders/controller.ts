@@ -3,20 +3,21 @@ import { Elysia } from 'elysia'
 import type { Database } from '../shared/db/client'
 import { identity } from '../shared/identity'
 import type { Logger } from '../shared/logger'
+import type { ServiceDeps } from '../shared/backend-service'
 import { requestId } from '../shared/http/service-app'
 import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
 import { createOrder, getOrder, listOrders } from './service'
 
-export function ordersController(deps: { db: Database<typeof schema>; log: Logger; outboxWritten: () => void }) {
+export function ordersController(deps: { db: Database<typeof schema>; log: Logger; outboxWritten: ServiceDeps<typeof schema>['outboxWritten'] }) {
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
     .use(identity)
     .post(
       '',
       async ({ body, userId, requestId, set }) => {
-        const order = await createOrder(deps.db, { userId, amount: body.amount, description: body.description, requestId })
-        deps.outboxWritten()
+        const { order, message } = await createOrder(deps.db, { userId, amount: body.amount, description: body.description, requestId })
+        deps.outboxWritten([message])
         deps.log.info({ orderId: order.id, userId, amount: order.amount, requestId }, 'order created')
         set.status = 201
         return order

@@ -3,7 +3,7 @@ import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
-import { insertOutboxRow } from '../shared/messaging/outbox'
+import { insertOutboxRow, type OutgoingMessage } from '../shared/messaging/outbox'
 import { type OrderView, toOrderView } from './model'
 import { type OrderRow, orders, type schema } from './schema'
 
@@ -18,9 +18,15 @@ const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
 export async function createOrder(
   db: OrdersDb,
   input: { userId: string; amount: number; description?: string; requestId?: string },
-): Promise<OrderView> {
+): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> }> {
   const id = Bun.randomUUIDv7()
   const description = input.description ?? null
+  const message: OutgoingMessage<typeof SUBJECTS.paymentRequested> = {
+    id: messageIds.paymentRequested(id),
+    subject: SUBJECTS.paymentRequested,
+    payload: { orderId: id, userId: input.userId, amount: input.amount },
+    requestId: input.requestId,
+  }
   const rows = await db.execute<{ created_at: string }>(sql`
     with created as (
       insert into ${orders} (id, user_id, amount, description)
@@ -28,16 +34,12 @@ export async function createOrder(
       returning created_at
     ),
     payment_requested as (
-      ${insertOutboxRow({
-        id: messageIds.paymentRequested(id),
-        subject: SUBJECTS.paymentRequested,
-        payload: { orderId: id, userId: input.userId, amount: input.amount },
-        requestId: input.requestId,
-      })}
+      ${insertOutboxRow(message)}
     )
     select to_json(created_at) #>> '{}' as created_at from created`)
   const createdAt = new Date(rows[0]!.created_at).toISOString()
-  return { id, userId: input.userId, amount: input.amount, description, status: 'NEW', reason: null, createdAt, updatedAt: createdAt }
+  const order: OrderView = { id, userId: input.userId, amount: input.amount, description, status: 'NEW', reason: null, createdAt, updatedAt: createdAt }
+  return { order, message }
 }
 
 /** Another user's order and a missing one look the same: 404 either way. */

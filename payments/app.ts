@@ -32,6 +32,6 @@ export const paymentsService: BackendSpec<typeof schema, typeof SUBJECTS.payment
   migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'payments'),
   // Charges lock the account row: handle a batch in account order (no deadlocks).
   consumes: { ...CONSUMERS.payments, subjects: [SUBJECTS.paymentRequested], lockKey: (m) => m.payload.userId },
-  handler: () => handlePaymentRequests,
+  handler: (deps) => handlePaymentRequests(deps.outboxWritten),
   createApp,
 }

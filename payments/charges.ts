@@ -26,6 +26,7 @@ import {
   type PaymentRequested,
   SUBJECTS,
 } from '../shared/messaging/contracts'
+import type { OutgoingMessage } from '../shared/messaging/outbox'
 
 export type ChargeResult =
   | { outcome: 'already_decided' }
@@ -53,18 +54,32 @@ function chargeArguments(request: PaymentRequested, requestId: string | undefine
   }
 }
 
-/** Charges a batch of orders with one call (one round trip), in the order given; results in the same order. */
+export type ResultMessage = OutgoingMessage<typeof SUBJECTS.paymentSucceeded> | OutgoingMessage<typeof SUBJECTS.paymentFailed>
+
+/**
+ * Charges a batch of orders with one call (one round trip), in the order
+ * given. Returns each result, with the result message it wrote to the outbox
+ * (none when the order was already decided).
+ */
 export async function chargeOrders(
   tx: Executor,
   requests: { request: PaymentRequested; requestId?: string }[],
-): Promise<ChargeResult[]> {
+): Promise<{ result: ChargeResult; message?: ResultMessage }[]> {
   const input = requests.map((r) => chargeArguments(r.request, r.requestId))
   const rows = await tx.execute<{ order_id: string; decision: Decision; balance_after: string | null }>(
     sql`select order_id, decision, balance_after::text from charge_orders(${JSON.stringify(input)}::jsonb)`,
   )
-  return rows.map(({ decision, balance_after }) => {
-    if (decision === 'already_decided') return { outcome: 'already_decided' }
-    if (decision === 'succeeded') return { outcome: 'succeeded', balanceAfter: Number(balance_after) }
-    return { outcome: 'failed', reason: decision }
+  return rows.map(({ decision, balance_after }, i) => {
+    const args = input[i]!
+    const base = { id: args.resultMessageId, requestId: args.requestId }
+    if (decision === 'already_decided') return { result: { outcome: 'already_decided' } }
+    if (decision === 'succeeded') {
+      return {
+        result: { outcome: 'succeeded', balanceAfter: Number(balance_after) },
+        message: { ...base, subject: args.succeededSubject, payload: args.succeededPayload },
+      }
+    }
+    const payload = decision === 'insufficient_funds' ? args.insufficientFundsPayload : args.accountNotFoundPayload
+    return { result: { outcome: 'failed', reason: decision }, message: { ...base, subject: args.failedSubject, payload } }
   })
 }

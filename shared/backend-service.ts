@@ -11,6 +11,7 @@ import { connectDatabase, type Database } from './db/client'
 import { migrateDatabase } from './db/migrate'
 import type { Logger } from './logger'
 import type { Envelope, Subject } from './messaging/contracts'
+import type { OutgoingMessage } from './messaging/outbox'
 import { InboxConsumer, type MessageHandler } from './messaging/inbox-consumer'
 import { connectNats, declareMessaging } from './messaging/nats'
 import { OutboxRelay } from './messaging/outbox-relay'
@@ -20,8 +21,8 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   db: Database<TSchema>
   nc: NatsConnection
   log: Logger
-  /** Call after committing outbox rows: wakes this instance's relay at once. */
-  outboxWritten: () => void
+  /** Call right after committing outbox rows, with those messages: the relay publishes them at once. */
+  outboxWritten: (messages: OutgoingMessage<Subject>[]) => void
   /** This service's Prometheus registry (GET /metrics). */
   metrics: Registry
 }
@@ -60,13 +61,11 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const relayDb = connectDatabase(config.databaseUrl, spec.schema, { max: 1, settings: { enable_bitmapscan: 'off' } })
   const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay` }, config.relay)
   const metrics = createRegistry(spec.name)
-  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: () => relay.wake(), metrics }
+  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: (messages) => relay.publishNow(messages), metrics }
   const consumer = new InboxConsumer(
     { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver },
   )
-  // A handled batch may have written outbox rows (payments' results): publish them now.
-  consumer.onCommitted = deps.outboxWritten
   messagingMetrics(metrics, { db, relay, consumer })
   const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })
   const port = app.server?.port ?? config.port

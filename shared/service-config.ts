@@ -41,6 +41,7 @@ function readServiceConfig(
       batchSize: env.int('RELAY_BATCH_SIZE', DEFAULT_RELAY.batchSize, { min: 1, max: 10_000 }),
       pollIntervalMs: env.int('RELAY_POLL_INTERVAL_MS', DEFAULT_RELAY.pollIntervalMs, { min: 10, max: 60_000 }),
       retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
+      graceMs: env.int('RELAY_GRACE_MS', DEFAULT_RELAY.graceMs, { min: 0, max: 600_000 }),
     },
     consumer: {
       ...DEFAULT_CONSUMER,

@@ -94,8 +94,6 @@ export class InboxConsumer<S extends Subject> {
   private wakeReader: (() => void) | undefined
   private cleanupTimer: Timer | undefined
   readonly stats: ConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0, retried: 0, redelivered: 0, transactions: 0 }
-  /** Called after each committed transaction that handled fresh messages. */
-  onCommitted: (() => void) | undefined
   /** Called with each handled message's processing time in ms (for metrics). */
   onHandled: ((ms: number, outcome: 'handled' | 'duplicate') => void) | undefined
 
@@ -240,7 +238,6 @@ export class InboxConsumer<S extends Subject> {
       return { handled: new Set(toHandle), afterCommit }
     })
     this.stats.transactions += 1
-    if (outcome.handled.size > 0) this.onCommitted?.()
     failpoint(`${this.deps.durable}.after-commit`)
     const elapsed = performance.now() - started
     for (const item of items) {

@@ -124,7 +124,7 @@ describe('with the default duplicate window', () => {
 describe('the relay restarted with unpublished rows', () => {
   for (const window of [{ name: 'JetStream dedup', ms: 600_000 }, { name: 'a 1 s duplicate window (the inbox alone)', ms: 1000 }]) {
     test(`crash after publish, before marking: all published, none twice in effect (${window.name})`, async () => {
-      const sys = await startSystem({ ordersRelay: false, env: { NATS_DUPLICATE_WINDOW_MS: String(window.ms) } })
+      const sys = await startSystem({ ordersRelay: false, env: { NATS_DUPLICATE_WINDOW_MS: String(window.ms), RELAY_GRACE_MS: '0' } })
       try {
         await sys.openAccount('r1', 20 * 100)
         const ids = await Promise.all(Array.from({ length: 30 }, () => sys.createOrder('r1', 100)))

@@ -32,6 +32,7 @@ test('published outbox rows are deleted after the retention period', async () =>
   await sys.openAccount('tidy', 1000)
   const id = await sys.createOrder('tidy', 10)
   await sys.waitForFinal('tidy', id)
+  await Bun.sleep(100) // eagerly published rows are marked within milliseconds
   const [before] = await sys.ordersSql`select count(*)::int as n from outbox where published_at is not null`
   expect(before!.n).toBeGreaterThan(0)
   expect(await sys.orders.relay.cleanup()).toBe(before!.n)
@@ -64,26 +65,31 @@ test('a transient database failure is retried with back-off and charged once whe
   expect(dead!.n).toBe(0)
 })
 
-test('two relays on one outbox share the work without publishing a row twice', async () => {
-  const second = new OutboxRelay(
-    { db: sys.orders.db, nc: sys.orders.nc, log: createLogger('second-relay', 'silent'), name: 'orders.relay.second' },
-    { pollIntervalMs: 20, batchSize: 7 },
+test('two sweeping relays on one outbox share the work without publishing a row twice', async () => {
+  // Rows that no one published eagerly (this system's relay is stopped), then two sweepers at once.
+  const idle = await startSystem({ ordersRelay: false })
+  const relays = [1, 2].map(
+    (n) =>
+      new OutboxRelay(
+        { db: idle.orders.db, nc: idle.orders.nc, log: createLogger(`sweeper-${n}`, 'silent'), name: `orders.sweeper.${n}` },
+        { pollIntervalMs: 10, batchSize: 7, graceMs: 0 },
+      ),
   )
-  await second.start()
   try {
-    await sys.openAccount('busy', 1_000_000)
-    const before = await sys.streamMessages('paymentRequests')
-    const first = { ...sys.orders.relay.stats }
-    const ids = await Promise.all(Array.from({ length: 150 }, () => sys.createOrder('busy', 10)))
-    await Promise.all(ids.map((id) => sys.waitForFinal('busy', id)))
-    // Each row was published by exactly one relay, once: none reached JetStream twice.
-    const published = sys.orders.relay.stats.published - first.published + second.stats.published
-    expect(published).toBe(150)
-    expect(sys.orders.relay.stats.duplicates - first.duplicates + second.stats.duplicates).toBe(0)
-    expect((await sys.streamMessages('paymentRequests')) - before).toBe(150)
-    expect(await sys.balance('busy')).toBe(1_000_000 - 1500)
+    await idle.openAccount('busy', 1_000_000)
+    const ids = await Promise.all(Array.from({ length: 150 }, () => idle.createOrder('busy', 10)))
+    await Promise.all(relays.map((r) => r.start()))
+    await Promise.all(ids.map((id) => idle.waitForFinal('busy', id)))
+    // Each row was published by exactly one sweeper, once: none reached JetStream twice.
+    expect(relays[0]!.stats.published + relays[1]!.stats.published).toBe(150)
+    expect(relays[0]!.stats.published).toBeGreaterThan(0)
+    expect(relays[1]!.stats.published).toBeGreaterThan(0)
+    expect(relays[0]!.stats.duplicates + relays[1]!.stats.duplicates).toBe(0)
+    expect(await idle.streamMessages('paymentRequests')).toBe(150)
+    expect(await idle.balance('busy')).toBe(1_000_000 - 1500)
   } finally {
-    await second.stop()
+    await Promise.all(relays.map((r) => r.stop()))
+    await idle.stop()
   }
 })
 
