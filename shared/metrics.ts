@@ -49,7 +49,7 @@ export function messagingMetrics<S extends Subject>(registry: Registry, deps: { 
   const { db, relay, consumer } = deps
   new Gauge({
     name: 'gozon_outbox_pending_rows',
-    help: 'Outbox rows not yet published',
+    help: 'Outbox rows not yet marked published (eagerly published rows are marked within about 100 ms)',
     registers: [registry],
     async collect() {
       const [row] = await db.execute<{ pending: string; age: string | null }>(

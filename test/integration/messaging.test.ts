@@ -112,6 +112,7 @@ test('GET /metrics shows requests by route, the outbox, the consumer and final s
   const id = await sys.createOrder('metric', 10)
   await sys.waitForFinal('metric', id)
   await sys.waitForConsumerIdle(CONSUMERS.orders.stream, CONSUMERS.orders.durable)
+  await Bun.sleep(250) // eagerly published rows are marked every 100 ms
   const orders = await (await fetch(`${sys.orders.url}/metrics`)).text()
   expect(orders).toMatch(/gozon_http_request_duration_seconds_count\{[^}]*method="POST",route="\/api\/orders",status="201"[^}]*\} [1-9]/)
   expect(orders).toMatch(/gozon_outbox_pending_rows\{[^}]*\} 0/)
