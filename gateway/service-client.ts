@@ -1,6 +1,7 @@
 // The gateway's client of the orders and payments APIs, used by the pages and
 // the live sockets. It speaks the same public API as any other client, with
 // the shopper's id in X-User-Id: the gateway holds no business logic.
+import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import type { OperationsReport } from '../shared/operations'
 import { USER_ID_HEADER } from '../shared/identity'
@@ -8,7 +9,7 @@ import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
 import type { Upstream } from './proxy'
 
-export type Account = { userId: string; balance: number; createdAt: string }
+export type Account = AccountView
 export type OrderPage = { items: Order[]; nextCursor: string | null }
 
 export type Result<T> =

@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { Amount } from '../shared/money'
+import type { OrderView as OrderJson } from '../shared/api-types'
 import type { OrderRow } from './schema'
 
 const NoNul = '^[^\\u0000]*$'
@@ -43,16 +44,8 @@ export const OrderPage = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last page' }),
 })
 
-export type OrderView = {
-  id: string
-  userId: string
-  amount: number
-  description: string | null
-  status: OrderRow['status']
-  reason: 'insufficient_funds' | 'account_not_found' | null
-  createdAt: string
-  updatedAt: string
-}
+/** The JSON shape (shared/api-types.ts) under the schema's name. */
+export type OrderView = OrderJson
 
 export function toOrderView(row: OrderRow): OrderView {
   return {

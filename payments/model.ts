@@ -1,6 +1,7 @@
 // Request and response shapes of the payments API (TypeBox; also the OpenAPI doc).
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
+import type { AccountView as AccountJson, LedgerEntryView as LedgerEntryJson } from '../shared/api-types'
 import { Amount } from '../shared/money'
 
 export const TopUpBody = Type.Object({ amount: Amount }, { additionalProperties: false })
@@ -26,12 +27,6 @@ export const LedgerEntryView = Type.Object({
   createdAt: Timestamp,
 })
 
-export type AccountView = { userId: string; balance: number; createdAt: string }
-export type LedgerEntryView = {
-  id: number
-  kind: 'top_up' | 'payment'
-  amount: number
-  orderId?: string
-  balanceAfter: number
-  createdAt: string
-}
+/** The JSON shapes (shared/api-types.ts) under their schemas' names. */
+export type AccountView = AccountJson
+export type LedgerEntryView = LedgerEntryJson

@@ -1,17 +1,11 @@
 // Account fragments: balance (in the top bar), the account panel with the
 // top-up form, and the statement. Each has a stable id so that the same
 // function renders it in the page and in a push.
+import type { LedgerEntryView } from '../shared/api-types'
 import { type Html, html } from './html'
 import { formatMoney } from './money'
 
-export type LedgerEntry = {
-  id: number
-  kind: 'top_up' | 'payment'
-  amount: number
-  orderId?: string
-  balanceAfter: number
-  createdAt: string
-}
+export type LedgerEntry = LedgerEntryView
 
 const oobAttr = (oob: boolean) => (oob ? html` hx-swap-oob="true"` : '')
 

@@ -3,17 +3,11 @@
 // `order-<id>`, so a pushed fragment replaces it out of band wherever it is.
 import { type Html, html } from './html'
 import { formatMoney } from './money'
+import type { OrderView } from '../shared/api-types'
 import type { FormState } from './account'
 
-export type Order = {
-  id: string
-  amount: number
-  description: string | null
-  status: 'NEW' | 'FINISHED' | 'CANCELLED'
-  reason: 'insufficient_funds' | 'account_not_found' | null
-  createdAt: string
-  updatedAt: string
-}
+/** An order as the API returns it (the user id is not needed to show it). */
+export type Order = Omit<OrderView, 'userId'>
 
 const STATUS_LABEL = { NEW: 'Paying…', FINISHED: 'Paid', CANCELLED: 'Cancelled' } as const
 const REASON_TEXT = {
