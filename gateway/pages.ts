@@ -18,6 +18,11 @@ type FormBody = Record<string, unknown> | undefined
 
 const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true'
 const field = (body: FormBody, name: string) => (typeof body?.[name] === 'string' ? (body[name] as string) : '')
+/** The form's Idempotency-Key (views/account.ts idempotencyKeyField), if it carries a usable one. */
+const formKey = (body: FormBody) => {
+  const key = field(body, 'idempotencyKey')
+  return /^[\x20-\x7E]{1,255}$/.test(key) ? key : undefined
+}
 
 /** Where to go next: a 303 for a plain form post, HX-Redirect for htmx. */
 function goTo(request: Request, location: string, headers: Record<string, string> = {}): Response {
@@ -95,7 +100,11 @@ export function pages(deps: { client: ServiceClient }) {
       let form: FormState | undefined
       let status = 422
       if (amount.ok && Object.keys(errors).length === 0) {
-        const created = await client.createOrder(userId, { amount: amount.minor, description: values.description || undefined })
+        const created = await client.createOrder(
+          userId,
+          { amount: amount.minor, description: values.description || undefined },
+          formKey(body as FormBody),
+        )
         if (created.ok) {
           return isHtmx(request) ? htmlResponse(renderOrderCreated(created.body)) : goTo(request, '/orders')
         }
@@ -165,7 +174,7 @@ export function pages(deps: { client: ServiceClient }) {
         form = { values, errors: { amount: amount.error } }
         status = 422
       } else {
-        const done = await client.topUp(userId, amount.minor)
+        const done = await client.topUp(userId, amount.minor, formKey(body as FormBody))
         if (!done.ok) {
           form = { values, message: serviceMessage(done.error, 'payments') }
           status = done.status

@@ -4,6 +4,7 @@
 import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import type { OperationsReport } from '../shared/operations'
+import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
 import { USER_ID_HEADER } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
@@ -28,8 +29,10 @@ export class ServiceClient {
     path: string,
     userId: string,
     body?: unknown,
+    idempotencyKey?: string,
   ): Promise<Result<T>> {
     const headers: Record<string, string> = { [USER_ID_HEADER]: userId }
+    if (idempotencyKey) headers[IDEMPOTENCY_HEADER] = idempotencyKey
     if (body !== undefined) headers['content-type'] = 'application/json'
     try {
       const response = await fetch(`${this.upstreams[service].baseUrl}${path}`, {
@@ -59,8 +62,8 @@ export class ServiceClient {
     return this.call<Order>('orders', 'GET', `/api/orders/${encodeURIComponent(orderId)}`, userId)
   }
 
-  createOrder(userId: string, input: { amount: number; description?: string }) {
-    return this.call<Order>('orders', 'POST', '/api/orders', userId, input)
+  createOrder(userId: string, input: { amount: number; description?: string }, idempotencyKey?: string) {
+    return this.call<Order>('orders', 'POST', '/api/orders', userId, input, idempotencyKey)
   }
 
   getAccount(userId: string) {
@@ -71,8 +74,8 @@ export class ServiceClient {
     return this.call<Account>('payments', 'POST', '/api/payments/account', userId)
   }
 
-  topUp(userId: string, amount: number) {
-    return this.call<{ userId: string; balance: number }>('payments', 'POST', '/api/payments/account/top-up', userId, { amount })
+  topUp(userId: string, amount: number, idempotencyKey?: string) {
+    return this.call<{ userId: string; balance: number }>('payments', 'POST', '/api/payments/account/top-up', userId, { amount }, idempotencyKey)
   }
 
   statement(userId: string) {

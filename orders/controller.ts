@@ -8,6 +8,7 @@ import { requestId } from '../shared/http/service-app'
 import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
 import { createOrder, getOrder, listOrders } from './service'
+import { idempotent } from '../shared/http/idempotency'
 
 export function ordersController(deps: { db: Database<typeof schema>; log: Logger; outboxWritten: ServiceDeps<typeof schema>['outboxWritten'] }) {
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
@@ -15,17 +16,28 @@ export function ordersController(deps: { db: Database<typeof schema>; log: Logge
     .use(identity)
     .post(
       '',
-      async ({ body, userId, requestId, set }) => {
-        const { order, message } = await createOrder(deps.db, { userId, amount: body.amount, description: body.description, requestId })
-        deps.outboxWritten([message])
-        deps.log.info({ orderId: order.id, userId, amount: order.amount, requestId }, 'order created')
-        set.status = 201
-        return order
+      async ({ body, userId, requestId, set, request }) => {
+        let written: Awaited<ReturnType<typeof createOrder>>['message'] | undefined
+        const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
+          const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId })
+          written = message
+          return order
+        })
+        if (written) {
+          deps.outboxWritten([written])
+          deps.log.info({ orderId: written.payload.orderId, userId, amount: body.amount, requestId }, 'order created')
+        }
+        set.status = result.status
+        if (result.replayed) set.headers['idempotent-replayed'] = 'true'
+        return result.body as OrderView
       },
       {
         body: CreateOrderBody,
         response: { 201: OrderView },
-        detail: { summary: 'Create an order; payment starts asynchronously' },
+        detail: {
+          summary: 'Create an order; payment starts asynchronously',
+          description: 'Send an Idempotency-Key header (1-255 printable ASCII) to make retries safe: the same key and body replay the first response.',
+        },
       },
     )
     .get('', ({ query, userId }) => listOrders(deps.db, userId, { limit: query.limit ?? 50, cursor: query.cursor, status: query.status }), {

@@ -1,6 +1,7 @@
 // The orders service's tables (its own database; no other service reads them).
 import { sql } from 'drizzle-orm'
 import { bigint, check, index, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
+import { idempotencyKeys } from '../shared/db/idempotency-table'
 import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
 
 export const ORDER_STATUSES = ['NEW', 'FINISHED', 'CANCELLED'] as const
@@ -33,5 +34,5 @@ export const orders = pgTable(
 
 export type OrderRow = typeof orders.$inferSelect
 
-export const schema = { orders, outbox, inbox, deadLetters }
-export { deadLetters, inbox, outbox }
+export const schema = { orders, outbox, inbox, deadLetters, idempotencyKeys }
+export { deadLetters, idempotencyKeys, inbox, outbox }

@@ -16,7 +16,7 @@ const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
  * transaction, one round trip) or not at all.
  */
 export async function createOrder(
-  db: OrdersDb,
+  db: Executor,
   input: { userId: string; amount: number; description?: string; requestId?: string },
 ): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> }> {
   const id = Bun.randomUUIDv7()

@@ -1,6 +1,6 @@
 // Accounts business logic: open, read, top up, statement. Plain functions.
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
-import type { Database } from '../shared/db/client'
+import type { Database, Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import { MAX_BALANCE } from '../shared/money'
 import type { AccountView, LedgerEntryView } from './model'
@@ -29,7 +29,7 @@ export async function getAccount(db: PaymentsDb, userId: string): Promise<Accoun
 }
 
 /** Adds money in one conditional UPDATE (capped at MAX_BALANCE) plus its ledger entry. */
-export async function topUp(db: PaymentsDb, userId: string, amount: number): Promise<{ userId: string; balance: number }> {
+export async function topUp(db: Executor, userId: string, amount: number): Promise<{ userId: string; balance: number }> {
   return db.transaction(async (tx) => {
     const [updated] = await tx
       .update(accounts)

@@ -6,6 +6,8 @@ import { getAccount, listTransactions, openAccount, topUp } from './accounts'
 import { AccountView, BalanceView, LedgerEntryView, TopUpBody, TransactionsQuery } from './model'
 import type { schema } from './schema'
 import { Type } from '@sinclair/typebox'
+import type { Static } from '@sinclair/typebox'
+import { idempotent } from '../shared/http/idempotency'
 
 export function paymentsController(deps: { db: Database<typeof schema> }) {
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
@@ -26,10 +28,22 @@ export function paymentsController(deps: { db: Database<typeof schema> }) {
       response: { 200: AccountView },
       detail: { summary: "The caller's account and balance" },
     })
-    .post('/top-up', ({ userId, body }) => topUp(deps.db, userId, body.amount), {
+    .post(
+      '/top-up',
+      async ({ userId, body, request, set }) => {
+        const route = 'POST /api/payments/account/top-up'
+        const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount))
+        set.status = result.status
+        if (result.replayed) set.headers['idempotent-replayed'] = 'true'
+        return result.body as Static<typeof BalanceView>
+      },
+      {
       body: TopUpBody,
       response: { 200: BalanceView },
-      detail: { summary: 'Add money (minor units); the balance is capped at 10^15' },
+      detail: {
+        summary: 'Add money (minor units); the balance is capped at 10^15',
+        description: 'Send an Idempotency-Key header to make retries safe: the same key and body replay the first response.',
+      },
     })
     .get(
       '/transactions',

@@ -1,6 +1,7 @@
 // The payments service's tables (its own database; no other service reads them).
 import { sql } from 'drizzle-orm'
 import { bigint, check, index, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
+import { idempotencyKeys } from '../shared/db/idempotency-table'
 import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
 
 /** One account per user. The balance can never go below zero nor above 10^15. */
@@ -63,5 +64,5 @@ export const payments = pgTable(
   ],
 )
 
-export const schema = { accounts, ledgerEntries, payments, outbox, inbox, deadLetters }
-export { deadLetters, inbox, outbox }
+export const schema = { accounts, ledgerEntries, payments, outbox, inbox, deadLetters, idempotencyKeys }
+export { deadLetters, idempotencyKeys, inbox, outbox }

@@ -4,6 +4,7 @@
 // both start a service through here, so the tests exercise the real wiring.
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
+import { forgetOldIdempotencyKeys } from './http/idempotency'
 import { stopServer } from './lifecycle'
 import { createRegistry, messagingMetrics } from './metrics'
 import type { Registry } from 'prom-client'
@@ -69,6 +70,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   messagingMetrics(metrics, { db, relay, consumer })
   const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })
   const port = app.server?.port ?? config.port
+  const forgetKeys = setInterval(() => void forgetOldIdempotencyKeys(db).catch(() => {}), 10 * 60_000)
   if (options.relay !== false) await relay.start()
   if (options.consumer !== false) consumer.start()
   log.info({ port }, `${spec.name} service listening`)
@@ -76,6 +78,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
+      clearInterval(forgetKeys)
       await stopServer(app)
       await consumer.stop()
       await relay.stop()

@@ -4,14 +4,17 @@
 
 export const ERRORS = {
   invalid_json: { status: 400, message: 'The request body is not valid JSON' },
+  invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 printable ASCII characters' },
   unauthorized: { status: 401, message: 'X-User-Id header is missing or malformed (1-64 characters of A-Za-z0-9_.-)' },
   not_found: { status: 404, message: 'No such route' },
   order_not_found: { status: 404, message: 'Order not found' },
   account_not_found: { status: 404, message: 'This user has no account; create it with POST /api/payments/account' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
+  idempotency_key_in_flight: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry shortly' },
   unsupported_media_type: { status: 415, message: 'Send the request body as application/json' },
   validation_failed: { status: 422, message: 'The request is not valid' },
   invalid_cursor: { status: 422, message: 'The cursor is malformed; use the nextCursor of a previous page' },
+  idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different request' },
   balance_limit_exceeded: { status: 422, message: 'This top-up would take the balance past the maximum of 10^15 minor units' },
   internal_error: { status: 500, message: 'Something went wrong on our side' },
   upstream_unavailable: { status: 502, message: 'A backing service did not answer' },

@@ -19,11 +19,21 @@ export function renderBalance(balance: number | null | undefined, options: { oob
 
 export type FormState = { values?: Record<string, string>; errors?: Record<string, string>; message?: string }
 
+/**
+ * A fresh Idempotency-Key in every rendered money form: a double click or a
+ * retried submit of the same form carries the same key, so the API does the
+ * work once; the next render (after any answer) carries a new one.
+ */
+export function idempotencyKeyField(): Html {
+  return html`<input type="hidden" name="idempotencyKey" value="${crypto.randomUUID()}">`
+}
+
 export function renderTopUpForm(state: FormState = {}): Html {
   const error = state.errors?.amount
   return html`<form id="top-up-form" class="stack" method="post" action="/account/top-up"
       hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button">
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  ${idempotencyKeyField()}
   <label for="top-up-amount">Top up</label>
   <div class="row">
     <input id="top-up-amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="25.00"

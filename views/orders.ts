@@ -4,7 +4,7 @@
 import { type Html, html } from './html'
 import { formatMoney } from './money'
 import type { OrderView } from '../shared/api-types'
-import type { FormState } from './account'
+import { type FormState, idempotencyKeyField } from './account'
 
 /** An order as the API returns it (the user id is not needed to show it). */
 export type Order = Omit<OrderView, 'userId'>
@@ -53,6 +53,7 @@ export function renderOrderForm(state: FormState = {}): Html {
   return html`<form id="order-form" class="stack card" method="post" action="/orders"
       hx-post="/orders" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
   <h2>New order</h2>
+  ${idempotencyKeyField()}
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
   <label for="order-amount">Amount</label>
   <input id="order-amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="12.50"

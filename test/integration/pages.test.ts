@@ -88,6 +88,27 @@ describe('orders page', () => {
     expect(orders.map((o: { amount: number }) => o.amount)).toEqual([100, 1234])
   })
 
+  test('submitting the same rendered form twice places one order and tops up once', async () => {
+    await sys.openAccount('twice', 1000)
+    const form = await page('GET', '/orders', { user: 'twice' })
+    const key = /name="idempotencyKey" value="([^"]+)"/.exec(form.text)![1]!
+    const submit = () => page('POST', '/orders', { user: 'twice', htmx: true, form: { amount: '1.00', description: 'once', idempotencyKey: key } })
+    const [a, b] = await Promise.all([submit(), submit()])
+    expect([a.status, b.status].sort()).toContain(200)
+    const again = await submit()
+    expect(again.status).toBe(200)
+    const placed = (await sys.api('GET', '/api/orders', { user: 'twice' })).body.items
+    expect(placed).toHaveLength(1)
+    await sys.waitForFinal('twice', placed[0].id)
+    // The answer carries a fresh form with a new key for the next order.
+    expect(again.text).toMatch(/name="idempotencyKey" value="(?!${key})/)
+
+    const account = await page('GET', '/account', { user: 'twice' })
+    const topUpKey = /name="idempotencyKey" value="([^"]+)"/.exec(account.text)![1]!
+    for (let i = 0; i < 3; i++) await page('POST', '/account/top-up', { user: 'twice', htmx: true, form: { amount: '5.00', idempotencyKey: topUpKey } })
+    expect(await sys.balance('twice')).toBe(1000 + 500 - 100)
+  })
+
   test('validation errors come back next to the field, 422, and nothing is created', async () => {
     const before = (await sys.api('GET', '/api/orders', { user: 'vic' })).body.items.length
     const htmx = await page('POST', '/orders', { user: 'vic', htmx: true, form: { amount: '12.345', description: 'x' } })

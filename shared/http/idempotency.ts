@@ -1,0 +1,114 @@
+// HTTP idempotency keys, as Stripe defines them: a client may send
+// `Idempotency-Key` with a POST; the same key (per user) with the same request
+// replays the first response, status and body, without doing anything again;
+// with a different request it is refused (422 idempotency_key_reused); while
+// the first request still runs, a second one gets 409 idempotency_key_in_flight.
+//
+// The key is claimed (inserted) in its own short transaction before the work,
+// so concurrent requests see it; the response is stored in the same
+// transaction as the work, so "done" and "recorded" cannot disagree. A claim
+// whose request died (no response after a minute) may be taken over.
+import { and, eq, lt, sql } from 'drizzle-orm'
+import type { Database, Executor } from '../db/client'
+import { idempotencyKeys } from '../db/idempotency-table'
+import { AppError } from '../errors'
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key'
+const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/
+const ABANDONED_AFTER_SECONDS = 60
+export const KEEP_KEYS_MS = 24 * 3600_000
+
+/** The request's key, if it sent one; a malformed one is a 400. */
+export function readIdempotencyKey(headers: Headers): string | undefined {
+  const key = headers.get(IDEMPOTENCY_HEADER)
+  if (key === null) return undefined
+  if (!KEY_PATTERN.test(key)) throw new AppError('invalid_idempotency_key')
+  return key
+}
+
+export type Claim =
+  | { replay: true; status: number; body: unknown }
+  | {
+      replay: false
+      /** Stores the response in the transaction that did the work. */
+      complete(tx: Executor, status: number, body: unknown): Promise<void>
+      /** Stores an error response (the work's transaction rolled back). */
+      fail(error: AppError): Promise<void>
+      /** Forgets the claim: an unexpected failure may be retried with the same key. */
+      release(): Promise<void>
+    }
+
+// biome-ignore lint/suspicious/noExplicitAny: schema-agnostic, like Executor
+type AnyDatabase = Database<any>
+
+export async function claimIdempotencyKey(
+  db: AnyDatabase,
+  request: { userId: string; key: string; route: string; body: unknown },
+): Promise<Claim> {
+  const fingerprint = `${request.route} ${new Bun.CryptoHasher('sha256').update(JSON.stringify(request.body ?? null)).digest('hex')}`
+  const where = and(eq(idempotencyKeys.userId, request.userId), eq(idempotencyKeys.key, request.key))
+  const [claimed] = await db
+    .insert(idempotencyKeys)
+    .values({ userId: request.userId, key: request.key, fingerprint })
+    .onConflictDoUpdate({
+      // Take over a claim whose request died long ago; otherwise leave it alone.
+      target: [idempotencyKeys.userId, idempotencyKeys.key],
+      set: { createdAt: sql`now()`, fingerprint },
+      where: and(sql`${idempotencyKeys.status} is null`, lt(idempotencyKeys.createdAt, sql`now() - make_interval(secs => ${ABANDONED_AFTER_SECONDS})`)),
+    })
+    .returning({ key: idempotencyKeys.key })
+  if (!claimed) {
+    const [existing] = await db.select().from(idempotencyKeys).where(where)
+    if (!existing) throw new AppError('idempotency_key_in_flight') // released meanwhile; the client retries
+    if (existing.fingerprint !== fingerprint) throw new AppError('idempotency_key_reused')
+    if (existing.status === null) throw new AppError('idempotency_key_in_flight')
+    return { replay: true, status: existing.status, body: existing.response }
+  }
+  return {
+    replay: false,
+    async complete(tx, status, body) {
+      await tx.update(idempotencyKeys).set({ status, response: body }).where(where)
+    },
+    async fail(error) {
+      await db.update(idempotencyKeys).set({ status: error.status, response: error.toBody() }).where(where)
+    },
+    async release() {
+      await db.delete(idempotencyKeys).where(and(where, sql`${idempotencyKeys.status} is null`))
+    },
+  }
+}
+
+/**
+ * Runs `work` under the request's idempotency key, if it sent one: the first
+ * time for real (its response stored with its transaction), afterwards as a
+ * replay. Without a key, just runs it.
+ */
+export async function idempotent<T>(
+  db: AnyDatabase,
+  request: { headers: Headers; userId: string; route: string; body: unknown },
+  successStatus: number,
+  work: (tx: Executor) => Promise<T>,
+): Promise<{ status: number; body: T | unknown; replayed: boolean }> {
+  const key = readIdempotencyKey(request.headers)
+  // Without a key the work must be atomic on its own (one statement, or its own transaction).
+  if (!key) return { status: successStatus, body: await work(db), replayed: false }
+  const claim = await claimIdempotencyKey(db, { userId: request.userId, key, route: request.route, body: request.body })
+  if (claim.replay) return { status: claim.status, body: claim.body, replayed: true }
+  try {
+    const body = await db.transaction(async (tx) => {
+      const result = await work(tx)
+      await claim.complete(tx, successStatus, result)
+      return result
+    })
+    return { status: successStatus, body, replayed: false }
+  } catch (error) {
+    if (error instanceof AppError) await claim.fail(error).catch(() => {})
+    else await claim.release().catch(() => {})
+    throw error
+  }
+}
+
+/** Deletes keys older than a day. */
+export async function forgetOldIdempotencyKeys(db: Executor): Promise<void> {
+  await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, new Date(Date.now() - KEEP_KEYS_MS)))
+}
