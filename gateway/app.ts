@@ -12,7 +12,9 @@ import type { Logger } from '../shared/logger'
 import { natsIsUp } from '../shared/messaging/health'
 import { assets } from './assets'
 import { LiveHub } from './live-hub'
-import { liveRoutes } from './live-routes'
+import { LIVE_SOCKET_SETTINGS, liveRoutes } from './live-routes'
+import { bodyTooLarge, SERVER_BODY_LIMIT } from '../shared/http/json-body'
+import { errorResponse } from '../shared/errors'
 import { pages } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
@@ -40,9 +42,14 @@ export function createGateway(deps: GatewayDeps) {
       this.set(hub.socketCount())
     },
   })
-  const app = new Elysia({ name: 'gateway' })
+  const app = new Elysia({
+    name: 'gateway',
+    websocket: LIVE_SOCKET_SETTINGS,
+    serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
+  })
     .use(errorsPlugin(deps.log))
     .use(httpMetrics(metrics))
+    .onRequest(({ request }) => (bodyTooLarge(request) ? errorResponse('payload_too_large') : undefined))
     .use(
       healthRoute({
         orders: () => upstreamIsUp(deps.orders),

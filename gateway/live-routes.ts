@@ -16,11 +16,31 @@ import { sessionUser } from './web-session'
 
 type RawSocket = { send(data: string): unknown; close(code?: number, reason?: string): void }
 
+/** Limits of the live sockets: they only listen, so messages to them are tiny or nothing. */
+export const LIVE_LIMITS = {
+  /** Open sockets per user on one gateway; one more is closed with 1008. */
+  socketsPerUser: 20,
+  /** Largest message a client may send; a larger one closes the socket (1009). */
+  maxPayloadBytes: 1024,
+  /** Seconds without any frame (Bun pings every socket) before it is closed. */
+  idleTimeoutSeconds: 120,
+}
+/** Bun applies WebSocket limits server-wide: the gateway passes these to its Elysia instance. */
+export const LIVE_SOCKET_SETTINGS = {
+  maxPayloadLength: LIVE_LIMITS.maxPayloadBytes,
+  idleTimeout: LIVE_LIMITS.idleTimeoutSeconds,
+  sendPings: true,
+}
+
 export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger }) {
   const { hub, client } = deps
   const sockets = new WeakMap<object, LiveSocket>()
 
-  function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket {
+  function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket | undefined {
+    if (hub.socketCount(userId) >= LIVE_LIMITS.socketsPerUser) {
+      raw.close(1008, 'too many live connections for this user')
+      return undefined
+    }
     const socket: LiveSocket = {
       kind,
       userId,
@@ -73,7 +93,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
         const userId = sessionUser(ws.data.request)!
         const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
         const socket = register(ws.raw, 'page', userId)
-        void sendSnapshot(socket, () => pageSnapshot(userId, orderId))
+        if (socket) void sendSnapshot(socket, () => pageSnapshot(userId, orderId))
       },
       message() {
         // The page socket only listens.
@@ -88,7 +108,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
       open(ws) {
         const userId = ws.data.request.headers.get(USER_ID_HEADER)!
         const socket = register(ws.raw, 'api', userId)
-        void sendSnapshot(socket, () => apiSnapshot(userId))
+        if (socket) void sendSnapshot(socket, () => apiSnapshot(userId))
       },
       message() {
         // The API stream only sends.

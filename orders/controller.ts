@@ -9,14 +9,17 @@ import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
 import { createOrder, getOrder, listOrders } from './service'
 import { idempotent } from '../shared/http/idempotency'
+import { RateLimiter } from '../shared/http/rate-limit'
 
-export function ordersController(deps: { db: Database<typeof schema>; log: Logger; outboxWritten: ServiceDeps<typeof schema>['outboxWritten'] }) {
+export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit'>) {
+  const limiter = new RateLimiter(deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
     .use(identity)
     .post(
       '',
       async ({ body, userId, requestId, set, request }) => {
+        limiter.take(userId, set)
         let written: Awaited<ReturnType<typeof createOrder>>['message'] | undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
           const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId })

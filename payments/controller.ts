@@ -8,8 +8,11 @@ import type { schema } from './schema'
 import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
 import { idempotent } from '../shared/http/idempotency'
+import { RateLimiter } from '../shared/http/rate-limit'
+import type { ServiceDeps } from '../shared/backend-service'
 
-export function paymentsController(deps: { db: Database<typeof schema> }) {
+export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit'>) {
+  const limiter = new RateLimiter(deps.rateLimit)
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
     .use(identity)
     .post(
@@ -31,6 +34,7 @@ export function paymentsController(deps: { db: Database<typeof schema> }) {
     .post(
       '/top-up',
       async ({ userId, body, request, set }) => {
+        limiter.take(userId, set)
         const route = 'POST /api/payments/account/top-up'
         const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount))
         set.status = result.status

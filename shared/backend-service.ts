@@ -5,6 +5,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
 import { forgetOldIdempotencyKeys } from './http/idempotency'
+import type { RateLimit } from './http/rate-limit'
 import { stopServer } from './lifecycle'
 import { createRegistry, messagingMetrics } from './metrics'
 import type { Registry } from 'prom-client'
@@ -26,6 +27,8 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   outboxWritten: (messages: OutgoingMessage<Subject>[]) => void
   /** This service's Prometheus registry (GET /metrics). */
   metrics: Registry
+  /** Per-user limit on creating things (orders, top-ups). */
+  rateLimit: RateLimit
 }
 
 export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subject> = {
@@ -62,7 +65,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const relayDb = connectDatabase(config.databaseUrl, spec.schema, { max: 1, settings: { enable_bitmapscan: 'off' } })
   const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay` }, config.relay)
   const metrics = createRegistry(spec.name)
-  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: (messages) => relay.publishNow(messages), metrics }
+  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: (messages) => relay.publishNow(messages), metrics, rateLimit: config.rateLimit }
   const consumer = new InboxConsumer(
     { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver },

@@ -1,6 +1,7 @@
 // Settings every back-end service reads the same way (NATS, messaging, relay,
 // consumer, logging). Each service's config.ts adds its own on top.
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from './config'
+import type { RateLimit } from './http/rate-limit'
 import { DEFAULT_CONSUMER, type ConsumerSettings } from './messaging/inbox-consumer'
 import { DEFAULT_MESSAGING, type MessagingSettings } from './messaging/nats'
 import { DEFAULT_RELAY, type RelaySettings } from './messaging/outbox-relay'
@@ -15,6 +16,8 @@ export type ServiceConfig = {
   messaging: MessagingSettings
   relay: RelaySettings
   consumer: ConsumerSettings
+  /** Per user, on the routes that create orders and top-ups. */
+  rateLimit: RateLimit
 }
 
 function readServiceConfig(
@@ -42,6 +45,10 @@ function readServiceConfig(
       pollIntervalMs: env.int('RELAY_POLL_INTERVAL_MS', DEFAULT_RELAY.pollIntervalMs, { min: 10, max: 60_000 }),
       retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
       graceMs: env.int('RELAY_GRACE_MS', DEFAULT_RELAY.graceMs, { min: 0, max: 600_000 }),
+    },
+    rateLimit: {
+      burst: env.int('RATE_LIMIT_BURST', 200, { min: 1, max: 1_000_000 }),
+      perSecond: env.int('RATE_LIMIT_PER_SECOND', 50, { min: 1, max: 1_000_000 }),
     },
     consumer: {
       ...DEFAULT_CONSUMER,

@@ -9,7 +9,7 @@ import { httpMetrics } from '../metrics'
 import type { Registry } from 'prom-client'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
-import { jsonBodyOnly } from './json-body'
+import { jsonBodyOnly, SERVER_BODY_LIMIT } from './json-body'
 
 export const REQUEST_ID_HTTP_HEADER = 'x-request-id'
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/
@@ -29,7 +29,12 @@ export function createServiceApp(options: {
   health: HealthChecks
   metrics: Registry
 }) {
-  return new Elysia({ name: `gozon.${options.name}`, normalize: false })
+  return new Elysia({
+    name: `gozon.${options.name}`,
+    normalize: false,
+    // A hard cap for bodies that announce no length (chunked); jsonBodyOnly answers 413 for the rest.
+    serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
+  })
     .use(errorsPlugin(options.log))
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)

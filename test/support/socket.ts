@@ -3,6 +3,7 @@ export type TestSocket = {
   messages: string[]
   closed: Promise<{ code: number; reason: string }>
   waitFor(match: (message: string) => boolean, timeoutMs?: number): Promise<string>
+  send(text: string): void
   close(): void
 }
 
@@ -25,6 +26,7 @@ export async function openSocket(url: string, headers: Record<string, string> = 
   return {
     messages,
     closed,
+    send: (text) => ws.send(text),
     close: () => ws.close(),
     waitFor(match, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {

@@ -40,6 +40,9 @@ export async function startSystem(options: SystemOptions = {}) {
     // Short enough that redelivery tests take a second, long enough for a slow CI.
     CONSUMER_ACK_WAIT_MS: '1500',
     RELAY_POLL_INTERVAL_MS: '200',
+    // Tests that hammer one user are about money, not rates (limits.test.ts sets its own).
+    RATE_LIMIT_BURST: '1000000',
+    RATE_LIMIT_PER_SECOND: '1000000',
     ...options.env,
   }
   const orders = await startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), {

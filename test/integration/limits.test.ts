@@ -1,0 +1,67 @@
+// Limits: body size, per-user rates, live sockets.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { LIVE_LIMITS } from '../../gateway/live-routes'
+import { openSocket } from '../support/socket'
+import { startSystem, type TestSystem } from '../support/system'
+
+let sys: TestSystem
+beforeAll(async () => {
+  sys = await startSystem({ env: { RATE_LIMIT_BURST: '5', RATE_LIMIT_PER_SECOND: '1' } })
+  await sys.openAccount('limited', 1_000_000)
+})
+afterAll(() => sys.stop())
+
+describe('request bodies', () => {
+  test('a body over 16 KiB is refused with 413 before it is parsed, and nothing is written', async () => {
+    const response = await fetch(`${sys.gateway.url}/api/orders`, {
+      method: 'POST',
+      headers: { 'x-user-id': 'limited', 'content-type': 'application/json' },
+      body: JSON.stringify({ amount: 5, description: 'x'.repeat(17 * 1024) }),
+    })
+    expect(response.status).toBe(413)
+    expect((await response.json()).error).toBe('payload_too_large')
+    expect((await sys.api('GET', '/api/orders', { user: 'limited' })).body.items).toHaveLength(0)
+  })
+})
+
+describe('rate limits', () => {
+  test('order creation past the per-user burst gets 429 with Retry-After; other users are not affected', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, () => sys.api('POST', '/api/orders', { user: 'limited', body: { amount: 1 } })))
+    expect(results.filter((r) => r.status === 201)).toHaveLength(5)
+    const refused = results.filter((r) => r.status === 429)
+    expect(refused).toHaveLength(3)
+    expect(refused[0]!.body.error).toBe('rate_limited')
+    expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect((await sys.api('GET', '/api/orders', { user: 'limited' })).body.items).toHaveLength(5)
+    await sys.openAccount('neighbour')
+    expect((await sys.api('POST', '/api/orders', { user: 'neighbour', body: { amount: 1 } })).status).toBe(201)
+  })
+
+  test('top-ups are limited the same way', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 7 }, () => sys.api('POST', '/api/payments/account/top-up', { user: 'neighbour', body: { amount: 1 } })),
+    )
+    expect(results.filter((r) => r.status === 200)).toHaveLength(5)
+    expect(results.filter((r) => r.status === 429)).toHaveLength(2)
+  })
+})
+
+describe('live sockets', () => {
+  const liveUrl = () => `${sys.gateway.url.replace('http', 'ws')}/api/orders/live`
+
+  test(`a user may hold ${LIVE_LIMITS.socketsPerUser} sockets on one gateway; the next is closed with 1008`, async () => {
+    const sockets = await Promise.all(Array.from({ length: LIVE_LIMITS.socketsPerUser }, () => openSocket(liveUrl(), { 'x-user-id': 'many' })))
+    const extra = await openSocket(liveUrl(), { 'x-user-id': 'many' })
+    expect((await extra.closed).code).toBe(1008)
+    const other = await openSocket(liveUrl(), { 'x-user-id': 'someone-else' })
+    await Bun.sleep(100)
+    expect(sys.gateway.hub.socketCount('someone-else')).toBe(1)
+    for (const s of [...sockets, other]) s.close()
+  })
+
+  test('a message larger than the cap closes the socket', async () => {
+    const socket = await openSocket(liveUrl(), { 'x-user-id': 'chatty' })
+    socket.send('x'.repeat(LIVE_LIMITS.maxPayloadBytes + 1))
+    expect((await socket.closed).code).toBe(1009)
+  })
+})
