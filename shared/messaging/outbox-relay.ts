@@ -102,6 +102,11 @@ export class OutboxRelay {
     const started = performance.now()
     void this.publishRows(messages).then((results) => {
       const acked = messages.filter((_, i) => results[i]!.status === 'fulfilled').map((m) => m.id)
+      try {
+        failpoint(`${this.deps.name}.after-publish`)
+      } catch {
+        return // a simulated crash: published, never marked; the sweeper takes over
+      }
       this.toMark.push(...acked)
       this.onPublished?.(performance.now() - started, acked.length)
     })

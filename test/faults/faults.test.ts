@@ -1,0 +1,98 @@
+// Fault injection with real processes: kill a service at an exact line, stop
+// the broker, and check the invariants once the fault has healed.
+// `bun run test:faults` runs only these; `bun run test` runs them too.
+import { afterEach, expect, test } from 'bun:test'
+import { report, startFaultSystem } from './harness'
+
+type System = Awaited<ReturnType<typeof startFaultSystem>>
+let sys: System | undefined
+afterEach(async () => {
+  await sys?.stop()
+  sys = undefined
+})
+
+async function shoppers(s: System, users: number, topUp: number) {
+  for (let i = 0; i < users; i++) {
+    await s.call('payments', 'POST', '/api/payments/account', `f${i}`)
+    await s.call('payments', 'POST', '/api/payments/account/top-up', `f${i}`, { amount: topUp })
+  }
+}
+
+async function placeOrders(s: System, count: number, users: number, amount: number): Promise<number> {
+  let created = 0
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const r = await s.call('orders', 'POST', '/api/orders', `f${i % users}`, { amount })
+      if (r.status === 201) created += 1
+    }),
+  )
+  return created
+}
+
+test('1. payments killed after its commit, before the ack: redelivered, recognised, charged once', async () => {
+  sys = await startFaultSystem()
+  await sys.start('orders')
+  await sys.start('payments', { GOZON_FAILPOINTS: 'payments-service.after-commit=kill' })
+  await shoppers(sys, 5, 1000)
+  expect(await placeOrders(sys, 40, 5, 100)) .toBe(40)
+  expect(await sys.died('payments')).toBeNull() // SIGKILL by its own fail point
+  await sys.start('payments') // without the fail point
+  report('1 (kill after commit)', await sys.checkInvariants())
+  const [dups] = await sys.paymentsSql`select count(*)::int as n from payments`
+  expect(dups!.n).toBe(40)
+}, 60_000)
+
+test('2. payments killed before its commit: nothing was written, the redelivery charges once', async () => {
+  sys = await startFaultSystem()
+  await sys.start('orders')
+  await sys.start('payments', { GOZON_FAILPOINTS: 'payments-service.before-commit=kill' })
+  await shoppers(sys, 4, 500)
+  expect(await placeOrders(sys, 30, 4, 100)).toBe(30)
+  await sys.died('payments')
+  await sys.start('payments')
+  report('2 (kill before commit)', await sys.checkInvariants())
+}, 60_000)
+
+test('3. orders killed after publishing, before marking published: the sweeper publishes again, the inbox absorbs it', async () => {
+  // A 1-second duplicate window, so the inbox alone must recognise the re-publish.
+  sys = await startFaultSystem({ NATS_DUPLICATE_WINDOW_MS: '1000', RELAY_GRACE_MS: '1500' })
+  await sys.start('orders', { GOZON_FAILPOINTS: 'orders.relay.after-publish=kill' })
+  await sys.start('payments')
+  await shoppers(sys, 3, 1000)
+  const first = await sys.call('orders', 'POST', '/api/orders', 'f0', { amount: 100 })
+  expect(first.status).toBe(201)
+  await sys.died('orders')
+  await Bun.sleep(1200) // past the duplicate window
+  await sys.start('orders')
+  expect(await placeOrders(sys, 20, 3, 50)).toBe(20)
+  report('3 (kill between publish and mark, 1 s window)', await sys.checkInvariants())
+  const [charged] = await sys.paymentsSql`select count(*)::int as n from ledger_entries where order_id = ${first.body.id as string}`
+  expect(charged!.n).toBe(1)
+}, 60_000)
+
+for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+  test(`5. nats-server stopped (${signal}) for 3 s in the middle of a stream of orders`, async () => {
+    sys = await startFaultSystem()
+    await sys.start('orders')
+    await sys.start('payments')
+    await shoppers(sys, 5, 100_000)
+    const s = sys
+    let placed = 0
+    let running = true
+    const stream = (async () => {
+      while (running) {
+        placed += await placeOrders(s, 5, 5, 10)
+        await Bun.sleep(20)
+      }
+    })()
+    await Bun.sleep(500)
+    await s.stopNats(signal)
+    await Bun.sleep(3000)
+    await s.restartNats()
+    await Bun.sleep(1000)
+    running = false
+    await stream
+    expect(placed).toBeGreaterThan(50)
+    report(`5 (nats-server ${signal} for 3 s)`, await s.checkInvariants())
+  }, 90_000)
+}

@@ -1,0 +1,155 @@
+// The fault-injection harness: real service processes (bun orders/main.ts,
+// bun payments/main.ts) on the test PostgreSQL and a nats-server of their
+// own, which a scenario kills, restarts and starves; then the invariants.
+import { type Subprocess, spawn } from 'bun'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { join } from 'node:path'
+import { freePort, waitForPort } from '../../launcher/free-port'
+import { startNats, type RunningNats } from '../../launcher/nats'
+import { CONSUMERS } from '../../shared/messaging/contracts'
+import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
+
+const root = join(import.meta.dir, '..', '..')
+
+export type ServiceName = 'orders' | 'payments'
+
+export async function startFaultSystem(env: Record<string, string> = {}) {
+  const { root: tmp } = await infra()
+  const natsPort = await freePort()
+  const natsDir = join(tmp, `fault-nats-${natsPort}`)
+  let nats: RunningNats = await startNats({ storeDir: natsDir, port: natsPort })
+  const databases = { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments') }
+  const ports = { orders: await freePort(), payments: await freePort() }
+  const processes: Partial<Record<ServiceName, Subprocess>> = {}
+  const baseEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    NATS_URL: nats.url,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    CONSUMER_ACK_WAIT_MS: '1500',
+    RELAY_GRACE_MS: '300',
+    RELAY_POLL_INTERVAL_MS: '100',
+    RATE_LIMIT_BURST: '1000000',
+    RATE_LIMIT_PER_SECOND: '1000000',
+    ...env,
+  }
+
+  async function start(name: ServiceName, extraEnv: Record<string, string> = {}) {
+    const child = spawn(['bun', join(root, name, 'main.ts')], {
+      env: {
+        ...baseEnv,
+        [`${name.toUpperCase()}_PORT`]: String(ports[name]),
+        [`${name.toUpperCase()}_DATABASE_URL`]: databases[name],
+        ...extraEnv,
+      },
+      stdout: 'inherit',
+      stderr: 'inherit',
+    })
+    processes[name] = child
+    await waitForPort(ports[name], 20_000)
+    return child
+  }
+
+  /** Waits for a process that is expected to kill itself (a fail point). */
+  async function died(name: ServiceName, timeoutMs = 15_000): Promise<number | null> {
+    const child = processes[name]!
+    const code = await Promise.race([child.exited, Bun.sleep(timeoutMs).then(() => 'alive' as const)])
+    if (code === 'alive') throw new Error(`${name} did not die within ${timeoutMs} ms`)
+    return child.signalCode ? null : code
+  }
+
+  async function kill(name: ServiceName, signal: NodeJS.Signals = 'SIGKILL') {
+    const child = processes[name]
+    if (!child || child.exitCode !== null || child.signalCode) return
+    child.kill(signal)
+    await child.exited
+  }
+
+  async function call(name: ServiceName, method: string, path: string, user: string, body?: unknown) {
+    const response = await fetch(`http://127.0.0.1:${ports[name]}${path}`, {
+      method,
+      headers: { 'x-user-id': user, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    return { status: response.status, body: (await response.json().catch(() => undefined)) as Record<string, unknown> }
+  }
+
+  const ordersSql = sqlClient(databases.orders)
+  const paymentsSql = sqlClient(databases.payments)
+
+  async function stopNats(signal: NodeJS.Signals) {
+    await nats.stop(signal)
+  }
+  async function restartNats() {
+    nats = await startNats({ storeDir: natsDir, port: natsPort })
+  }
+
+  /** Every order final, every balance right, nothing left in flight. Returns a one-line summary. */
+  async function checkInvariants(timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const [row] = await ordersSql`select count(*)::int as n from orders where status = 'NEW'`
+      if (row!.n === 0) break
+      if (Date.now() > deadline) throw new Error(`${row!.n} orders still NEW ${timeoutMs} ms after the fault healed`)
+      await Bun.sleep(100)
+    }
+    const orders = await ordersSql`select id::text, user_id, amount::bigint as amount, status from orders`
+    const debits = await paymentsSql`select order_id::text, count(*)::int as n, sum(amount)::bigint as amount from ledger_entries where kind = 'payment' group by order_id`
+    const debitByOrder = new Map(debits.map((d) => [d.order_id as string, d]))
+    for (const o of orders) {
+      const debit = debitByOrder.get(o.id)
+      if (o.status === 'FINISHED' && (!debit || debit.n !== 1)) throw new Error(`FINISHED order ${o.id} has ${debit?.n ?? 0} debits`)
+      if (o.status === 'CANCELLED' && debit) throw new Error(`CANCELLED order ${o.id} was debited`)
+    }
+    const accounts = await paymentsSql`
+      select a.user_id, a.balance::bigint as balance,
+             coalesce(sum(l.amount) filter (where l.kind = 'top_up'), 0)::bigint as topups,
+             coalesce(sum(l.amount) filter (where l.kind = 'payment'), 0)::bigint as payments
+      from accounts a left join ledger_entries l on l.user_id = a.user_id group by a.user_id, a.balance`
+    for (const a of accounts) {
+      if (Number(a.balance) < 0) throw new Error(`negative balance for ${a.user_id}`)
+      if (Number(a.balance) !== Number(a.topups) - Number(a.payments)) throw new Error(`balance of ${a.user_id} is not top-ups minus debits`)
+    }
+    for (const sql of [ordersSql, paymentsSql]) {
+      const deadlineOutbox = Date.now() + 10_000
+      for (;;) {
+        const [left] = await sql`select count(*)::int as n from outbox where published_at is null`
+        if (left!.n === 0) break
+        if (Date.now() > deadlineOutbox) throw new Error(`${left!.n} outbox rows never published`)
+        await Bun.sleep(100)
+      }
+    }
+    const nc = await connect({ servers: nats.url })
+    try {
+      const jsm = await jetstreamManager(nc)
+      for (const c of [CONSUMERS.orders, CONSUMERS.payments]) {
+        const deadlineConsumer = Date.now() + 10_000
+        for (;;) {
+          const info = await jsm.consumers.info(c.stream, c.durable)
+          if (info.num_pending === 0 && info.num_ack_pending === 0) break
+          if (Date.now() > deadlineConsumer) throw new Error(`${c.durable}: ${info.num_pending} pending, ${info.num_ack_pending} unacked`)
+          await Bun.sleep(100)
+        }
+      }
+    } finally {
+      await nc.close()
+    }
+    const finished = orders.filter((o) => o.status === 'FINISHED').length
+    return `${orders.length} orders (${finished} FINISHED, ${orders.length - finished} CANCELLED), ${accounts.length} balances right, outboxes empty, consumers idle`
+  }
+
+  async function stop() {
+    await Promise.all((['orders', 'payments'] as const).map((n) => kill(n, 'SIGTERM')))
+    await ordersSql.end()
+    await paymentsSql.end()
+    await nats.stop()
+  }
+
+  return { start, died, kill, call, stopNats, restartNats, checkInvariants, stop, ordersSql, paymentsSql }
+}
+
+/** The one-line summary a scenario prints. */
+export function report(scenario: string, summary: string): void {
+  console.log(`fault scenario ${scenario}: ok: ${summary}`)
+}
