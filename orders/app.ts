@@ -10,6 +10,7 @@ import { operationsRoute } from '../shared/operations'
 import { ordersController } from './controller'
 import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS } from './payment-results'
 import { schema } from './schema'
+import { DEFAULT_SWEEPER, StuckOrderSweeper } from './sweeper'
 
 export type OrdersDeps = ServiceDeps<typeof schema>
 
@@ -33,4 +34,9 @@ export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SU
   consumes: { ...CONSUMERS.orders, subjects: PAYMENT_RESULT_SUBJECTS },
   handler: (deps) => handlePaymentResults(deps.nc, deps.metrics),
   createApp,
+  background: (deps, config) =>
+    new StuckOrderSweeper(
+      { db: deps.db, log: deps.log, outboxWritten: deps.outboxWritten },
+      { ...DEFAULT_SWEEPER, stuckAfterMs: config.sweepStuckAfterMs, intervalMs: Math.min(DEFAULT_SWEEPER.intervalMs, config.sweepStuckAfterMs) },
+    ),
 }

@@ -21,6 +21,8 @@ export const orders = pgTable(
     // made from createdAt compares exactly.
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    /** When payment was last asked for: the sweeper asks again for orders stuck in NEW. */
+    paymentRequestedAt: timestamp('payment_requested_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     check('orders_amount_range', sql`${t.amount} > 0 and ${t.amount} <= 1000000000000`),
@@ -29,6 +31,7 @@ export const orders = pgTable(
     check('orders_reason_iff_cancelled', sql`(${t.status} = 'CANCELLED') = (${t.reason} is not null)`),
     index('orders_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('orders_new_idx').on(t.createdAt).where(sql`${t.status} = 'NEW'`),
+    index('orders_stuck_idx').on(t.paymentRequestedAt).where(sql`${t.status} = 'NEW'`),
   ],
 )
 

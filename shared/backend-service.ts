@@ -38,6 +38,8 @@ export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subje
   consumes: { stream: string; durable: string; subjects: readonly S[]; lockKey?: (message: Envelope<S>) => string }
   handler: (deps: ServiceDeps<TSchema>) => MessageHandler<S>
   createApp: (deps: ServiceDeps<TSchema>) => AnyElysia
+  /** Periodic work of the service besides relay and consumer (the orders sweeper). */
+  background?: (deps: ServiceDeps<TSchema>, config: ServiceConfig) => { start(): void; stop(): Promise<void> }
 }
 
 export type RunningService<TSchema extends Record<string, unknown>, S extends Subject> = ServiceDeps<TSchema> & {
@@ -45,6 +47,7 @@ export type RunningService<TSchema extends Record<string, unknown>, S extends Su
   url: string
   relay: OutboxRelay
   consumer: InboxConsumer<S>
+  background: { start(): void; stop(): Promise<void> } | undefined
   stop(): Promise<void>
 }
 
@@ -73,6 +76,8 @@ export async function startBackendService<TSchema extends Record<string, unknown
   messagingMetrics(metrics, { db, relay, consumer })
   const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })
   const port = app.server?.port ?? config.port
+  const background = spec.background?.(deps, config)
+  if (options.relay !== false) background?.start()
   const forgetKeys = setInterval(() => void forgetOldIdempotencyKeys(db).catch(() => {}), 10 * 60_000)
   if (options.relay !== false) await relay.start()
   if (options.consumer !== false) consumer.start()
@@ -83,6 +88,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
     stopping ??= (async () => {
       clearInterval(forgetKeys)
       await stopServer(app)
+      await background?.stop()
       await consumer.stop()
       await relay.stop()
       await nc.drain().catch(() => {})
@@ -92,5 +98,5 @@ export async function startBackendService<TSchema extends Record<string, unknown
     })()
     return stopping
   }
-  return { ...deps, port, url: `http://127.0.0.1:${port}`, relay, consumer, stop }
+  return { ...deps, port, url: `http://127.0.0.1:${port}`, relay, consumer, background, stop }
 }

@@ -18,6 +18,8 @@ export type ServiceConfig = {
   consumer: ConsumerSettings
   /** Per user, on the routes that create orders and top-ups. */
   rateLimit: RateLimit
+  /** Orders still NEW this long after their payment was asked for are asked for again (orders only). */
+  sweepStuckAfterMs: number
 }
 
 function readServiceConfig(
@@ -46,6 +48,7 @@ function readServiceConfig(
       retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
       graceMs: env.int('RELAY_GRACE_MS', DEFAULT_RELAY.graceMs, { min: 0, max: 600_000 }),
     },
+    sweepStuckAfterMs: env.int('ORDERS_STUCK_AFTER_MS', 10_000, { min: 100, max: 3_600_000 }),
     rateLimit: {
       burst: env.int('RATE_LIMIT_BURST', 200, { min: 1, max: 1_000_000 }),
       perSecond: env.int('RATE_LIMIT_PER_SECOND', 50, { min: 1, max: 1_000_000 }),

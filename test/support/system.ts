@@ -19,6 +19,7 @@ export type SystemOptions = {
   /** Extra environment for both services (for example CONSUMER_ACK_WAIT_MS). */
   env?: Record<string, string>
   ordersRelay?: boolean
+  ordersConsumer?: boolean
   paymentsConsumer?: boolean
 }
 
@@ -47,6 +48,7 @@ export async function startSystem(options: SystemOptions = {}) {
   }
   const orders = await startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), {
     relay: options.ordersRelay,
+    consumer: options.ordersConsumer,
   })
   const payments = await startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), {
     consumer: options.paymentsConsumer,

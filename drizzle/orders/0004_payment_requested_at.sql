@@ -1,0 +1,2 @@
+ALTER TABLE "orders" ADD COLUMN "payment_requested_at" timestamp with time zone DEFAULT now() NOT NULL;--> statement-breakpoint
+CREATE INDEX "orders_stuck_idx" ON "orders" USING btree ("payment_requested_at") WHERE "orders"."status" = 'NEW';
