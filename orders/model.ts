@@ -5,12 +5,14 @@ import { Amount } from '../shared/money'
 import type { OrderView as OrderJson } from '../shared/api-types'
 import type { OrderRow } from './schema'
 
-const NoNul = '^[^\\u0000]*$'
+// Well-formed text: no NUL (PostgreSQL cannot store it) and no lone UTF-16
+// surrogate (it would be stored as U+FFFD); surrogate pairs (emoji) are fine.
+const WellFormedText = '^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$'
 
 export const CreateOrderBody = Type.Object(
   {
     amount: Amount,
-    description: Type.Optional(Type.String({ maxLength: 200, pattern: NoNul, description: 'Free text, at most 200 characters' })),
+    description: Type.Optional(Type.String({ maxLength: 200, pattern: WellFormedText, description: 'Free text, at most 200 characters' })),
   },
   { additionalProperties: false },
 )

@@ -53,6 +53,9 @@ const cases: Case[] = [
   { name: 'extra field userId', ...order({ amount: 5, userId: 'someone-else' }), status: 422, error: 'validation_failed' },
   { name: 'description over 200 characters', ...order({ amount: 5, description: 'd'.repeat(201) }), status: 422, error: 'validation_failed' },
   { name: 'description with a NUL byte', ...order({ amount: 5, description: 'a\u0000b' }), status: 422, error: 'validation_failed' },
+  { name: 'description with a lone surrogate', ...order('{"amount": 5, "description": "a\\ud800b"}'), status: 422, error: 'validation_failed' },
+  { name: 'a __proto__ field', ...order('{"amount": 5, "__proto__": {"status": "FINISHED"}}'), status: 422, error: 'validation_failed' },
+  { name: 'a constructor field', ...order({ amount: 5, constructor: { prototype: {} } }), status: 422, error: 'validation_failed' },
   { name: 'description not a string', ...order({ amount: 5, description: 7 }), status: 422, error: 'validation_failed' },
   { name: 'body is an array', ...order([{ amount: 5 }]), status: 422, error: 'validation_failed' },
   { name: 'body is null', ...order('null'), status: 422, error: 'validation_failed' },
@@ -103,6 +106,12 @@ describe('bad input', () => {
       expect(await counts()).toEqual(before)
     })
   }
+
+  test('emoji (surrogate pairs) are fine in a description', async () => {
+    const r = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: 5, description: 'tea 🍵 for two' } })
+    expect(r.status).toBe(201)
+    expect(r.body.description).toBe('tea 🍵 for two')
+  })
 
   test('validation errors name the field', async () => {
     const response = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: '5' } })
