@@ -6,6 +6,19 @@ import type { Logger } from '../logger'
 
 type FieldProblem = { field: string; message: string }
 
+/** A dependency that is down or restarting, rather than a bug: 503, so clients retry. */
+function isUnavailable(error: unknown): boolean {
+  // Drizzle wraps the driver's error (DrizzleQueryError); the code is on its cause.
+  const code = (error as { code?: unknown } | null)?.code ?? (error as { cause?: { code?: unknown } } | null)?.cause?.code
+  if (typeof code !== 'string') return false
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code) ||
+    code.startsWith('08') || // connection exception
+    code === '57P01' || // admin shutdown
+    code === '57P03' // cannot connect now (starting up)
+  )
+}
+
 function validationDetails(error: ValidationError): FieldProblem[] {
   const problems = error.all.map((e) => ({
     field: 'path' in e && typeof e.path === 'string' && e.path !== '' ? e.path : '/',
@@ -28,7 +41,10 @@ export function errorsPlugin(log: Logger) {
       }
       const known = mapped[code]
       if (known) appError = new AppError(known)
-      else {
+      else if (isUnavailable(error)) {
+        log.warn({ err: error, method: request.method, url: request.url }, 'dependency unavailable')
+        appError = new AppError('service_unavailable')
+      } else {
         log.error({ err: error, method: request.method, url: request.url }, 'unhandled error')
         appError = new AppError('internal_error')
       }

@@ -96,3 +96,70 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     report(`5 (nats-server ${signal} for 3 s)`, await s.checkInvariants())
   }, 90_000)
 }
+
+/** Places orders in a loop until stopped; counts the ones created (some fail while a dependency is down). */
+function orderStream(s: System, users: number) {
+  let placed = 0
+  let refused = 0
+  let running = true
+  const done = (async () => {
+    while (running) {
+      await Promise.all(
+        Array.from({ length: 5 }, async (_, i) => {
+          try {
+            const r = await s.call('orders', 'POST', '/api/orders', `f${i % users}`, { amount: 10 })
+            if (r.status === 201) placed += 1
+            else refused += 1
+          } catch {
+            refused += 1
+          }
+        }),
+      )
+      await Bun.sleep(20)
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await done
+      return { placed, refused }
+    },
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
+  const mode = signal === 'SIGINT' ? 'fast' : 'immediate'
+  test(`6. PostgreSQL stopped for 10 s mid-load (${mode} shutdown)`, async () => {
+    sys = await startFaultSystem({}, { ownPostgres: true })
+    await sys.start('orders')
+    await sys.start('payments')
+    await shoppers(sys, 5, 100_000)
+    const stream = orderStream(sys, 5)
+    await Bun.sleep(500)
+    await sys.stopPostgres(signal)
+    const during = await sys.call('orders', 'POST', '/api/orders', 'f0', { amount: 10 })
+    expect(during.status).toBe(503) // a clear "unavailable", not a 500
+    await Bun.sleep(10_000)
+    await sys.restartPostgres()
+    await Bun.sleep(1500)
+    const { placed } = await stream.stop()
+    expect(placed).toBeGreaterThan(20)
+    report(`6 (PostgreSQL ${mode} shutdown for 10 s)`, await sys.checkInvariants(45_000))
+  }, 120_000)
+}
+
+test('7. PostgreSQL frozen (SIGSTOP) longer than the consumers’ ack wait, then resumed', async () => {
+  sys = await startFaultSystem({}, { ownPostgres: true })
+  await sys.start('orders')
+  await sys.start('payments')
+  await shoppers(sys, 5, 100_000)
+  const stream = orderStream(sys, 5)
+  await Bun.sleep(500)
+  sys.signalPostgres('SIGSTOP')
+  await Bun.sleep(4000) // ack wait is 1.5 s: JetStream redelivers while transactions hang
+  sys.signalPostgres('SIGCONT')
+  await Bun.sleep(1500)
+  const { placed } = await stream.stop()
+  expect(placed).toBeGreaterThan(20)
+  report('7 (PostgreSQL frozen 4 s)', await sys.checkInvariants(45_000))
+}, 120_000)

@@ -6,7 +6,9 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { join } from 'node:path'
 import { freePort, waitForPort } from '../../launcher/free-port'
+import { readdirSync, readFileSync } from 'node:fs'
 import { startNats, type RunningNats } from '../../launcher/nats'
+import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
 import { CONSUMERS } from '../../shared/messaging/contracts'
 import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
 
@@ -14,12 +16,20 @@ const root = join(import.meta.dir, '..', '..')
 
 export type ServiceName = 'orders' | 'payments'
 
-export async function startFaultSystem(env: Record<string, string> = {}) {
+export async function startFaultSystem(env: Record<string, string> = {}, options: { ownPostgres?: boolean } = {}) {
   const { root: tmp } = await infra()
   const natsPort = await freePort()
   const natsDir = join(tmp, `fault-nats-${natsPort}`)
   let nats: RunningNats = await startNats({ storeDir: natsDir, port: natsPort })
-  const databases = { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments') }
+  // A PostgreSQL of its own, for scenarios that stop or freeze it.
+  const pgPort = options.ownPostgres ? await freePort() : 0
+  const pgDir = join(tmp, `fault-pg-${pgPort}`)
+  let pg: RunningPostgres | undefined = options.ownPostgres
+    ? await startPostgres({ dataDir: pgDir, port: pgPort, user: 'gozon', password: 'gozon', settings: { fsync: 'off' } })
+    : undefined
+  const databases = pg
+    ? { orders: pg.url('gozon_orders'), payments: pg.url('gozon_payments') }
+    : { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments') }
   const ports = { orders: await freePort(), payments: await freePort() }
   const processes: Partial<Record<ServiceName, Subprocess>> = {}
   const baseEnv = {
@@ -77,6 +87,29 @@ export async function startFaultSystem(env: Record<string, string> = {}) {
 
   const ordersSql = sqlClient(databases.orders)
   const paymentsSql = sqlClient(databases.payments)
+
+  /** Stops the scenario's own PostgreSQL: SIGINT is a fast shutdown, SIGQUIT an immediate one. */
+  async function stopPostgres(signal: 'SIGINT' | 'SIGQUIT') {
+    const child = pg!.process
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill(signal)
+    await exited
+  }
+  async function restartPostgres() {
+    pg = await startPostgres({ dataDir: pgDir, port: pgPort, user: 'gozon', password: 'gozon', settings: { fsync: 'off' } })
+  }
+  /** Freezes or thaws the scenario's own PostgreSQL (every process of it). */
+  function signalPostgres(signal: 'SIGSTOP' | 'SIGCONT') {
+    const postmaster = pg!.process.pid!
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])
+        if (ppid === postmaster) process.kill(Number(entry), signal)
+      } catch {}
+    }
+    process.kill(postmaster, signal)
+  }
 
   async function stopNats(signal: NodeJS.Signals) {
     await nats.stop(signal)
@@ -144,9 +177,24 @@ export async function startFaultSystem(env: Record<string, string> = {}) {
     await ordersSql.end()
     await paymentsSql.end()
     await nats.stop()
+    await pg?.stop()
   }
 
-  return { start, died, kill, call, stopNats, restartNats, checkInvariants, stop, ordersSql, paymentsSql }
+  return {
+    start,
+    died,
+    kill,
+    call,
+    stopNats,
+    restartNats,
+    stopPostgres,
+    restartPostgres,
+    signalPostgres,
+    checkInvariants,
+    stop,
+    ordersSql,
+    paymentsSql,
+  }
 }
 
 /** The one-line summary a scenario prints. */
