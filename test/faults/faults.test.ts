@@ -163,3 +163,18 @@ test('7. PostgreSQL frozen (SIGSTOP) longer than the consumers’ ack wait, then
   expect(placed).toBeGreaterThan(20)
   report('7 (PostgreSQL frozen 4 s)', await sys.checkInvariants(45_000))
 }, 120_000)
+
+test('8. 200 concurrent orders on an account that covers 50, while payments is killed after a commit', async () => {
+  sys = await startFaultSystem()
+  await sys.start('orders')
+  await sys.start('payments', { GOZON_FAILPOINTS: 'payments-service.after-commit=kill' })
+  await shoppers(sys, 1, 50 * 100)
+  expect(await placeOrders(sys, 200, 1, 100)).toBe(200)
+  await sys.died('payments')
+  await sys.start('payments')
+  report('8 (200 orders on one account covering 50, under fault 1)', await sys.checkInvariants())
+  const [finished] = await sys.ordersSql`select count(*)::int as n from orders where status = 'FINISHED'`
+  expect(finished!.n).toBe(50)
+  const [account] = await sys.paymentsSql`select balance::bigint as balance from accounts where user_id = 'f0'`
+  expect(Number(account!.balance)).toBe(0)
+}, 60_000)
