@@ -1,8 +1,6 @@
 // HTTP routes of the orders API, mounted at /api/orders.
 import { Elysia } from 'elysia'
-import type { Database } from '../shared/db/client'
 import { identity } from '../shared/identity'
-import type { Logger } from '../shared/logger'
 import type { ServiceDeps } from '../shared/backend-service'
 import { requestId } from '../shared/http/service-app'
 import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'

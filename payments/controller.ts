@@ -1,6 +1,5 @@
 // HTTP routes of the payments API, mounted at /api/payments.
 import { Elysia } from 'elysia'
-import type { Database } from '../shared/db/client'
 import { identity } from '../shared/identity'
 import { getAccount, listTransactions, openAccount, topUp } from './accounts'
 import { AccountView, BalanceView, LedgerEntryView, TopUpBody, TransactionsQuery } from './model'
