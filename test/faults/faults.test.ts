@@ -178,3 +178,37 @@ test('8. 200 concurrent orders on an account that covers 50, while payments is k
   const [account] = await sys.paymentsSql`select balance::bigint as balance from accounts where user_id = 'f0'`
   expect(Number(account!.balance)).toBe(0)
 }, 60_000)
+
+test('4. the same payment command published twice, under the same and under different message ids', async () => {
+  sys = await startFaultSystem()
+  await sys.start('orders')
+  await sys.start('payments')
+  await shoppers(sys, 1, 1000)
+  const created = await sys.call('orders', 'POST', '/api/orders', 'f0', { amount: 300 })
+  const orderId = created.body.id as string
+  for (let i = 0; i < 200 && (await sys.call('orders', 'GET', `/api/orders/${orderId}`, 'f0')).body.status === 'NEW'; i++) await Bun.sleep(25)
+  const command = { orderId, userId: 'f0', amount: 300 }
+  const same = await sys.publishRaw('gozon.payments.requested', command, `payment-requested:${orderId}`)
+  expect(same.duplicate).toBe(true) // JetStream already had it
+  for (const id of ['again-1', 'again-2']) await sys.publishRaw('gozon.payments.requested', command, id)
+  report('4 (same command, same and different ids)', await sys.checkInvariants())
+  const [debits] = await sys.paymentsSql`select count(*)::int as n from ledger_entries where order_id = ${orderId}`
+  expect(debits!.n).toBe(1)
+}, 60_000)
+
+test('9. poison messages (bad JSON, a negative amount, an unknown user) among good ones', async () => {
+  sys = await startFaultSystem()
+  await sys.start('orders')
+  await sys.start('payments')
+  await shoppers(sys, 2, 1000)
+  await sys.publishRaw('gozon.payments.requested', '{not json', 'poison-1')
+  await sys.publishRaw('gozon.payments.requested', { orderId: crypto.randomUUID(), userId: 'f0', amount: -5 }, 'poison-2')
+  expect(await placeOrders(sys, 20, 2, 10)).toBe(20)
+  // An unknown user is not poison: the order of someone without an account is cancelled.
+  await sys.call('orders', 'POST', '/api/orders', 'stranger', { amount: 10 })
+  report('9 (poison among good)', await sys.checkInvariants())
+  const dead = await sys.paymentsSql`select message_id from dead_letters order by message_id`
+  expect(dead.map((d) => d.message_id)).toEqual(['poison-1', 'poison-2'])
+  const [stranger] = await sys.ordersSql`select status, reason from orders where user_id = 'stranger'`
+  expect(stranger).toMatchObject({ status: 'CANCELLED', reason: 'account_not_found' })
+}, 60_000)

@@ -2,7 +2,7 @@
 // bun payments/main.ts) on the test PostgreSQL and a nats-server of their
 // own, which a scenario kills, restarts and starves; then the invariants.
 import { type Subprocess, spawn } from 'bun'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { join } from 'node:path'
 import { freePort, waitForPort } from '../../launcher/free-port'
@@ -180,9 +180,21 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     await pg?.stop()
   }
 
+  /** Publishes straight to JetStream, as a duplicating or misbehaving producer would. */
+  async function publishRaw(subject: string, payload: unknown, msgID?: string) {
+    const nc = await connect({ servers: nats.url })
+    try {
+      const data = typeof payload === 'string' ? payload : JSON.stringify(payload)
+      return await jetstream(nc).publish(subject, data, msgID ? { msgID } : {})
+    } finally {
+      await nc.close()
+    }
+  }
+
   return {
     start,
     died,
+    publishRaw,
     kill,
     call,
     stopNats,
