@@ -145,7 +145,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       if (Number(a.balance) !== Number(a.topups) - Number(a.payments)) throw new Error(`balance of ${a.user_id} is not top-ups minus debits`)
     }
     for (const sql of [ordersSql, paymentsSql]) {
-      const deadlineOutbox = Date.now() + 10_000
+      const deadlineOutbox = Date.now() + 20_000
       for (;;) {
         const [left] = await sql`select count(*)::int as n from outbox where published_at is null`
         if (left!.n === 0) break
@@ -157,7 +157,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     try {
       const jsm = await jetstreamManager(nc)
       for (const c of [CONSUMERS.orders, CONSUMERS.payments]) {
-        const deadlineConsumer = Date.now() + 10_000
+        const deadlineConsumer = Date.now() + 20_000
         for (;;) {
           const info = await jsm.consumers.info(c.stream, c.durable)
           if (info.num_pending === 0 && info.num_ack_pending === 0) break
