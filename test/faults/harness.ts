@@ -118,6 +118,27 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     nats = await startNats({ storeDir: natsDir, port: natsPort })
   }
 
+  /**
+   * What must hold at any moment, even with orders in flight: every balance is
+   * top-ups minus debits and not negative, and no order was debited twice.
+   * Returns the accounts checked.
+   */
+  async function checkBalances() {
+    const accounts = await paymentsSql`
+      select a.user_id, a.balance::bigint as balance,
+             coalesce(sum(l.amount) filter (where l.kind = 'top_up'), 0)::bigint as topups,
+             coalesce(sum(l.amount) filter (where l.kind = 'payment'), 0)::bigint as payments
+      from accounts a left join ledger_entries l on l.user_id = a.user_id group by a.user_id, a.balance`
+    for (const a of accounts) {
+      if (Number(a.balance) < 0) throw new Error(`negative balance for ${a.user_id}`)
+      if (Number(a.balance) !== Number(a.topups) - Number(a.payments)) throw new Error(`balance of ${a.user_id} is not top-ups minus debits`)
+    }
+    const [twice] = await paymentsSql`
+      select count(*)::int as n from (select order_id from ledger_entries where kind = 'payment' group by order_id having count(*) > 1) d`
+    if (twice!.n > 0) throw new Error(`${twice!.n} orders debited twice`)
+    return accounts
+  }
+
   /** Every order final, every balance right, nothing left in flight. Returns a one-line summary. */
   async function checkInvariants(timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs
@@ -135,15 +156,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       if (o.status === 'FINISHED' && (!debit || debit.n !== 1)) throw new Error(`FINISHED order ${o.id} has ${debit?.n ?? 0} debits`)
       if (o.status === 'CANCELLED' && debit) throw new Error(`CANCELLED order ${o.id} was debited`)
     }
-    const accounts = await paymentsSql`
-      select a.user_id, a.balance::bigint as balance,
-             coalesce(sum(l.amount) filter (where l.kind = 'top_up'), 0)::bigint as topups,
-             coalesce(sum(l.amount) filter (where l.kind = 'payment'), 0)::bigint as payments
-      from accounts a left join ledger_entries l on l.user_id = a.user_id group by a.user_id, a.balance`
-    for (const a of accounts) {
-      if (Number(a.balance) < 0) throw new Error(`negative balance for ${a.user_id}`)
-      if (Number(a.balance) !== Number(a.topups) - Number(a.payments)) throw new Error(`balance of ${a.user_id} is not top-ups minus debits`)
-    }
+    const accounts = await checkBalances()
     for (const sql of [ordersSql, paymentsSql]) {
       const deadlineOutbox = Date.now() + 20_000
       for (;;) {
@@ -202,6 +215,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     stopPostgres,
     restartPostgres,
     signalPostgres,
+    checkBalances,
     checkInvariants,
     stop,
     ordersSql,
