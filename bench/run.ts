@@ -80,6 +80,8 @@ if (args.url) {
   gozon = await spawnGozon({
     env: {
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      // Every user signs up and gets a token from this one address: lift the sign-in attempt limit.
+      AUTH_ATTEMPTS_BURST: '100000',
       ...(args.profile ? { GOZON_CPU_PROFILE_DIR: profileDir } : {}),
       EMBEDDED_POSTGRES_SETTINGS: [
         args['pg-statements'] ? 'shared_preload_libraries=pg_stat_statements' : '',
@@ -175,10 +177,14 @@ function watchMemory() {
   }
 }
 
-async function call(method: string, path: string, userId: string, body?: unknown) {
+/** Bearer tokens of the benchmark's users, by user name (prepareUsers signs each up). */
+const tokens = new Map<string, string>()
+const bearer = (username: string) => ({ authorization: `Bearer ${tokens.get(username) ?? 'none'}` })
+
+async function call(method: string, path: string, username: string, body?: unknown) {
   const response = await fetch(`${baseUrl}${path}`, {
     method,
-    headers: { 'x-user-id': userId, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...bearer(username), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   return { status: response.status, body: (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined }
@@ -205,9 +211,20 @@ function plan(prefix: string, users: number, orders: number): { users: Map<strin
   return { users: affordable, orders: planned }
 }
 
+/** Signs a user up and gets its API token, as any client would (POST /api/auth/users, /api/auth/token). */
+async function signUp(username: string): Promise<void> {
+  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: `bench-password-${username}` }) }
+  const created = await fetch(`${baseUrl}/api/auth/users`, init)
+  if (created.status !== 201) throw new Error(`sign up ${username}: ${created.status} ${await created.text()}`)
+  const token = await fetch(`${baseUrl}/api/auth/token`, init)
+  if (token.status !== 200) throw new Error(`token for ${username}: ${token.status}`)
+  tokens.set(username, ((await token.json()) as { accessToken: string }).accessToken)
+}
+
 async function prepareUsers(topUps: Map<string, number>): Promise<void> {
   await Promise.all(
     [...topUps].map(async ([userId, amount]) => {
+      await signUp(userId)
       const opened = await call('POST', '/api/payments/account', userId)
       if (opened.status !== 201 && opened.status !== 200) throw new Error(`open account ${userId}: ${opened.status}`)
       if (amount > 0) {
@@ -230,7 +247,7 @@ function follow(userIds: string[]) {
   const opened = userIds.map(
     (userId) =>
       new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(wsUrl, { headers: { 'x-user-id': userId } } as unknown as string[])
+        const ws = new WebSocket(wsUrl, { headers: bearer(userId) } as unknown as string[])
         ws.onopen = () => resolve()
         ws.onerror = () => {
           wsErrors += 1
@@ -396,7 +413,7 @@ async function runPhase(name: string, prefix: string, orders: number, users: num
 }
 
 function burst(runId: string) {
-  return runPhase('burst', `b${runId}`, settings.orders, settings.users, async (tracked, follower) => {
+  return runPhase('burst', `b${userTag}`, settings.orders, settings.users, async (tracked, follower) => {
     let next = 0
     await Promise.all(
       Array.from({ length: settings.concurrency }, async () => {
@@ -412,7 +429,7 @@ function burst(runId: string) {
 
 function steady(runId: string, rate: number) {
   const orders = rate * settings.seconds
-  return runPhase(`steady ${rate}/s`, `s${rate}-${runId}`, orders, settings.users, async (tracked, follower) => {
+  return runPhase(`steady ${rate}/s`, `s${rate}-${userTag}`, orders, settings.users, async (tracked, follower) => {
     // Open loop: orders leave on schedule whether or not earlier ones answered.
     const start = now()
     const inFlight: Promise<void>[] = []
@@ -433,6 +450,8 @@ function steady(runId: string, rate: number) {
 // ---------------------------------------------------------------- main
 
 const runId = new Date().toISOString().replace(/[:.]/g, '-')
+/** Short and lower-case: user names are 3-32 of a-z 0-9 . _ - */
+const userTag = Date.now().toString(36)
 const results: Record<string, unknown> = {
   startedAt: new Date().toISOString(),
   command: `bun run bench ${process.argv.slice(2).join(' ')}`.trim(),

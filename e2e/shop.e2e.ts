@@ -1,16 +1,21 @@
-// A shopper's journey in a real browser: sign in, open an account, top up,
-// order, and watch the status badges change without reloading.
+// A shopper's journey in a real browser: sign up, open an account, top up,
+// order, and watch the status badges change without reloading; sign out and
+// in again; a form posted from another site is refused.
 import { type Browser, expect, type Page, test } from '@playwright/test'
 
 const base = () => process.env.GOZON_E2E_URL!
 const unique = (name: string) => `${name}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
 
-async function signIn(page: Page, userId: string) {
-  await page.goto(`${base()}/sign-in`)
-  await page.getByLabel('User id').fill(userId)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await expect(page).toHaveURL(/\/orders$/)
-  await expect(page.locator('#current-user')).toHaveText(userId)
+const PASSWORD = 'a long enough password'
+
+/** Creates the user through the sign-up page; the shopper lands on the account page, signed in. */
+async function signUp(page: Page, username: string) {
+  await page.goto(`${base()}/sign-up`)
+  await page.getByLabel('User name').fill(username)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await expect(page).toHaveURL(/\/account$/)
+  await expect(page.locator('#current-user')).toHaveText(username)
 }
 
 async function openAccountWith(page: Page, amount: string) {
@@ -44,9 +49,10 @@ async function expectNotReloaded(page: Page) {
 async function newShopper(browser: Browser, name: string) {
   const context = await browser.newContext()
   const page = await context.newPage()
-  const userId = unique(name)
-  await signIn(page, userId)
-  return { context, page, userId }
+  const username = unique(name)
+  await signUp(page, username)
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  return { context, page, username }
 }
 
 test('a shopper tops up, pays one order and sees another cancelled, live', async ({ browser }) => {
@@ -119,18 +125,15 @@ test('two shoppers see only their own orders and updates', async ({ browser }) =
 })
 
 test('a page opened while an order is still NEW shows its final status', async ({ browser }) => {
-  const { context, page, userId } = await newShopper(browser, 'wait')
+  const { context, page } = await newShopper(browser, 'wait')
   await openAccountWith(page, '10.00')
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
   const paymentsPid = Number(process.env.GOZON_E2E_PAYMENTS_PID)
   // Freeze payments: the order will wait in the stream.
   process.kill(paymentsPid, 'SIGSTOP')
   try {
-    const created = await page.request.post(`${base()}/api/orders`, {
-      headers: { 'x-user-id': userId },
-      data: { amount: 300, description: 'Slow coffee' },
-    })
-    expect(created.status()).toBe(201)
-    const order = (await created.json()) as { id: string }
+    const row = await placeOrder(page, '3.00', 'Slow coffee')
+    const order = { id: (await row.getAttribute('id'))!.replace('order-', '') }
     const second = await context.newPage()
     await second.goto(`${base()}/orders/${order.id}`)
     await expect(second.locator(`#order-${order.id} .badge`)).toHaveAttribute('data-status', 'NEW')
@@ -162,9 +165,7 @@ test('user text is shown as text, never run', async ({ browser }) => {
 test('the forms work without JavaScript', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false })
   const page = await context.newPage()
-  const userId = unique('nojs')
-  await signIn(page, userId)
-  await page.getByRole('link', { name: 'Account', exact: true }).click()
+  await signUp(page, unique('nojs'))
   await page.getByRole('button', { name: 'Open account' }).click()
   await expect(page).toHaveURL(/\/account$/)
   await page.getByLabel('Top up').fill('9.99')
@@ -179,5 +180,46 @@ test('the forms work without JavaScript', async ({ browser }) => {
   await page.getByRole('button', { name: 'Place order' }).click()
   await expect(page).toHaveURL(/\/orders$/)
   await expect(page.locator('#order-list .order', { hasText: 'Plain form' })).toHaveCount(1)
+  await context.close()
+})
+
+test('signing out and in again with the password; a wrong password is refused', async ({ browser }) => {
+  const { context, page, username } = await newShopper(browser, 'back')
+  await placeOrder(page, '1.00', 'Before sign-out')
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await expect(page).toHaveURL(/\/sign-in$/)
+  await page.goto(`${base()}/orders`)
+  await expect(page).toHaveURL(/\/sign-in$/)
+
+  await page.getByLabel('User name').fill(username)
+  await page.getByLabel('Password').fill('not the password')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('alert')).toHaveText('Unknown user name or wrong password.')
+  await expect(page.getByLabel('Password')).toHaveValue('')
+
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page).toHaveURL(/\/orders$/)
+  await expect(page.locator('#order-list .order', { hasText: 'Before sign-out' })).toHaveCount(1)
+  // The session cookie is out of reach of scripts.
+  expect(await page.evaluate(() => document.cookie)).toBe('')
+  await context.close()
+})
+
+test('a form posted from another site is refused and changes nothing', async ({ browser }) => {
+  const { context, page } = await newShopper(browser, 'victim')
+  // A page of another origin, served by the browser's router, that submits a form to Gozon.
+  const evil = 'http://evil.example'
+  await page.route(`${evil}/**`, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<form id="f" method="post" action="${base()}/orders"><input name="amount" value="99.00"><input name="description" value="forged"></form>
+             <script>document.getElementById('f').submit()</script>`,
+    }),
+  )
+  await page.goto(`${evil}/win-a-prize`)
+  await expect(page.locator('body')).toContainText('Request refused')
+  await page.goto(`${base()}/orders`)
+  await expect(page.locator('#order-list .order')).toHaveCount(0)
   await context.close()
 })

@@ -1,20 +1,29 @@
-// The gateway: the single entry point. Routes /api/orders/** and
-// /api/payments/** to the services unchanged, serves the shopper's pages and
-// holds the browsers' WebSockets.
+// The gateway: the single entry point. Authenticates every request (pages by
+// session cookie, API by bearer token), routes /api/orders/** and
+// /api/payments/** to the services with the caller's identity proven, serves
+// the shopper's pages and holds the browsers' WebSockets.
+import { timingSafeEqual } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Elysia } from 'elysia'
+import { Gauge } from 'prom-client'
+import { databaseIsUp } from '../shared/db/client'
+import { type ErrorCode, errorResponse } from '../shared/errors'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
+import { bodyTooLarge, requireJsonBody, SERVER_BODY_LIMIT } from '../shared/http/json-body'
+import { warnIfInsecure } from '../shared/identity'
 import { stopServer } from '../shared/lifecycle'
-import { createRegistry, httpMetrics } from '../shared/metrics'
-import { Gauge } from 'prom-client'
 import type { Logger } from '../shared/logger'
 import { natsIsUp } from '../shared/messaging/health'
+import { createRegistry, httpMetrics, type ScrapeGuard } from '../shared/metrics'
 import { assets } from './assets'
+import { authApi } from './auth/api-routes'
+import { type AuthSettings, Authenticator } from './auth/authenticator'
+import type { IdentityDatabase } from './auth/database'
+import { authPages } from './auth/pages'
+import { UserStore } from './auth/users'
 import { LiveHub } from './live-hub'
 import { LIVE_SOCKET_SETTINGS, liveRoutes } from './live-routes'
-import { bodyTooLarge, SERVER_BODY_LIMIT } from '../shared/http/json-body'
-import { errorResponse } from '../shared/errors'
 import { pages } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
@@ -22,17 +31,51 @@ import { ServiceClient } from './service-client'
 export type GatewayDeps = {
   log: Logger
   nc: NatsConnection
+  /** User names and password hashes (gateway/auth/database.ts). */
+  db: IdentityDatabase
   orders: Upstream
   payments: Upstream
   upstreamTimeoutMs: number
+  auth: AuthSettings
+  /** See GatewayConfig.metricsToken. */
+  metricsToken?: string
+}
+
+function unauthorized(code: ErrorCode): Response {
+  const response = errorResponse(code)
+  response.headers.set('www-authenticate', 'Bearer realm="gozon"')
+  return response
+}
+
+/** GET /metrics: with METRICS_TOKEN, for its bearer only; without, for callers on this machine only. */
+function metricsGuard(token: string | undefined): ScrapeGuard {
+  return (request, peer) => {
+    if (token === undefined) {
+      const local = peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1'
+      return local ? undefined : errorResponse('unauthorized')
+    }
+    const given = Buffer.from(request.headers.get('authorization') ?? '')
+    const expected = Buffer.from(`Bearer ${token}`)
+    return given.length === expected.length && timingSafeEqual(given, expected) ? undefined : unauthorized('unauthorized')
+  }
 }
 
 export function createGateway(deps: GatewayDeps) {
-  const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs)
+  const auth = new Authenticator(deps.auth)
+  const users = new UserStore(deps.db, deps.auth.hashing)
+  const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs, deps.auth.identity)
   const hub = new LiveHub({ nc: deps.nc, client, log: deps.log })
-  const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log }
-  const toOrders = ({ request }: { request: Request }) => forward(request, deps.orders, options)
-  const toPayments = ({ request }: { request: Request }) => forward(request, deps.payments, options)
+  const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log, identity: deps.auth.identity }
+
+  /** An API request: the caller must be authenticated, except for the services' API docs. */
+  const toService = (upstream: Upstream) => ({ request }: { request: Request }) => {
+    if (new URL(request.url).pathname.startsWith(`/api/${upstream.name}/swagger`)) return forward(request, upstream, undefined, options)
+    const caller = auth.apiCaller(request)
+    if (caller === 'expired') return unauthorized('token_expired')
+    if (!caller) return unauthorized('unauthorized')
+    return forward(request, upstream, caller.userId, options)
+  }
+
   const metrics = createRegistry('gateway')
   new Gauge({
     name: 'gozon_live_sockets',
@@ -44,39 +87,49 @@ export function createGateway(deps: GatewayDeps) {
   })
   const app = new Elysia({
     name: 'gateway',
+    normalize: false,
     websocket: LIVE_SOCKET_SETTINGS,
     serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
     .use(errorsPlugin(deps.log))
-    .use(httpMetrics(metrics))
-    .onRequest(({ request }) => (bodyTooLarge(request) ? errorResponse('payload_too_large') : undefined))
+    .use(httpMetrics(metrics, metricsGuard(deps.metricsToken)))
+    .onRequest(({ request }) => {
+      if (bodyTooLarge(request)) return errorResponse('payload_too_large')
+      // The gateway's own JSON API; the services check theirs.
+      if (new URL(request.url).pathname.startsWith('/api/auth/')) requireJsonBody(request)
+    })
     .use(
       healthRoute({
         orders: () => upstreamIsUp(deps.orders),
         payments: () => upstreamIsUp(deps.payments),
         nats: () => natsIsUp(deps.nc),
+        database: () => databaseIsUp(deps.db.$client),
       }),
     )
     .use(assets)
-    .use(pages({ client }))
+    .use(authApi({ auth, users, log: deps.log }))
+    .use(authPages({ auth, users }))
+    .use(pages({ client, auth }))
     // Before the proxy: the live stream is the gateway's own, not the orders service's.
-    .use(liveRoutes({ hub, client, log: deps.log }))
-    .all('/api/orders', toOrders, { parse: 'none' })
-    .all('/api/orders/*', toOrders, { parse: 'none' })
-    .all('/api/payments', toPayments, { parse: 'none' })
-    .all('/api/payments/*', toPayments, { parse: 'none' })
-  return { app, hub }
+    .use(liveRoutes({ hub, client, log: deps.log, auth }))
+    .all('/api/orders', toService(deps.orders), { parse: 'none' })
+    .all('/api/orders/*', toService(deps.orders), { parse: 'none' })
+    .all('/api/payments', toService(deps.payments), { parse: 'none' })
+    .all('/api/payments/*', toService(deps.payments), { parse: 'none' })
+  return { app, hub, auth }
 }
 
 /** Starts the live hub and listens; stop() closes sockets with 1001 (htmx reconnects), then the server. */
 export function startGateway(deps: GatewayDeps, listen: { hostname: string; port: number }) {
-  const { app, hub } = createGateway(deps)
+  warnIfInsecure(deps.log, deps.auth.identity)
+  const { app, hub, auth } = createGateway(deps)
   hub.start()
   app.listen(listen)
   const port = app.server?.port ?? listen.port
   return {
     app,
     hub,
+    auth,
     port,
     url: `http://127.0.0.1:${port}`,
     async stop() {

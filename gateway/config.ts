@@ -1,5 +1,7 @@
 // The gateway's configuration, read once from the environment at start.
-import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultNatsUrl } from '../shared/config'
+import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from '../shared/config'
+import { readIdentitySettings } from '../shared/identity'
+import type { AuthSettings } from './auth/authenticator'
 
 export type GatewayConfig = {
   host: string
@@ -7,20 +9,45 @@ export type GatewayConfig = {
   ordersUrl: string
   paymentsUrl: string
   natsUrl: string
+  /** The gateway's own database: user names and password hashes. */
+  databaseUrl: string
   upstreamTimeoutMs: number
   logLevel: LogLevel
+  auth: AuthSettings
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`; when not, it answers loopback callers only. */
+  metricsToken: string | undefined
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const reader = new EnvReader(env)
+  const sessionKey = reader.secret('SESSION_SIGNING_KEY', 32)
+  if (!sessionKey) reader.problem('SESSION_SIGNING_KEY is required: at least 32 random characters (`bun start` generates one in .data/secrets.json)')
+  const attemptsPerMinute = reader.int('AUTH_ATTEMPTS_PER_MINUTE', 6, { min: 1, max: 1_000_000 })
   const config: GatewayConfig = {
     host: reader.string('HOST', '127.0.0.1'),
     port: reader.port('GATEWAY_PORT', DEFAULTS.gatewayPort),
     ordersUrl: reader.url('ORDERS_URL', `http://127.0.0.1:${DEFAULTS.ordersPort}`, ['http:', 'https:']),
     paymentsUrl: reader.url('PAYMENTS_URL', `http://127.0.0.1:${DEFAULTS.paymentsPort}`, ['http:', 'https:']),
     natsUrl: reader.url('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
+    databaseUrl: reader.url('GATEWAY_DATABASE_URL', defaultDatabaseUrl(DEFAULTS.identityDatabase), ['postgres:', 'postgresql:']),
     upstreamTimeoutMs: reader.int('UPSTREAM_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    auth: {
+      identity: readIdentitySettings(reader),
+      sessionKey: sessionKey ?? '',
+      sessionTtlSeconds: reader.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, { min: 60, max: 365 * 24 * 3600 }),
+      apiTokenTtlSeconds: reader.int('API_TOKEN_TTL_SECONDS', 3600, { min: 60, max: 30 * 24 * 3600 }),
+      secureCookies: reader.boolean('SESSION_COOKIE_SECURE', false),
+      hashing: {
+        memoryCost: reader.int('PASSWORD_HASH_MEMORY_KIB', 19_456, { min: 64, max: 4_194_304 }),
+        timeCost: reader.int('PASSWORD_HASH_TIME_COST', 2, { min: 1, max: 100 }),
+      },
+      attempts: {
+        burst: reader.int('AUTH_ATTEMPTS_BURST', 10, { min: 1, max: 1_000_000 }),
+        perSecond: attemptsPerMinute / 60,
+      },
+    },
+    metricsToken: reader.secret('METRICS_TOKEN', 16),
   }
   reader.done()
   return config

@@ -1,18 +1,20 @@
 // The WebSocket endpoints held by the gateway:
-//   /ws               the pages' socket (cookie identity): HTML fragments, swapped out of band
-//   /api/orders/live  the API clients' stream (X-User-Id): JSON {orderId, status, reason, updatedAt}
+//   /ws               the pages' socket (session cookie): HTML fragments, swapped out of band
+//   /api/orders/live  the API clients' stream (bearer token): JSON {orderId, status, reason, updatedAt}
+// A handshake a browser makes from a page of another site is refused (403):
+// the cookie would go along, so nothing else would stop that page.
 // On every (re)connect the socket is registered first, then the current state
 // is read and sent, then the changes that arrived meanwhile (see LiveHub).
 import { Elysia } from 'elysia'
 import { errorResponse } from '../shared/errors'
-import { isValidUserId, USER_ID_HEADER } from '../shared/identity'
 import type { Logger } from '../shared/logger'
 import { renderBalance } from '../views/account'
 import { html } from '../views/html'
 import { renderOrder } from '../views/orders'
 import { apiEvent, type LiveHub, type LiveSocket } from './live-hub'
 import type { ServiceClient } from './service-client'
-import { sessionUser } from './web-session'
+import type { Authenticator } from './auth/authenticator'
+import { isCrossOrigin } from './auth/origin'
 
 type RawSocket = { send(data: string): unknown; close(code?: number, reason?: string): void }
 
@@ -32,8 +34,8 @@ export const LIVE_SOCKET_SETTINGS = {
   sendPings: true,
 }
 
-export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger }) {
-  const { hub, client } = deps
+export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger; auth: Authenticator }) {
+  const { hub, client, auth } = deps
   const sockets = new WeakMap<object, LiveSocket>()
 
   function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket | undefined {
@@ -88,9 +90,12 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   return new Elysia({ name: 'gateway.live' })
     .ws('/ws', {
       detail: { hide: true },
-      beforeHandle: ({ request }) => (sessionUser(request) ? undefined : errorResponse('unauthorized')),
+      beforeHandle: ({ request }) => {
+        if (isCrossOrigin(request)) return errorResponse('cross_origin_request')
+        if (!auth.session(request)) return errorResponse('unauthorized')
+      },
       open(ws) {
-        const userId = sessionUser(ws.data.request)!
+        const userId = auth.session(ws.data.request)!.userId
         const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
         const socket = register(ws.raw, 'page', userId)
         if (socket) void sendSnapshot(socket, () => pageSnapshot(userId, orderId))
@@ -104,9 +109,16 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
     })
     .ws('/api/orders/live', {
       detail: { hide: true },
-      beforeHandle: ({ request }) => (isValidUserId(request.headers.get(USER_ID_HEADER)) ? undefined : errorResponse('unauthorized')),
+      beforeHandle: ({ request }) => {
+        if (isCrossOrigin(request)) return errorResponse('cross_origin_request')
+        const caller = auth.apiCaller(request)
+        if (caller === 'expired') return errorResponse('token_expired')
+        if (!caller) return errorResponse('unauthorized')
+      },
       open(ws) {
-        const userId = ws.data.request.headers.get(USER_ID_HEADER)!
+        const caller = auth.apiCaller(ws.data.request)
+        if (typeof caller !== 'object') return void ws.raw.close(1008, 'unauthorized')
+        const userId = caller.userId
         const socket = register(ws.raw, 'api', userId)
         if (socket) void sendSnapshot(socket, () => apiSnapshot(userId))
       },

@@ -4,19 +4,24 @@ import { exitOnSignal, runMain } from '../shared/lifecycle'
 import { createLogger } from '../shared/logger'
 import { connectNats } from '../shared/messaging/nats'
 import { startGateway } from './app'
+import { openIdentityDatabase } from './auth/database'
 import { loadGatewayConfig } from './config'
 
 const config = loadConfigOrExit(loadGatewayConfig)
 const log = createLogger('gateway', config.logLevel)
 await runMain(log, async () => {
+  const db = await openIdentityDatabase(config.databaseUrl)
   const nc = await connectNats(config.natsUrl, 'gozon-gateway', log)
   const gateway = startGateway(
     {
       log,
       nc,
+      db,
       orders: { name: 'orders', baseUrl: config.ordersUrl },
       payments: { name: 'payments', baseUrl: config.paymentsUrl },
       upstreamTimeoutMs: config.upstreamTimeoutMs,
+      auth: config.auth,
+      metricsToken: config.metricsToken,
     },
     { hostname: config.host, port: config.port },
   )
@@ -24,5 +29,6 @@ await runMain(log, async () => {
   exitOnSignal(log, async () => {
     await gateway.stop()
     await nc.drain().catch(() => {})
+    await db.$client.end({ timeout: 5 })
   })
 })

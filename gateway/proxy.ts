@@ -1,6 +1,9 @@
-// Forwards an API request to the service that owns its path, unchanged, and
-// relays the answer. No business logic: only transport concerns live here.
+// Forwards an API request to the service that owns its path and relays the
+// answer. No business logic: transport concerns, and identity — the client's
+// own credentials and identity headers are removed, and the caller the
+// gateway authenticated is stated with the gateway's proof (shared/identity.ts).
 import { errorResponse } from '../shared/errors'
+import { type Audience, IDENTITY_HEADER, identityHeaders, type IdentitySettings, USER_ID_HEADER } from '../shared/identity'
 import type { Logger } from '../shared/logger'
 
 // Hop-by-hop headers belong to one connection and are not forwarded.
@@ -17,19 +20,26 @@ const HOP_BY_HOP = [
   'content-length',
   'content-encoding',
 ]
+// What the client may not tell a service: who it is (only the gateway's proof
+// says that) and its credentials (the services never need them).
+const CLIENT_IDENTITY = [IDENTITY_HEADER, USER_ID_HEADER, 'authorization', 'cookie']
 
-function withoutHopByHop(source: Headers): Headers {
+function without(source: Headers, names: readonly string[]): Headers {
   const headers = new Headers(source)
-  for (const name of HOP_BY_HOP) headers.delete(name)
+  for (const name of names) headers.delete(name)
   return headers
 }
 
-export type Upstream = { name: string; baseUrl: string }
+export type Upstream = { name: Audience; baseUrl: string }
 
-export async function forward(request: Request, upstream: Upstream, options: { timeoutMs: number; log: Logger }): Promise<Response> {
+export type ForwardOptions = { timeoutMs: number; log: Logger; identity: IdentitySettings }
+
+/** Forwards `request`; `userId` is the authenticated caller, or undefined for public paths (API docs). */
+export async function forward(request: Request, upstream: Upstream, userId: string | undefined, options: ForwardOptions): Promise<Response> {
   const url = new URL(request.url)
   const target = `${upstream.baseUrl}${url.pathname}${url.search}`
-  const headers = withoutHopByHop(request.headers)
+  const headers = without(request.headers, [...HOP_BY_HOP, ...CLIENT_IDENTITY])
+  if (userId !== undefined) for (const [name, value] of Object.entries(identityHeaders(options.identity, upstream.name, userId))) headers.set(name, value)
   if (!headers.has('x-request-id')) headers.set('x-request-id', crypto.randomUUID())
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   try {
@@ -40,7 +50,7 @@ export async function forward(request: Request, upstream: Upstream, options: { t
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs),
     })
-    return new Response(response.body, { status: response.status, headers: withoutHopByHop(response.headers) })
+    return new Response(response.body, { status: response.status, headers: without(response.headers, HOP_BY_HOP) })
   } catch (error) {
     options.log.warn({ err: error, upstream: upstream.name, path: url.pathname }, 'upstream request failed')
     return errorResponse('upstream_unavailable')

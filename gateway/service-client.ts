@@ -1,11 +1,12 @@
 // The gateway's client of the orders and payments APIs, used by the pages and
 // the live sockets. It speaks the same public API as any other client, with
-// the shopper's id in X-User-Id: the gateway holds no business logic.
+// the shopper's identity proven as for any proxied request (shared/identity.ts):
+// the gateway holds no business logic.
 import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import type { OperationsReport } from '../shared/operations'
 import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
-import { USER_ID_HEADER } from '../shared/identity'
+import { identityHeaders, type IdentitySettings } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
 import type { Upstream } from './proxy'
@@ -21,6 +22,7 @@ export class ServiceClient {
   constructor(
     private readonly upstreams: { orders: Upstream; payments: Upstream },
     private readonly timeoutMs: number,
+    private readonly identity: IdentitySettings,
   ) {}
 
   private async call<T>(
@@ -31,7 +33,7 @@ export class ServiceClient {
     body?: unknown,
     idempotencyKey?: string,
   ): Promise<Result<T>> {
-    const headers: Record<string, string> = { [USER_ID_HEADER]: userId }
+    const headers: Record<string, string> = identityHeaders(this.identity, service, userId)
     if (idempotencyKey) headers[IDEMPOTENCY_HEADER] = idempotencyKey
     if (body !== undefined) headers['content-type'] = 'application/json'
     try {

@@ -19,6 +19,8 @@ export type LaunchState = {
 export type SpawnedGozon = {
   state: LaunchState
   ports: { postgres: number; nats: number; gateway: number; orders: number; payments: number }
+  /** The throw-away data folder (removed by stop()). */
+  dataDir: string
   child: ChildProcess
   output(): string
   /** Ctrl-C, then waits for a clean exit; returns the exit code (null if it had to be killed). */
@@ -83,6 +85,7 @@ export async function spawnGozon(options: { env?: Record<string, string>; echo?:
   return {
     state,
     ports: { postgres, nats, gateway, orders, payments },
+    dataDir,
     child,
     output: () => output,
     stop() {

@@ -5,8 +5,12 @@
 // NATS_URL names one; then the orders and payments services (each migrates
 // its own database at start) and the gateway, as child processes. Ctrl-C
 // stops them in order: gateway, services, then NATS and PostgreSQL.
+//
+// The keys of identity (IDENTITY_PROOF_KEY for gateway and services,
+// SESSION_SIGNING_KEY for the gateway) come from the environment or, when
+// unset, from .data/secrets.json, generated at random on first start.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
 import { createLogger } from '../shared/logger'
@@ -25,6 +29,9 @@ const config = loadConfigOrExit(() => {
     databaseUrl: env.optionalString('DATABASE_URL'),
     ordersDatabaseUrl: env.optionalString('ORDERS_DATABASE_URL'),
     paymentsDatabaseUrl: env.optionalString('PAYMENTS_DATABASE_URL'),
+    gatewayDatabaseUrl: env.optionalString('GATEWAY_DATABASE_URL'),
+    identityProofKey: env.secret('IDENTITY_PROOF_KEY', 32),
+    sessionSigningKey: env.secret('SESSION_SIGNING_KEY', 32),
     natsUrl: env.optionalString('NATS_URL'),
     postgresPort: env.port('EMBEDDED_POSTGRES_PORT', DEFAULTS.embeddedPostgresPort),
     // Extra server settings for the embedded PostgreSQL: "name=value,name=value".
@@ -54,6 +61,28 @@ function databaseOn(serverUrl: string, database: string): string {
   const url = new URL(serverUrl)
   url.pathname = `/${database}`
   return url.toString()
+}
+
+type Secrets = { identityProofKey: string; sessionSigningKey: string }
+
+/** The keys from the environment, else from the data folder (made on first start, readable by this user only). */
+function loadSecrets(): Secrets {
+  const file = join(dataDir, 'secrets.json')
+  let stored: Partial<Secrets> = {}
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>
+  const random = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
+  const secrets = {
+    identityProofKey: stored.identityProofKey ?? random(),
+    sessionSigningKey: stored.sessionSigningKey ?? random(),
+  }
+  if (stored.identityProofKey !== secrets.identityProofKey || stored.sessionSigningKey !== secrets.sessionSigningKey) {
+    mkdirSync(dataDir, { recursive: true })
+    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 })
+  }
+  return {
+    identityProofKey: config.identityProofKey ?? secrets.identityProofKey,
+    sessionSigningKey: config.sessionSigningKey ?? secrets.sessionSigningKey,
+  }
 }
 
 const children: { name: string; process: ChildProcess }[] = []
@@ -124,7 +153,7 @@ process.on('SIGTERM', () => void shutdown(0))
 
 try {
   let serverUrl = config.databaseUrl
-  if (!serverUrl && !(config.ordersDatabaseUrl && config.paymentsDatabaseUrl)) {
+  if (!serverUrl && !(config.ordersDatabaseUrl && config.paymentsDatabaseUrl && config.gatewayDatabaseUrl)) {
     postgres = await startPostgres({
       dataDir: join(dataDir, 'postgres'),
       port: config.postgresPort,
@@ -145,7 +174,8 @@ try {
 
   const ordersUrl = `http://127.0.0.1:${config.ordersPort}`
   const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
-  const common = { NATS_URL: natsUrl }
+  const secrets = loadSecrets()
+  const common = { NATS_URL: natsUrl, IDENTITY_PROOF_KEY: secrets.identityProofKey }
   startChild('orders', 'orders/main.ts', {
     ...common,
     ORDERS_PORT: String(config.ordersPort),
@@ -162,6 +192,8 @@ try {
     GATEWAY_PORT: String(config.gatewayPort),
     ORDERS_URL: ordersUrl,
     PAYMENTS_URL: paymentsUrl,
+    SESSION_SIGNING_KEY: secrets.sessionSigningKey,
+    GATEWAY_DATABASE_URL: config.gatewayDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.identityDatabase),
   })
   const gatewayUrl = `http://127.0.0.1:${config.gatewayPort}`
   await waitHealthy('gateway', gatewayUrl)

@@ -23,7 +23,7 @@ export function createApp(deps: OrdersDeps) {
     metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
   })
-    .use(operationsRoute({ service: 'orders', prefix: '/api/orders', db: deps.db, nc: deps.nc, consumer: CONSUMERS.orders }))
+    .use(operationsRoute({ service: 'orders', prefix: '/api/orders', db: deps.db, nc: deps.nc, consumer: CONSUMERS.orders, identity: deps.identity }))
     .use(ordersController(deps))
 }
 

@@ -9,11 +9,11 @@ import { createOrder, getOrder, listOrders } from './service'
 import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
 
-export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit'>) {
+export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity'>) {
   const limiter = new RateLimiter(deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
-    .use(identity)
+    .use(identity(deps.identity, 'orders'))
     .post(
       '',
       async ({ body, userId, requestId, set, request }) => {

@@ -22,7 +22,7 @@ export function createApp(deps: PaymentsDeps) {
     metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
   })
-    .use(operationsRoute({ service: 'payments', prefix: '/api/payments', db: deps.db, nc: deps.nc, consumer: CONSUMERS.payments }))
+    .use(operationsRoute({ service: 'payments', prefix: '/api/payments', db: deps.db, nc: deps.nc, consumer: CONSUMERS.payments, identity: deps.identity }))
     .use(paymentsController(deps))
 }
 

@@ -10,10 +10,10 @@ import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
 import type { ServiceDeps } from '../shared/backend-service'
 
-export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit'>) {
+export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity'>) {
   const limiter = new RateLimiter(deps.rateLimit)
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
-    .use(identity)
+    .use(identity(deps.identity, 'payments'))
     .post(
       '',
       async ({ userId, set }) => {

@@ -6,6 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
 import { forgetOldIdempotencyKeys } from './http/idempotency'
 import type { RateLimit } from './http/rate-limit'
+import { type IdentitySettings, warnIfInsecure } from './identity'
 import { stopServer } from './lifecycle'
 import { createRegistry, messagingMetrics } from './metrics'
 import type { Registry } from 'prom-client'
@@ -29,6 +30,8 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   metrics: Registry
   /** Per-user limit on creating things (orders, top-ups). */
   rateLimit: RateLimit
+  /** How a request proves its caller (shared/identity.ts). */
+  identity: IdentitySettings
 }
 
 export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subject> = {
@@ -57,6 +60,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   log: Logger,
   options: { relay?: boolean; consumer?: boolean } = {},
 ): Promise<RunningService<TSchema, S>> {
+  warnIfInsecure(log, config.identity)
   await migrateDatabase(config.databaseUrl, spec.migrationsFolder)
   const db = connectDatabase(config.databaseUrl, spec.schema, { max: config.databasePoolMax })
   const nc = await connectNats(config.natsUrl, `gozon-${spec.name}`, log)
@@ -68,7 +72,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const relayDb = connectDatabase(config.databaseUrl, spec.schema, { max: 1, settings: { enable_bitmapscan: 'off' } })
   const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay` }, config.relay)
   const metrics = createRegistry(spec.name)
-  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: (messages) => relay.publishNow(messages), metrics, rateLimit: config.rateLimit }
+  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: (messages) => relay.publishNow(messages), metrics, rateLimit: config.rateLimit, identity: config.identity }
   const consumer = new InboxConsumer(
     { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver },

@@ -54,6 +54,27 @@ export class EnvReader {
     return value
   }
 
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.env[name]
+    if (raw === undefined || raw === '') return fallback
+    if (['true', '1', 'yes'].includes(raw)) return true
+    if (['false', '0', 'no'].includes(raw)) return false
+    this.problems.push(`${name} must be true or false, got "${raw}"`)
+    return fallback
+  }
+
+  /** A secret: at least `minLength` characters when set (never echoed in messages). */
+  secret(name: string, minLength: number): string | undefined {
+    const raw = this.optionalString(name)
+    if (raw !== undefined && raw.length < minLength) this.problems.push(`${name} must be at least ${minLength} characters long`)
+    return raw
+  }
+
+  /** Records a problem that involves several variables. */
+  problem(message: string): void {
+    this.problems.push(message)
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const value = this.string(name, fallback)
     if (!(allowed as readonly string[]).includes(value)) {
@@ -83,6 +104,7 @@ export const DEFAULTS = {
   postgresPassword: 'gozon',
   ordersDatabase: 'gozon_orders',
   paymentsDatabase: 'gozon_payments',
+  identityDatabase: 'gozon_identity',
 } as const
 
 export const defaultDatabaseUrl = (database: string): string =>

@@ -5,7 +5,12 @@
 export const ERRORS = {
   invalid_json: { status: 400, message: 'The request body is not valid JSON' },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 printable ASCII characters' },
-  unauthorized: { status: 401, message: 'X-User-Id header is missing or malformed (1-64 characters of A-Za-z0-9_.-)' },
+  unauthorized: { status: 401, message: 'Authentication required: send Authorization: Bearer <token> (get one from POST /api/auth/token)' },
+  invalid_credentials: { status: 401, message: 'Unknown user name or wrong password' },
+  token_expired: { status: 401, message: 'The token has expired; get a new one from POST /api/auth/token' },
+  cross_origin_request: { status: 403, message: 'Cross-origin request refused' },
+  csrf_token_invalid: { status: 403, message: 'The form is stale or was not sent by this site; reload the page and try again' },
+  username_taken: { status: 409, message: 'This user name is taken' },
   not_found: { status: 404, message: 'No such route' },
   order_not_found: { status: 404, message: 'Order not found' },
   account_not_found: { status: 404, message: 'This user has no account; create it with POST /api/payments/account' },

@@ -19,8 +19,11 @@ export function createRegistry(service: string): Registry {
   return registry
 }
 
+/** Decides whether a scrape may read the figures (the gateway's are on its public port); a Response refuses it. */
+export type ScrapeGuard = (request: Request, peerAddress: string | undefined) => Response | undefined
+
 /** Request durations by method, route (the pattern, not the URL) and status, and the /metrics route itself. */
-export function httpMetrics(registry: Registry) {
+export function httpMetrics(registry: Registry, guard?: ScrapeGuard) {
   const duration = new Histogram({
     name: 'gozon_http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status',
@@ -39,9 +42,15 @@ export function httpMetrics(registry: Registry) {
       const status = typeof set.status === 'number' ? set.status : 200
       duration.observe({ method: request.method, route: route || 'unmatched', status }, (performance.now() - start) / 1000)
     })
-    .get('/metrics', async () => new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }), {
-      detail: { hide: true },
-    })
+    .get(
+      '/metrics',
+      async ({ request, server }) =>
+        guard?.(request, server?.requestIP(request)?.address) ??
+        new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }),
+      {
+        detail: { hide: true },
+      },
+    )
 }
 
 /** The messaging figures of a back-end service: its outbox, relay, consumer and dead letters. */

@@ -7,7 +7,7 @@ import { desc, sql } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import type { Executor } from './db/client'
 import { deadLetters } from './db/messaging-tables'
-import { identity } from './identity'
+import { type Audience, identity, type IdentitySettings } from './identity'
 
 export type OperationsReport = {
   service: string
@@ -17,8 +17,9 @@ export type OperationsReport = {
 }
 
 export function operationsRoute(deps: {
-  service: string
+  service: Audience
   prefix: string
+  identity: IdentitySettings
   db: Executor
   nc: NatsConnection
   consumer: { stream: string; durable: string }
@@ -39,7 +40,7 @@ export function operationsRoute(deps: {
   }
 
   return new Elysia({ name: `${deps.service}.operations`, prefix: deps.prefix })
-    .use(identity)
+    .use(identity(deps.identity, deps.service))
     .get(
       '/operations',
       async (): Promise<OperationsReport> => {

@@ -2,6 +2,7 @@
 // consumer, logging). Each service's config.ts adds its own on top.
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from './config'
 import type { RateLimit } from './http/rate-limit'
+import { type IdentitySettings, readIdentitySettings } from './identity'
 import { DEFAULT_CONSUMER, type ConsumerSettings } from './messaging/inbox-consumer'
 import { DEFAULT_MESSAGING, type MessagingSettings } from './messaging/nats'
 import { DEFAULT_RELAY, type RelaySettings } from './messaging/outbox-relay'
@@ -18,6 +19,8 @@ export type ServiceConfig = {
   consumer: ConsumerSettings
   /** Per user, on the routes that create orders and top-ups. */
   rateLimit: RateLimit
+  /** How callers prove who they are (shared/identity.ts). */
+  identity: IdentitySettings
   /** Orders still NEW this long after their payment was asked for are asked for again (orders only). */
   sweepStuckAfterMs: number
 }
@@ -48,6 +51,7 @@ function readServiceConfig(
       retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
       graceMs: env.int('RELAY_GRACE_MS', DEFAULT_RELAY.graceMs, { min: 0, max: 600_000 }),
     },
+    identity: readIdentitySettings(env),
     sweepStuckAfterMs: env.int('ORDERS_STUCK_AFTER_MS', 10_000, { min: 100, max: 3_600_000 }),
     rateLimit: {
       burst: env.int('RATE_LIMIT_BURST', 200, { min: 1, max: 1_000_000 }),

@@ -3,7 +3,10 @@
 // function renders it in the page and in a push.
 import type { LedgerEntryView } from '../shared/api-types'
 import { type Html, html } from './html'
+import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
 import { formatMoney } from './money'
+
+export type { FormState }
 
 export type LedgerEntry = LedgerEntryView
 
@@ -17,22 +20,12 @@ export function renderBalance(balance: number | null | undefined, options: { oob
   return html`<span id="balance" class="balance"${oobAttr(options.oob ?? false)} data-minor="${balance}">Balance <strong>${formatMoney(balance)}</strong></span>`
 }
 
-export type FormState = { values?: Record<string, string>; errors?: Record<string, string>; message?: string }
-
-/**
- * A fresh Idempotency-Key in every rendered money form: a double click or a
- * retried submit of the same form carries the same key, so the API does the
- * work once; the next render (after any answer) carries a new one.
- */
-export function idempotencyKeyField(): Html {
-  return html`<input type="hidden" name="idempotencyKey" value="${crypto.randomUUID()}">`
-}
-
-export function renderTopUpForm(state: FormState = {}): Html {
+export function renderTopUpForm(csrf: string, state: FormState = {}): Html {
   const error = state.errors?.amount
   return html`<form id="top-up-form" class="stack" method="post" action="/account/top-up"
       hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button">
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  ${csrfField(csrf)}
   ${idempotencyKeyField()}
   <label for="top-up-amount">Top up</label>
   <div class="row">
@@ -62,8 +55,8 @@ export function renderStatement(entries: LedgerEntry[]): Html {
 }
 
 export type AccountPanelProps =
-  | { state: 'missing'; message?: string }
-  | { state: 'open'; balance: number; statement: LedgerEntry[]; form?: FormState }
+  | { state: 'missing'; csrf: string; message?: string }
+  | { state: 'open'; csrf: string; balance: number; statement: LedgerEntry[]; form?: FormState }
 
 export function renderAccountPanel(props: AccountPanelProps): Html {
   if (props.state === 'missing') {
@@ -72,6 +65,7 @@ export function renderAccountPanel(props: AccountPanelProps): Html {
   ${props.message ? html`<p class="alert" role="alert">${props.message}</p>` : ''}
   <p>You have no account yet. Open one to pay for orders.</p>
   <form method="post" action="/account" hx-post="/account" hx-target="#account-panel" hx-swap="outerHTML">
+    ${csrfField(props.csrf)}
     <button type="submit" id="open-account">Open account</button>
   </form>
 </section>`
@@ -79,7 +73,7 @@ export function renderAccountPanel(props: AccountPanelProps): Html {
   return html`<section id="account-panel" class="card">
   <h1>Your account</h1>
   <p class="big-balance">Balance <strong id="account-balance">${formatMoney(props.balance)}</strong></p>
-  ${renderTopUpForm(props.form)}
+  ${renderTopUpForm(props.csrf, props.form)}
   <h2>Statement</h2>
   ${renderStatement(props.statement)}
 </section>`

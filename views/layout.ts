@@ -3,10 +3,14 @@
 // signed-in shopper, the live socket that receives status fragments.
 import { type Html, html } from './html'
 import { renderBalance } from './account'
+import { csrfField } from './form-fields'
+
+export type Shopper = { username: string; csrf: string }
 
 export type LayoutProps = {
   title: string
-  userId?: string
+  /** The signed-in shopper: the name shown, and the CSRF token of the sign-out form. */
+  shopper?: Shopper
   /** Minor units; null when the shopper has no account, undefined when it could not be read. */
   balance?: number | null
   active?: 'orders' | 'account' | 'operations'
@@ -30,7 +34,7 @@ export function layout(props: LayoutProps): Html {
 <header class="top">
   <a class="brand" href="/">Gozon</a>
   ${
-    props.userId
+    props.shopper
       ? html`<nav>
     <a href="/orders" ${props.active === 'orders' ? html`aria-current="page"` : ''}>Orders</a>
     <a href="/account" ${props.active === 'account' ? html`aria-current="page"` : ''}>Account</a>
@@ -38,8 +42,8 @@ export function layout(props: LayoutProps): Html {
   </nav>
   <div class="who">
     ${renderBalance(props.balance)}
-    <span class="user" id="current-user">${props.userId}</span>
-    <form method="post" action="/sign-out" class="inline"><button type="submit" class="link">Sign out</button></form>
+    <span class="user" id="current-user">${props.shopper.username}</span>
+    <form method="post" action="/sign-out" class="inline">${csrfField(props.shopper.csrf)}<button type="submit" class="link">Sign out</button></form>
   </div>`
       : ''
   }
@@ -47,15 +51,15 @@ export function layout(props: LayoutProps): Html {
 <main>
 ${props.body}
 </main>
-${props.userId ? html`<div id="live" hx-ws:connect="/ws${props.liveQuery ? `?${props.liveQuery}` : ''}" hx-swap="none" hidden></div>` : ''}
+${props.shopper ? html`<div id="live" hx-ws:connect="/ws${props.liveQuery ? `?${props.liveQuery}` : ''}" hx-swap="none" hidden></div>` : ''}
 </body>
 </html>`
 }
 
-export function errorPage(props: { userId?: string; title: string; message: string }): Html {
+export function errorPage(props: { shopper?: Shopper; title: string; message: string }): Html {
   return layout({
     title: props.title,
-    userId: props.userId,
+    shopper: props.shopper,
     body: html`<section class="card"><h1>${props.title}</h1><p>${props.message}</p><p><a href="/orders">Back to your orders</a></p></section>`,
   })
 }

@@ -4,7 +4,7 @@
 import { type Html, html } from './html'
 import { formatMoney } from './money'
 import type { OrderView } from '../shared/api-types'
-import { type FormState, idempotencyKeyField } from './account'
+import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
 
 /** An order as the API returns it (the user id is not needed to show it). */
 export type Order = Omit<OrderView, 'userId'>
@@ -48,11 +48,12 @@ export function renderOrderList(orders: Order[]): Html {
 <p id="no-orders" class="muted">No orders yet.</p>`
 }
 
-export function renderOrderForm(state: FormState = {}): Html {
+export function renderOrderForm(csrf: string, state: FormState = {}): Html {
   const errors = state.errors ?? {}
   return html`<form id="order-form" class="stack card" method="post" action="/orders"
       hx-post="/orders" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
   <h2>New order</h2>
+  ${csrfField(csrf)}
   ${idempotencyKeyField()}
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
   <label for="order-amount">Amount</label>
@@ -68,14 +69,14 @@ export function renderOrderForm(state: FormState = {}): Html {
 }
 
 /** After a successful htmx submit: a fresh form, and the new order at the top of the list. */
-export function renderOrderCreated(order: Order): Html {
-  return html`${renderOrderForm()}
+export function renderOrderCreated(order: Order, csrf: string): Html {
+  return html`${renderOrderForm(csrf)}
 <ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order, { refresh: true })}</ul>`
 }
 
-export function renderOrdersPage(props: { orders: Order[]; form?: FormState }): Html {
+export function renderOrdersPage(props: { orders: Order[]; csrf: string; form?: FormState }): Html {
   return html`<div class="columns">
-  ${renderOrderForm(props.form)}
+  ${renderOrderForm(props.csrf, props.form)}
   <section class="card">
     <h1>Your orders</h1>
     ${renderOrderList(props.orders)}

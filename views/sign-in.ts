@@ -1,15 +1,26 @@
-// The sign-in form: the shopper names the user id to act as.
+// The sign-in and sign-up forms. The password is never rendered back.
+import { type FormState, textField } from './form-fields'
 import { type Html, html } from './html'
 
-export function renderSignInForm(state: { value?: string; error?: string } = {}): Html {
-  return html`<form id="sign-in-form" class="card stack narrow" method="post" action="/sign-in"
-      hx-post="/sign-in" hx-target="this" hx-swap="outerHTML">
-  <h1>Sign in</h1>
-  <p class="muted">Pick a user id: 1–64 letters, digits, dots, dashes or underscores.</p>
-  <label for="user-id">User id</label>
-  <input id="user-id" name="userId" autocomplete="username" maxlength="64" value="${state.value ?? ''}"
-    ${state.error ? html`aria-invalid="true" aria-describedby="user-id-error"` : ''} required autofocus>
-  ${state.error ? html`<p class="field-error" id="user-id-error">${state.error}</p>` : ''}
-  <button type="submit">Sign in</button>
+export type AuthFormKind = 'sign-in' | 'sign-up'
+
+const TEXT = {
+  'sign-in': { title: 'Sign in', button: 'Sign in', other: html`New here? <a href="/sign-up">Create an account</a>.`, password: 'current-password' },
+  'sign-up': { title: 'Create an account', button: 'Create account', other: html`Have an account? <a href="/sign-in">Sign in</a>.`, password: 'new-password' },
+} as const
+
+export function renderAuthForm(kind: AuthFormKind, state: FormState = {}): Html {
+  const text = TEXT[kind]
+  const errors = state.errors ?? {}
+  return html`<form id="${kind}-form" class="card stack narrow" method="post" action="/${kind}"
+      hx-post="/${kind}" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
+  <h1>${text.title}</h1>
+  ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  ${textField({ id: 'username', name: 'username', label: 'User name', value: state.values?.username, error: errors.username, autocomplete: 'username', maxlength: 32, autofocus: true })}
+  ${kind === 'sign-up' ? html`<p class="muted">3–32 lower-case letters, digits, dots, dashes or underscores.</p>` : ''}
+  ${textField({ id: 'password', name: 'password', label: 'Password', type: 'password', error: errors.password, autocomplete: text.password, maxlength: 128 })}
+  ${kind === 'sign-up' ? html`<p class="muted">At least 8 characters.</p>` : ''}
+  <button type="submit">${text.button}</button>
+  <p class="muted">${text.other}</p>
 </form>`
 }

@@ -25,10 +25,13 @@ function hasBody(request: Request): boolean {
   return request.headers.has('transfer-encoding')
 }
 
-export const jsonBodyOnly = new Elysia({ name: 'gozon.json-body' }).onRequest(({ request }) => {
+/** Throws 413 or 415 unless the request has no body or a JSON body of at most MAX_BODY_BYTES. */
+export function requireJsonBody(request: Request): void {
   if (!METHODS_WITH_BODY.has(request.method) || !hasBody(request)) return
   if (bodyTooLarge(request)) throw new AppError('payload_too_large')
   const type = request.headers.get('content-type') ?? ''
   const mediaType = type.split(';')[0]!.trim().toLowerCase()
   if (mediaType !== 'application/json') throw new AppError('unsupported_media_type')
-})
+}
+
+export const jsonBodyOnly = new Elysia({ name: 'gozon.json-body' }).onRequest(({ request }) => requireJsonBody(request))

@@ -54,9 +54,10 @@ export function createServiceApp(options: {
         documentation: {
           info: { title: `Gozon ${options.name}`, version: '1.0.0', description: options.description },
           components: {
-            securitySchemes: { userId: { type: 'apiKey', in: 'header', name: 'X-User-Id' } },
+            // What a client of the gateway sends; the gateway turns it into the service's Gozon-Identity proof.
+            securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from POST /api/auth/token' } },
           },
-          security: [{ userId: [] }],
+          security: [{ bearer: [] }],
         },
         exclude: { paths: ['/health', '/metrics'] },
       }),

@@ -9,8 +9,10 @@ import { freePort, waitForPort } from '../../launcher/free-port'
 import { readdirSync, readFileSync } from 'node:fs'
 import { startNats, type RunningNats } from '../../launcher/nats'
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
+import { signIdentity } from '../../shared/identity'
 import { CONSUMERS } from '../../shared/messaging/contracts'
 import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
+import { randomKey } from '../support/system'
 
 const root = join(import.meta.dir, '..', '..')
 
@@ -32,7 +34,10 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     : { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments') }
   const ports = { orders: await freePort(), payments: await freePort() }
   const processes: Partial<Record<ServiceName, Subprocess>> = {}
+  // The harness calls the services directly, proving the caller as the gateway would.
+  const identityProofKey = randomKey()
   const baseEnv = {
+    IDENTITY_PROOF_KEY: identityProofKey,
     ...process.env,
     HOST: '127.0.0.1',
     NATS_URL: nats.url,
@@ -79,7 +84,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   async function call(name: ServiceName, method: string, path: string, user: string, body?: unknown) {
     const response = await fetch(`http://127.0.0.1:${ports[name]}${path}`, {
       method,
-      headers: { 'x-user-id': user, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { 'gozon-identity': signIdentity(identityProofKey, name, user), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
     return { status: response.status, body: (await response.json().catch(() => undefined)) as Record<string, unknown> }

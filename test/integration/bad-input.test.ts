@@ -1,6 +1,8 @@
 // Every bad input gets a clear 4xx with a stable code, and writes nothing.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startSystem, type TestSystem } from '../support/system'
+import { TokenSigner } from '../../gateway/auth/tokens'
+import { signIdentity } from '../../shared/identity'
+import { randomKey, startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
 beforeAll(async () => {
@@ -14,6 +16,8 @@ type Case = {
   method: string
   path: string
   user?: string
+  /** Raw request headers, for cases about credentials (computed once the system is up). */
+  headers?: () => Record<string, string>
   body?: unknown
   contentType?: string
   status: number
@@ -35,11 +39,46 @@ const topUp = (body: unknown, extra: Partial<Case> = {}): Omit<Case, 'name' | 's
   ...extra,
 })
 
+/** The same request without the test's bearer token, with `headers` instead. */
+const anonymous = (request: Omit<Case, 'name' | 'status' | 'error'>, headers: () => Record<string, string>) => ({ ...request, user: undefined, headers })
+/** A genuine token of holder's with one character of its signature changed. */
+const tampered = () => {
+  const token = sys.tokenFor('holder')
+  return token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1)
+}
+
 const cases: Case[] = [
-  { name: 'order without X-User-Id', ...order({ amount: 5 }, { user: undefined }), status: 401, error: 'unauthorized' },
-  { name: 'order with a user id that has a space', ...order({ amount: 5 }, { user: 'a b' }), status: 401, error: 'unauthorized' },
-  { name: 'order with a 65-character user id', ...order({ amount: 5 }, { user: 'x'.repeat(65) }), status: 401, error: 'unauthorized' },
-  { name: 'order with an empty user id', ...order({ amount: 5 }, { user: '' }), status: 401, error: 'unauthorized' },
+  { name: 'order without credentials', ...order({ amount: 5 }, { user: undefined }), status: 401, error: 'unauthorized' },
+  { name: 'order with only X-User-Id (dev mode is off)', ...anonymous(order({ amount: 5 }), () => ({ 'x-user-id': 'holder' })), status: 401, error: 'unauthorized' },
+  {
+    name: 'order with a client-made Gozon-Identity proof (another key)',
+    ...anonymous(order({ amount: 5 }), () => ({ 'gozon-identity': signIdentity(randomKey(), 'orders', 'holder') })),
+    status: 401,
+    error: 'unauthorized',
+  },
+  { name: 'order with a tampered bearer token', ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${tampered()}` })), status: 401, error: 'unauthorized' },
+  {
+    name: 'order with a token signed by another key',
+    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${new TokenSigner(randomKey()).issue('api', { id: 'holder', username: 'holder' }, 60).token}` })),
+    status: 401,
+    error: 'unauthorized',
+  },
+  {
+    name: 'order with an expired token',
+    ...anonymous(order({ amount: 5 }), () => ({
+      authorization: `Bearer ${sys.gateway.auth.tokens.issue('api', { id: 'holder', username: 'holder' }, 60, Date.now() - 3_600_000).token}`,
+    })),
+    status: 401,
+    error: 'token_expired',
+  },
+  {
+    name: 'order with a session cookie token used as a bearer token',
+    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${sys.pageSession('holder').cookie.split('=')[1]}` })),
+    status: 401,
+    error: 'unauthorized',
+  },
+  { name: 'order with a session cookie instead of a token', ...anonymous(order({ amount: 5 }), () => ({ cookie: sys.pageSession('holder').cookie })), status: 401, error: 'unauthorized' },
+  { name: 'order with Basic credentials', ...anonymous(order({ amount: 5 }), () => ({ authorization: 'Basic aG9sZGVyOnB3' })), status: 401, error: 'unauthorized' },
   { name: 'amount as a string', ...order({ amount: '5' }), status: 422, error: 'validation_failed' },
   { name: 'amount zero', ...order({ amount: 0 }), status: 422, error: 'validation_failed' },
   { name: 'negative amount', ...order({ amount: -5 }), status: 422, error: 'validation_failed' },
@@ -94,7 +133,7 @@ describe('bad input', () => {
   for (const c of cases) {
     test(`${c.name} → ${c.status} ${c.error}, nothing written`, async () => {
       const before = await counts()
-      const headers: Record<string, string> = {}
+      const headers: Record<string, string> = c.headers?.() ?? {}
       if (c.contentType) headers['content-type'] = c.contentType
       const response = await sys.api(c.method, c.path, { user: c.user, body: c.body, headers })
       expect(response.status).toBe(c.status)
@@ -111,6 +150,12 @@ describe('bad input', () => {
     const r = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: 5, description: 'tea 🍵 for two' } })
     expect(r.status).toBe(201)
     expect(r.body.description).toBe('tea 🍵 for two')
+  })
+
+  test('another user’s order id is a 404, the same as an order that does not exist', async () => {
+    const id = await sys.createOrder('holder', 5)
+    const response = await sys.api('GET', `/api/orders/${id}`, { user: 'intruder' })
+    expect(response).toMatchObject({ status: 404, body: { error: 'order_not_found' } })
   })
 
   test('validation errors name the field', async () => {

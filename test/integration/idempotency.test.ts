@@ -68,7 +68,7 @@ describe('POST /api/orders with Idempotency-Key', () => {
     const before = await count('orders', 'ida')
     const response = await fetch(`${sys.gateway.url}/api/orders`, {
       method: 'POST',
-      headers: { 'x-user-id': 'ida', 'content-type': 'application/json', 'idempotency-key': key },
+      headers: { ...sys.bearer('ida'), 'content-type': 'application/json', 'idempotency-key': key },
       body: JSON.stringify({ amount: 5 }),
     })
     expect(response.status).toBe(400)

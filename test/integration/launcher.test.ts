@@ -2,6 +2,8 @@
 // nats-server in a throw-away data folder, one order paid end to end, then
 // Ctrl-C (SIGINT) and a clean exit.
 import { expect, test } from 'bun:test'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { portIsOpen } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
 
@@ -10,7 +12,11 @@ test('bun start brings Gozon up, pays an order, and stops cleanly on Ctrl-C', as
   try {
     expect(gozon.output()).toContain(gozon.state.gatewayUrl)
     const base = gozon.state.gatewayUrl
-    const user = { 'x-user-id': 'launch', 'content-type': 'application/json' }
+    const json = { 'content-type': 'application/json' }
+    const credentials = JSON.stringify({ username: 'launch', password: 'correct horse battery' })
+    expect((await fetch(`${base}/api/auth/users`, { method: 'POST', headers: json, body: credentials })).status).toBe(201)
+    const { accessToken } = await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()
+    const user = { ...json, authorization: `Bearer ${accessToken}` }
     expect((await fetch(`${base}/api/payments/account`, { method: 'POST', headers: user })).status).toBe(201)
     await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 500 }) })
     const order = await (await fetch(`${base}/api/orders`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 200 }) })).json()
@@ -24,6 +30,8 @@ test('bun start brings Gozon up, pays an order, and stops cleanly on Ctrl-C', as
     expect((await fetch(`${base}/api/orders/swagger`)).status).toBe(200)
     expect((await fetch(`${base}/api/payments/swagger`)).status).toBe(200)
     expect((await fetch(`${base}/orders`, { redirect: 'manual' })).status).toBe(303)
+    // The keys it generated are kept in the data folder, readable by its owner only.
+    expect((statSync(join(gozon.dataDir, 'secrets.json')).mode & 0o777).toString(8)).toBe('600')
   } finally {
     expect(await gozon.stop()).toBe(0)
   }

@@ -15,7 +15,7 @@ describe('request bodies', () => {
   test('a body over 16 KiB is refused with 413 before it is parsed, and nothing is written', async () => {
     const response = await fetch(`${sys.gateway.url}/api/orders`, {
       method: 'POST',
-      headers: { 'x-user-id': 'limited', 'content-type': 'application/json' },
+      headers: { ...sys.bearer('limited'), 'content-type': 'application/json' },
       body: JSON.stringify({ amount: 5, description: 'x'.repeat(17 * 1024) }),
     })
     expect(response.status).toBe(413)
@@ -50,17 +50,17 @@ describe('live sockets', () => {
   const liveUrl = () => `${sys.gateway.url.replace('http', 'ws')}/api/orders/live`
 
   test(`a user may hold ${LIVE_LIMITS.socketsPerUser} sockets on one gateway; the next is closed with 1008`, async () => {
-    const sockets = await Promise.all(Array.from({ length: LIVE_LIMITS.socketsPerUser }, () => openSocket(liveUrl(), { 'x-user-id': 'many' })))
-    const extra = await openSocket(liveUrl(), { 'x-user-id': 'many' })
+    const sockets = await Promise.all(Array.from({ length: LIVE_LIMITS.socketsPerUser }, () => openSocket(liveUrl(), sys.bearer('many'))))
+    const extra = await openSocket(liveUrl(), sys.bearer('many'))
     expect((await extra.closed).code).toBe(1008)
-    const other = await openSocket(liveUrl(), { 'x-user-id': 'someone-else' })
+    const other = await openSocket(liveUrl(), sys.bearer('someone-else'))
     await Bun.sleep(100)
     expect(sys.gateway.hub.socketCount('someone-else')).toBe(1)
     for (const s of [...sockets, other]) s.close()
   })
 
   test('a message larger than the cap closes the socket', async () => {
-    const socket = await openSocket(liveUrl(), { 'x-user-id': 'chatty' })
+    const socket = await openSocket(liveUrl(), sys.bearer('chatty'))
     socket.send('x'.repeat(LIVE_LIMITS.maxPayloadBytes + 1))
     expect((await socket.closed).code).toBe(1009)
   })

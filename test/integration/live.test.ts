@@ -15,7 +15,7 @@ const wsUrl = (base: string, path: string) => `${base.replace('http', 'ws')}${pa
 const json = (m: string) => JSON.parse(m) as { orderId: string; status: string; reason: string | null; updatedAt: string }
 
 describe('GET /api/orders/live (JSON)', () => {
-  test('refuses a connection without a valid X-User-Id', async () => {
+  test('refuses a connection without a valid bearer token', async () => {
     const response = await fetch(`${sys.gateway.url}/api/orders/live`, {
       headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
     })
@@ -29,7 +29,7 @@ describe('GET /api/orders/live (JSON)', () => {
     const waiting = [await sys.createOrder('liv', 100), await sys.createOrder('liv', 5000)]
     const foreign = await sys.createOrder('other', 100)
 
-    const socket = await openSocket(wsUrl(sys.gateway.url, '/api/orders/live'), { 'x-user-id': 'liv' })
+    const socket = await openSocket(wsUrl(sys.gateway.url, '/api/orders/live'), sys.bearer('liv'))
     const snapshot = await Promise.all(waiting.map((id) => socket.waitFor((m) => json(m).orderId === id)))
     for (const m of snapshot) expect(json(m)).toMatchObject({ status: 'NEW', reason: null })
 
@@ -61,11 +61,11 @@ describe('the pages’ socket', () => {
     sys.payments.consumer.start()
     try {
       await sys.openAccount('pat', 1000)
-      const cookie = { cookie: 'gozon_user=pat' }
+      const cookie = { cookie: sys.pageSession('pat').cookie }
       // Two tabs on two gateway instances, one more shopper elsewhere.
       const tab1 = await openSocket(wsUrl(sys.gateway.url, '/ws'), cookie)
       const tab2 = await openSocket(wsUrl(other.url, '/ws'), cookie)
-      const stranger = await openSocket(wsUrl(other.url, '/ws'), { cookie: 'gozon_user=stranger' })
+      const stranger = await openSocket(wsUrl(other.url, '/ws'), { cookie: sys.pageSession('stranger').cookie })
       for (const tab of [tab1, tab2]) await tab.waitFor((m) => m.includes('id="balance"') && m.includes('10.00'))
 
       const id = await sys.createOrder('pat', 250)
@@ -89,7 +89,7 @@ describe('the pages’ socket', () => {
     const id = await sys.createOrder('ria', 100)
     await sys.waitForFinal('ria', id)
     // The page was rendered while the order was NEW; its socket (re)connects now.
-    const socket = await openSocket(wsUrl(sys.gateway.url, `/ws?order=${id}`), { cookie: 'gozon_user=ria' })
+    const socket = await openSocket(wsUrl(sys.gateway.url, `/ws?order=${id}`), { cookie: sys.pageSession('ria').cookie })
     const snapshot = await socket.waitFor((m) => m.includes(`id="order-${id}"`))
     expect(snapshot).toContain('data-status="FINISHED"')
     expect(snapshot).toContain('9.00')
@@ -98,7 +98,7 @@ describe('the pages’ socket', () => {
 
   test('shutting the gateway down closes sockets with 1001, which htmx reconnects after', async () => {
     const other = await sys.startAnotherGateway()
-    const socket = await openSocket(wsUrl(other.url, '/ws'), { cookie: 'gozon_user=pat' })
+    const socket = await openSocket(wsUrl(other.url, '/ws'), { cookie: sys.pageSession('pat').cookie })
     await socket.waitFor((m) => m.includes('id="balance"'))
     await other.stop()
     expect((await socket.closed).code).toBe(1001)

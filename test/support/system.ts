@@ -5,6 +5,8 @@ import { expect } from 'bun:test'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
 import { startGateway } from '../../gateway/app'
+import { openIdentityDatabase } from '../../gateway/auth/database'
+import { loadGatewayConfig } from '../../gateway/config'
 import { ordersService } from '../../orders/app'
 import { loadOrdersConfig } from '../../orders/config'
 import { paymentsService } from '../../payments/app'
@@ -12,11 +14,12 @@ import { loadPaymentsConfig } from '../../payments/config'
 import { startBackendService } from '../../shared/backend-service'
 import { LOG_LEVELS, type LogLevel } from '../../shared/config'
 import { createLogger } from '../../shared/logger'
+import { type Audience, identityHeaders } from '../../shared/identity'
 import { STREAMS, type Subject } from '../../shared/messaging/contracts'
 import { freshDatabaseUrl, freshNats, sqlClient } from './infra'
 
 export type SystemOptions = {
-  /** Extra environment for both services (for example CONSUMER_ACK_WAIT_MS). */
+  /** Extra environment for both services and the gateway (for example CONSUMER_ACK_WAIT_MS). */
   env?: Record<string, string>
   ordersRelay?: boolean
   ordersConsumer?: boolean
@@ -31,7 +34,8 @@ export async function startSystem(options: SystemOptions = {}) {
   const nats = await freshNats()
   const ordersDbUrl = await freshDatabaseUrl('orders')
   const paymentsDbUrl = await freshDatabaseUrl('payments')
-  const env = {
+  const identityDbUrl = await freshDatabaseUrl('identity')
+  const env: Record<string, string> = {
     HOST: '127.0.0.1',
     NATS_URL: nats.url,
     ORDERS_PORT: '0',
@@ -44,6 +48,15 @@ export async function startSystem(options: SystemOptions = {}) {
     // Tests that hammer one user are about money, not rates (limits.test.ts sets its own).
     RATE_LIMIT_BURST: '1000000',
     RATE_LIMIT_PER_SECOND: '1000000',
+    // Fresh keys per system, as `bun start` makes them once per data folder.
+    IDENTITY_PROOF_KEY: randomKey(),
+    SESSION_SIGNING_KEY: randomKey(),
+    GATEWAY_DATABASE_URL: identityDbUrl,
+    // Cheap hashing and no sign-in limit, except where a test asks (auth.test.ts).
+    PASSWORD_HASH_MEMORY_KIB: '256',
+    PASSWORD_HASH_TIME_COST: '1',
+    AUTH_ATTEMPTS_BURST: '1000000',
+    AUTH_ATTEMPTS_PER_MINUTE: '1000000',
     ...options.env,
   }
   const orders = await startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), {
@@ -54,12 +67,17 @@ export async function startSystem(options: SystemOptions = {}) {
     consumer: options.paymentsConsumer,
   })
   const gatewayNc = await connect({ servers: nats.url })
+  const gatewayConfig = loadGatewayConfig(env)
+  const identityDb = await openIdentityDatabase(identityDbUrl)
   const gatewayDeps = {
     log: createLogger('gateway', testLogLevel),
     nc: gatewayNc,
-    orders: { name: 'orders', baseUrl: orders.url },
-    payments: { name: 'payments', baseUrl: payments.url },
+    db: identityDb,
+    orders: { name: 'orders' as const, baseUrl: orders.url },
+    payments: { name: 'payments' as const, baseUrl: payments.url },
     upstreamTimeoutMs: 10_000,
+    auth: gatewayConfig.auth,
+    metricsToken: gatewayConfig.metricsToken,
   }
   const gateway = startGateway(gatewayDeps, { hostname: '127.0.0.1', port: 0 })
   /** Another gateway instance on the same services and NATS, as behind a load balancer. */
@@ -72,10 +90,36 @@ export async function startSystem(options: SystemOptions = {}) {
   const paymentsSql = sqlClient(paymentsDbUrl)
   const probe: NatsConnection = await connect({ servers: nats.url })
 
-  /** Calls the public API through the gateway, as a client would. */
+  /**
+   * A bearer token for `user` (used as the user id), signed as POST /api/auth/token signs one:
+   * tests about orders and money need not pay for a sign-up each (auth.test.ts does the real thing).
+   */
+  function tokenFor(user: string): string {
+    return gateway.auth.issueApiToken({ id: user, username: user }).token
+  }
+
+  /** The Authorization header of an API client signed in as `user`. */
+  function bearer(user: string): { authorization: string } {
+    return { authorization: `Bearer ${tokenFor(user)}` }
+  }
+
+  /** A signed-in browser of `user`: its Cookie header and the CSRF token its forms carry. */
+  function pageSession(user: string): { cookie: string; csrf: string } {
+    const { token } = gateway.auth.tokens.issue('session', { id: user, username: user }, 3600)
+    const credential = gateway.auth.tokens.verify(token, 'session')
+    if (typeof credential !== 'object') throw new Error('a fresh session token did not verify')
+    return { cookie: `${gateway.auth.cookieName}=${token}`, csrf: gateway.auth.tokens.csrfToken(credential) }
+  }
+
+  /** Headers that prove `user` to a service directly, as the gateway would (shared/identity.ts). */
+  function proofFor(user: string, audience: Audience): Record<string, string> {
+    return identityHeaders(gatewayConfig.auth.identity, audience, user)
+  }
+
+  /** Calls the public API through the gateway, as a client would; `user` is sent as a bearer token. */
   async function api(method: string, path: string, init: { user?: string; body?: unknown; headers?: Record<string, string> } = {}) {
     const headers: Record<string, string> = { ...init.headers }
-    if (init.user !== undefined) headers['x-user-id'] = init.user
+    if (init.user !== undefined) headers.authorization = `Bearer ${tokenFor(init.user)}`
     let body: string | undefined
     if (init.body !== undefined) {
       body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body)
@@ -148,6 +192,7 @@ export async function startSystem(options: SystemOptions = {}) {
     await probe.close().catch(() => {})
     await gateway.stop()
     await gatewayNc.close().catch(() => {})
+    await identityDb.$client.end({ timeout: 5 })
     await orders.stop()
     await payments.stop()
     await ordersSql.end({ timeout: 5 })
@@ -165,6 +210,11 @@ export async function startSystem(options: SystemOptions = {}) {
     ordersSql,
     paymentsSql,
     probe,
+    identityDb,
+    tokenFor,
+    bearer,
+    pageSession,
+    proofFor,
     api,
     openAccount,
     createOrder,
@@ -175,6 +225,11 @@ export async function startSystem(options: SystemOptions = {}) {
     streamMessages,
     stop,
   }
+}
+
+/** A key like the launcher's: 32 random bytes, base64url. */
+export function randomKey(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
 }
 
 export type TestSystem = Awaited<ReturnType<typeof startSystem>>

@@ -4,19 +4,34 @@ import { loadOrdersConfig } from '../../orders/config'
 import { loadPaymentsConfig } from '../../payments/config'
 import { ConfigError } from '../../shared/config'
 
+/** The keys `bun start` generates; everything else has a default. */
+const KEYS = { IDENTITY_PROOF_KEY: 'k'.repeat(32), SESSION_SIGNING_KEY: 's'.repeat(32) }
+
 describe('configuration', () => {
   test('defaults work on one machine', () => {
-    const orders = loadOrdersConfig({})
+    const orders = loadOrdersConfig(KEYS)
     expect(orders.port).toBe(3001)
     expect(orders.host).toBe('127.0.0.1')
     expect(orders.databaseUrl).toBe('postgres://gozon:gozon@127.0.0.1:5433/gozon_orders')
     expect(orders.natsUrl).toBe('nats://127.0.0.1:4223')
-    expect(loadPaymentsConfig({}).databaseUrl).toEndWith('/gozon_payments')
-    expect(loadGatewayConfig({}).ordersUrl).toBe('http://127.0.0.1:3001')
+    expect(orders.identity).toEqual({ proofKey: KEYS.IDENTITY_PROOF_KEY, devTrustUserIdHeader: false })
+    expect(loadPaymentsConfig(KEYS).databaseUrl).toEndWith('/gozon_payments')
+    const gateway = loadGatewayConfig(KEYS)
+    expect(gateway.ordersUrl).toBe('http://127.0.0.1:3001')
+    expect(gateway.databaseUrl).toEndWith('/gozon_identity')
+    expect(gateway.auth.hashing).toEqual({ memoryCost: 19_456, timeCost: 2 })
+  })
+
+  test('identity needs its keys, or the explicit development mode', () => {
+    expect(() => loadOrdersConfig({})).toThrow(/IDENTITY_PROOF_KEY is required/)
+    expect(() => loadOrdersConfig({ IDENTITY_PROOF_KEY: 'short' })).toThrow(/at least 32 characters/)
+    expect(() => loadGatewayConfig({ IDENTITY_PROOF_KEY: KEYS.IDENTITY_PROOF_KEY })).toThrow(/SESSION_SIGNING_KEY is required/)
+    expect(() => loadOrdersConfig({ DEV_TRUST_USER_ID_HEADER: 'maybe' })).toThrow(/DEV_TRUST_USER_ID_HEADER must be true or false/)
+    expect(loadOrdersConfig({ DEV_TRUST_USER_ID_HEADER: 'true' }).identity).toEqual({ proofKey: undefined, devTrustUserIdHeader: true })
   })
 
   test('reads overrides', () => {
-    const config = loadPaymentsConfig({ PAYMENTS_PORT: '4000', CONSUMER_MAX_DELIVER: '7', NATS_DUPLICATE_WINDOW_MS: '5000' })
+    const config = loadPaymentsConfig({ ...KEYS, PAYMENTS_PORT: '4000', CONSUMER_MAX_DELIVER: '7', NATS_DUPLICATE_WINDOW_MS: '5000' })
     expect(config.port).toBe(4000)
     expect(config.messaging.maxDeliver).toBe(7)
     expect(config.consumer.maxDeliver).toBe(7)
@@ -26,7 +41,7 @@ describe('configuration', () => {
   test('reports every problem at once', () => {
     let error: unknown
     try {
-      loadOrdersConfig({ ORDERS_PORT: 'eighty', ORDERS_DATABASE_URL: 'mysql://x/y', LOG_LEVEL: 'loud', RELAY_BATCH_SIZE: '0' })
+      loadOrdersConfig({ ...KEYS, ORDERS_PORT: 'eighty', ORDERS_DATABASE_URL: 'mysql://x/y', LOG_LEVEL: 'loud', RELAY_BATCH_SIZE: '0' })
     } catch (e) {
       error = e
     }

@@ -3,7 +3,9 @@ import { renderBalance, renderStatement } from '../../views/account'
 import { html, raw } from '../../views/html'
 import { formatMoney, parseMoney } from '../../views/money'
 import { type Order, renderOrder, renderOrderCreated } from '../../views/orders'
-import { renderSignInForm } from '../../views/sign-in'
+import { renderAuthForm } from '../../views/sign-in'
+import { renderOrderForm } from '../../views/orders'
+import { renderAccountPanel } from '../../views/account'
 
 const order: Order = {
   id: '01a20159-4c4b-7527-8180-c65e8ccf556a',
@@ -71,7 +73,7 @@ describe('order fragments', () => {
   })
 
   test('an order added by a form response reads itself again once inserted, only while NEW', () => {
-    expect(renderOrderCreated(order).value).toContain(`hx-get="/orders/${order.id}/row" hx-trigger="load"`)
+    expect(renderOrderCreated(order, 'token').value).toContain(`hx-get="/orders/${order.id}/row" hx-trigger="load"`)
     expect(renderOrder({ ...order, status: 'FINISHED' }, { refresh: true }).value).not.toContain('hx-trigger')
   })
 })
@@ -94,9 +96,22 @@ describe('account fragments', () => {
     expect(out.indexOf('entry-2')).toBeLessThan(out.indexOf('entry-1'))
   })
 
-  test('the sign-in form keeps and escapes what was typed', () => {
-    const out = renderSignInForm({ value: '"><script>', error: 'bad' }).value
+  test('the sign-in form keeps and escapes the user name, never the password', () => {
+    const out = renderAuthForm('sign-in', { values: { username: '"><script>', password: 'secret-pw' }, errors: { username: 'bad' } }).value
     expect(out).toContain('value="&quot;&gt;&lt;script&gt;"')
     expect(out).toContain('aria-invalid="true"')
+    expect(out).not.toContain('secret-pw')
+    expect(out).toContain('autocomplete="current-password"')
+    expect(renderAuthForm('sign-up').value).toContain('autocomplete="new-password"')
+  })
+
+  test('every form that changes something carries the CSRF token', () => {
+    const csrf = 'csrf-&-token'
+    const forms = [
+      renderOrderForm(csrf).value,
+      renderAccountPanel({ state: 'missing', csrf }).value,
+      renderAccountPanel({ state: 'open', csrf, balance: 0, statement: [] }).value,
+    ]
+    for (const form of forms) expect(form).toContain('<input type="hidden" name="csrfToken" value="csrf-&amp;-token">')
   })
 })

@@ -1,0 +1,81 @@
+// The identity API of the gateway: create a user, and trade a user name and
+// password for a bearer token.
+//   POST /api/auth/users  {username, password} → 201 {id, username}
+//   POST /api/auth/token  {username, password} → 200 {accessToken, tokenType, expiresIn, expiresAt, userId, username}
+import { Elysia, t } from 'elysia'
+import { AppError } from '../../shared/errors'
+import { RateLimiter } from '../../shared/http/rate-limit'
+import type { Logger } from '../../shared/logger'
+import type { Authenticator } from './authenticator'
+import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
+
+const Credentials = t.Object(
+  {
+    username: t.String({ maxLength: 64, description: '3-32 of a-z 0-9 . _ - (case-insensitive)' }),
+    password: t.String({ maxLength: 1024, description: '8-128 characters' }),
+  },
+  { additionalProperties: false },
+)
+
+type Server = { requestIP(request: Request): { address: string } | null } | null
+
+/** The address of the connecting peer, for per-address limits. */
+export function clientAddress(server: Server, request: Request): string {
+  return server?.requestIP(request)?.address ?? 'unknown'
+}
+
+export function attemptLimiters(auth: Authenticator) {
+  const { burst, perSecond } = auth.settings.attempts
+  return {
+    /** Per user name: slows password guessing against one account. */
+    perUser: new RateLimiter({ burst, perSecond }),
+    /** Per client address: slows guessing across accounts and mass sign-ups, more generously. */
+    perAddress: new RateLimiter({ burst: burst * 10, perSecond: perSecond * 10 }),
+  }
+}
+
+export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger }) {
+  const { auth, users, log } = deps
+  const limits = attemptLimiters(auth)
+  return new Elysia({ name: 'gateway.auth-api', prefix: '/api/auth' })
+    .post(
+      '/users',
+      async ({ body, set, request, server }) => {
+        limits.perAddress.take(`address:${clientAddress(server, request)}`, set)
+        const username = normalizeUsername(body.username)
+        const errors = newCredentialsErrors(username, body.password)
+        if (Object.keys(errors).length > 0) {
+          throw new AppError('validation_failed', Object.entries(errors).map(([field, message]) => ({ field: `/${field}`, message })))
+        }
+        const user = await users.signUp(username, body.password)
+        if (user === 'taken') throw new AppError('username_taken')
+        log.info({ userId: user.id, username }, 'user signed up')
+        set.status = 201
+        return { id: user.id, username: user.username }
+      },
+      { body: Credentials, detail: { summary: 'Create a user', tags: ['auth'] } },
+    )
+    .post(
+      '/token',
+      async ({ body, set, request, server }) => {
+        const username = normalizeUsername(body.username)
+        limits.perAddress.take(`address:${clientAddress(server, request)}`, set)
+        limits.perUser.take(`user:${username}`, set)
+        const user = await users.signIn(username, body.password)
+        if (!user) {
+          log.info({ username }, 'token refused: bad credentials')
+          throw new AppError('invalid_credentials')
+        }
+        const { token, expiresAt } = auth.issueApiToken(user)
+        return {
+          accessToken: token,
+          tokenType: 'Bearer' as const,
+          expiresIn: auth.settings.apiTokenTtlSeconds,
+          expiresAt: new Date(expiresAt * 1000).toISOString(),
+          userId: user.id,
+          username: user.username,
+        }
+      },
+      { body: Credentials, detail: { summary: 'Get a bearer token for the API', tags: ['auth'] } },
+    )
+}

@@ -1,0 +1,85 @@
+// How the gateway knows who is calling: the session cookie for pages and
+// their WebSocket, a bearer token for API clients (and, in the development
+// mode of shared/identity.ts only, a bare X-User-Id). Everything that reads
+// credentials from a request is in this file.
+import type { IdentitySettings } from '../../shared/identity'
+import { isValidUserId, USER_ID_HEADER } from '../../shared/identity'
+import type { RateLimit } from '../../shared/http/rate-limit'
+import { type Credential, TokenSigner } from './tokens'
+import type { PasswordHashing, User } from './users'
+
+export type AuthSettings = {
+  identity: IdentitySettings
+  /** Signs session cookies and API tokens; only the gateway has it. */
+  sessionKey: string
+  sessionTtlSeconds: number
+  apiTokenTtlSeconds: number
+  /** Mark the cookie Secure (and name it __Host-…): on when the site is served over HTTPS. */
+  secureCookies: boolean
+  hashing: PasswordHashing
+  /** Sign-in and sign-up attempts, per user name and per client address. */
+  attempts: RateLimit
+}
+
+/** Who an API request is from; `viaDevHeader` when only X-User-Id vouched for it. */
+export type ApiCaller = { userId: string; viaDevHeader: boolean }
+
+function cookieValue(request: Request, name: string): string | undefined {
+  const header = request.headers.get('cookie')
+  if (!header) return undefined
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=')
+    if (index > 0 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim()
+  }
+  return undefined
+}
+
+export class Authenticator {
+  readonly tokens: TokenSigner
+  readonly cookieName: string
+
+  constructor(readonly settings: AuthSettings) {
+    this.tokens = new TokenSigner(settings.sessionKey)
+    this.cookieName = settings.secureCookies ? '__Host-gozon_session' : 'gozon_session'
+  }
+
+  /** Authorization: Bearer <token from POST /api/auth/token>; X-User-Id only in dev mode. */
+  apiCaller(request: Request): ApiCaller | 'expired' | undefined {
+    const authorization = request.headers.get('authorization')
+    if (authorization !== null) {
+      const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(authorization)
+      const credential = match ? this.tokens.verify(match[1]!, 'api') : undefined
+      if (credential === undefined || credential === 'expired') return credential
+      return { userId: credential.userId, viaDevHeader: false }
+    }
+    if (this.settings.identity.devTrustUserIdHeader) {
+      const userId = request.headers.get(USER_ID_HEADER)
+      if (isValidUserId(userId)) return { userId, viaDevHeader: true }
+    }
+    return undefined
+  }
+
+  /** The signed-in shopper of a page request or page socket. */
+  session(request: Request): Credential | undefined {
+    const token = cookieValue(request, this.cookieName)
+    const credential = token ? this.tokens.verify(token, 'session') : undefined
+    return credential === 'expired' ? undefined : credential
+  }
+
+  issueApiToken(user: User) {
+    return this.tokens.issue('api', user, this.settings.apiTokenTtlSeconds)
+  }
+
+  signInCookie(user: User): string {
+    const { token } = this.tokens.issue('session', user, this.settings.sessionTtlSeconds)
+    return this.cookie(token, this.settings.sessionTtlSeconds)
+  }
+
+  signOutCookie(): string {
+    return this.cookie('', 0)
+  }
+
+  private cookie(value: string, maxAge: number): string {
+    return `${this.cookieName}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${this.settings.secureCookies ? '; Secure' : ''}`
+  }
+}

@@ -1,0 +1,80 @@
+// Sign-up, sign-in and sign-out pages. Every page POST of the gateway passes
+// formGuard first: refused when a browser says it comes from another site,
+// and, for a signed-in shopper, unless it carries the session's CSRF token.
+import { Elysia } from 'elysia'
+import type { AppError } from '../../shared/errors'
+import { CSRF_FIELD } from '../../views/form-fields'
+import { layout } from '../../views/layout'
+import { type AuthFormKind, renderAuthForm } from '../../views/sign-in'
+import { field, formResponse, goTo, refusedForm } from '../forms'
+import { attemptLimiters, clientAddress } from './api-routes'
+import type { Authenticator } from './authenticator'
+import { isCrossOrigin } from './origin'
+import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
+
+/** Paths whose forms are posted before there is a session (their CSRF defence is the origin check alone). */
+const SIGNED_OUT_FORMS = new Set(['/sign-in', '/sign-up'])
+
+/** The CSRF and cross-origin check of every page form; use it in each plugin that has POST routes. */
+export function formGuard(auth: Authenticator) {
+  return new Elysia({ name: 'gateway.form-guard' }).onBeforeHandle({ as: 'scoped' }, ({ request, body }) => {
+    if (request.method !== 'POST') return
+    if (isCrossOrigin(request)) return refusedForm(request, 'cross_origin_request')
+    if (SIGNED_OUT_FORMS.has(new URL(request.url).pathname)) return
+    const session = auth.session(request)
+    // Without a session the route itself sends the browser to sign in.
+    if (session && !auth.tokens.checkCsrf(session, field(body, CSRF_FIELD))) return refusedForm(request, 'csrf_token_invalid')
+  })
+}
+
+export function authPages(deps: { auth: Authenticator; users: UserStore }) {
+  const { auth, users } = deps
+  const limits = attemptLimiters(auth)
+
+  const formPage = (request: Request, kind: AuthFormKind, state: Parameters<typeof renderAuthForm>[1], status: number) => {
+    const form = renderAuthForm(kind, state)
+    return formResponse(request, form, () => layout({ title: kind === 'sign-in' ? 'Sign in' : 'Create an account', body: form }), status)
+  }
+
+  /** Takes an attempt from each bucket; the message to show when one is empty. */
+  function overLimit(address: string, username: string): string | undefined {
+    const headers: Record<string, string | number> = {}
+    try {
+      limits.perAddress.take(`address:${address}`, { headers })
+      limits.perUser.take(`user:${username}`, { headers })
+      return undefined
+    } catch (error) {
+      return `${(error as AppError).message.split(';')[0]}. Try again in ${headers['retry-after'] ?? 'a few'} seconds.`
+    }
+  }
+
+  const showForm = (kind: AuthFormKind) => ({ request }: { request: Request }) =>
+    auth.session(request) ? goTo(request, '/orders') : formPage(request, kind, {}, 200)
+
+  return new Elysia({ name: 'gateway.auth-pages' })
+    .use(formGuard(auth))
+    .get('/sign-in', showForm('sign-in'))
+    .get('/sign-up', showForm('sign-up'))
+    .post('/sign-in', async ({ request, body, server }) => {
+      const username = normalizeUsername(field(body, 'username'))
+      const values = { username }
+      const limited = overLimit(clientAddress(server, request), username)
+      if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
+      const user = await users.signIn(username, field(body, 'password'))
+      if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
+      return goTo(request, '/orders', { 'set-cookie': auth.signInCookie(user) })
+    })
+    .post('/sign-up', async ({ request, body, server }) => {
+      const username = normalizeUsername(field(body, 'username'))
+      const password = field(body, 'password')
+      const values = { username }
+      const errors = newCredentialsErrors(username, password)
+      if (Object.keys(errors).length > 0) return formPage(request, 'sign-up', { values, errors }, 422)
+      const limited = overLimit(clientAddress(server, request), username)
+      if (limited) return formPage(request, 'sign-up', { values, message: limited }, 429)
+      const user = await users.signUp(username, password)
+      if (user === 'taken') return formPage(request, 'sign-up', { values, errors: { username: 'This user name is taken.' } }, 409)
+      return goTo(request, '/account', { 'set-cookie': auth.signInCookie(user) })
+    })
+    .post('/sign-out', ({ request }) => goTo(request, '/sign-in', { 'set-cookie': auth.signOutCookie() }))
+}

@@ -1,0 +1,23 @@
+// The gateway's own table (database gozon_identity): who can sign in. No
+// service reads it; services learn the caller's id from the gateway's proof.
+import { sql } from 'drizzle-orm'
+import { check, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+
+export const users = pgTable(
+  'users',
+  {
+    /** The user id the services see (X-User-Id in dev mode, the proof otherwise). */
+    id: uuid('id').primaryKey(),
+    /** Lower-cased at sign-up, so "Ann" and "ann" are one user. */
+    username: text('username').notNull().unique(),
+    /** Bun.password argon2id, PHC string format (algorithm and parameters included). */
+    passwordHash: text('password_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('users_username_format', sql`${t.username} ~ '^[a-z0-9_.-]{3,32}$'`),
+    check('users_password_hash_argon2id', sql`${t.passwordHash} like '$argon2id$%'`),
+  ],
+)
+
+export const schema = { users }

@@ -1,0 +1,39 @@
+// Hidden fields every state-changing form carries.
+import { type Html, html } from './html'
+
+export type FormState = { values?: Record<string, string>; errors?: Record<string, string>; message?: string }
+
+/** The form field the gateway checks on every signed-in POST (gateway/auth/tokens.ts csrfToken). */
+export const CSRF_FIELD = 'csrfToken'
+
+export function csrfField(token: string): Html {
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${token}">`
+}
+
+/**
+ * A fresh Idempotency-Key in every rendered money form: a double click or a
+ * retried submit of the same form carries the same key, so the API does the
+ * work once; the next render (after any answer) carries a new one.
+ */
+export function idempotencyKeyField(): Html {
+  return html`<input type="hidden" name="idempotencyKey" value="${crypto.randomUUID()}">`
+}
+
+/** A labelled input with its error underneath, wired for screen readers. */
+export function textField(props: {
+  id: string
+  name: string
+  label: string
+  type?: 'text' | 'password'
+  value?: string
+  error?: string
+  autocomplete: string
+  maxlength: number
+  autofocus?: boolean
+}): Html {
+  const errorId = `${props.id}-error`
+  return html`<label for="${props.id}">${props.label}</label>
+  <input id="${props.id}" name="${props.name}" type="${props.type ?? 'text'}" autocomplete="${props.autocomplete}" maxlength="${props.maxlength}"
+    value="${props.value ?? ''}" ${props.error ? html`aria-invalid="true" aria-describedby="${errorId}"` : ''} required${props.autofocus ? html` autofocus` : ''}>
+  ${props.error ? html`<p class="field-error" id="${errorId}">${props.error}</p>` : ''}`
+}
