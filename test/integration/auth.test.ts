@@ -1,0 +1,291 @@
+// Real identity end to end: sign-up and tokens over the API, sign-up and
+// sign-in pages with the session cookie, the services' refusal of anything
+// but the gateway's proof, CSRF and cross-origin defences, attempt limits,
+// the metrics guard, and the development-only X-User-Id mode.
+import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
+import { signIdentity } from '../../shared/identity'
+import { startSystem, type TestSystem } from '../support/system'
+
+let sys: TestSystem
+beforeAll(async () => {
+  sys = await startSystem()
+})
+afterAll(() => sys.stop())
+
+const PASSWORD = 'correct horse battery staple'
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${sys.gateway.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  return { status: response.status, headers: response.headers, body: (await response.json().catch(() => undefined)) as Record<string, unknown> }
+}
+
+/** A user created through the API and its bearer token. */
+async function apiUser(username: string) {
+  const created = await post('/api/auth/users', { username, password: PASSWORD })
+  expect(created.status).toBe(201)
+  const token = await post('/api/auth/token', { username, password: PASSWORD })
+  expect(token.status).toBe(200)
+  return { id: created.body.id as string, token: token.body.accessToken as string }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+describe('the identity API', () => {
+  test('sign-up stores an argon2id hash, never the password; names are case-insensitive', async () => {
+    const created = await post('/api/auth/users', { username: 'Quinn', password: PASSWORD })
+    expect(created.status).toBe(201)
+    expect(created.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), username: 'quinn' })
+    const [row] = await sys.identityDb.$client`select username, password_hash from users where id = ${created.body.id as string}`
+    expect(row!.password_hash).toStartWith('$argon2id$')
+    expect(row!.password_hash).not.toContain(PASSWORD)
+    expect(await post('/api/auth/users', { username: 'QUINN', password: 'another password' })).toMatchObject({
+      status: 409,
+      body: { error: 'username_taken' },
+    })
+  })
+
+  test.each([
+    ['a short name', { username: 'ab', password: PASSWORD }, 422, 'validation_failed'],
+    ['a name with a space', { username: 'a b c', password: PASSWORD }, 422, 'validation_failed'],
+    ['a short password', { username: 'shorty', password: 'seven77' }, 422, 'validation_failed'],
+    ['a password over 128 characters', { username: 'longpw', password: 'p'.repeat(129) }, 422, 'validation_failed'],
+    ['an extra field', { username: 'extra', password: PASSWORD, userId: 'admin' }, 422, 'validation_failed'],
+    ['a number for a name', { username: 42, password: PASSWORD }, 422, 'validation_failed'],
+    ['malformed JSON', '{"username": "x"', 400, 'invalid_json'],
+  ])('sign-up with %s is refused (%i %s) and creates no user', async (_name, body, status, error) => {
+    const [before] = await sys.identityDb.$client`select count(*)::int as n from users`
+    expect(await post('/api/auth/users', body)).toMatchObject({ status, body: { error } })
+    const [after] = await sys.identityDb.$client`select count(*)::int as n from users`
+    expect(after!.n).toBe(before!.n)
+  })
+
+  test('sign-up as a form is 415', async () => {
+    const r = await post('/api/auth/users', 'username=formy&password=longenough', { 'content-type': 'application/x-www-form-urlencoded' })
+    expect(r).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } })
+  })
+
+  test('a token is given for the right password only, and the same answer for an unknown name', async () => {
+    await apiUser('rhea')
+    const wrong = await post('/api/auth/token', { username: 'rhea', password: 'not the password' })
+    const unknown = await post('/api/auth/token', { username: 'nobody-here', password: PASSWORD })
+    for (const r of [wrong, unknown]) expect(r).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } })
+    const ok = await post('/api/auth/token', { username: 'RHEA', password: PASSWORD })
+    expect(ok.status).toBe(200)
+    expect(ok.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600, username: 'rhea', accessToken: expect.stringMatching(/^gz1\./) })
+  })
+
+  test('a token pays an order end to end, as the user id the gateway assigned', async () => {
+    const { id, token } = await apiUser('sage')
+    const json = { ...bearer(token), 'content-type': 'application/json' }
+    expect((await fetch(`${sys.gateway.url}/api/payments/account`, { method: 'POST', headers: json })).status).toBe(201)
+    await fetch(`${sys.gateway.url}/api/payments/account/top-up`, { method: 'POST', headers: json, body: JSON.stringify({ amount: 500 }) })
+    const order = await post('/api/orders', { amount: 200 }, bearer(token))
+    expect(order).toMatchObject({ status: 201, body: { userId: id } })
+    expect((await sys.waitForFinal(id, order.body.id as string)).status).toBe('FINISHED')
+  })
+
+  test('the gateway drops client-sent identity: a bearer of one user with headers naming another acts as the first', async () => {
+    const { id, token } = await apiUser('tess')
+    const victim = await apiUser('uma')
+    const forged = {
+      ...bearer(token),
+      'x-user-id': victim.id,
+      'gozon-identity': signIdentity('guessed-key-guessed-key-guessed-key', 'orders', victim.id),
+    }
+    const order = await post('/api/orders', { amount: 5 }, forged)
+    expect(order).toMatchObject({ status: 201, body: { userId: id } })
+    const victimOrders = await fetch(`${sys.gateway.url}/api/orders`, { headers: bearer(victim.token) })
+    expect(((await victimOrders.json()) as { items: unknown[] }).items).toHaveLength(0)
+  })
+
+  test('401s name the scheme (WWW-Authenticate: Bearer)', async () => {
+    const response = await fetch(`${sys.gateway.url}/api/orders`)
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="gozon"')
+  })
+})
+
+describe('the services trust only the gateway’s proof', () => {
+  const get = (service: 'orders' | 'payments', headers: Record<string, string>) =>
+    fetch(`${sys[service].url}/api/${service}${service === 'payments' ? '/account' : ''}`, { headers })
+  const key = () => sys.env.IDENTITY_PROOF_KEY!
+
+  test('a valid proof is accepted', async () => {
+    expect((await get('orders', sys.proofFor('vera', 'orders'))).status).toBe(200)
+    expect((await get('payments', sys.proofFor('vera', 'payments'))).status).toBe(404) // known caller, no account yet
+  })
+
+  test.each([
+    ['a bare X-User-Id', () => ({ 'x-user-id': 'vera' })],
+    ['a proof made with another key', () => ({ 'gozon-identity': signIdentity('k'.repeat(40), 'orders', 'vera') })],
+    ['a proof for the payments service', () => ({ 'gozon-identity': signIdentity(key(), 'payments', 'vera') })],
+    ['a proof older than a minute', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', Date.now() - 61_000) })],
+    ['a proof from the future', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', Date.now() + 60_000) })],
+    ['a proof with the user id changed', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera').replace('.vera.', '.vero.') })],
+    ['a bearer token (only the gateway reads those)', () => bearer(sys.tokenFor('vera'))],
+  ])('%s is refused with 401', async (_name, headers) => {
+    const response = await get('orders', headers())
+    expect(response.status).toBe(401)
+    expect(((await response.json()) as { error: string }).error).toBe('unauthorized')
+  })
+})
+
+describe('pages: sign-up, sign-in, sessions', () => {
+  const form = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    fetch(`${sys.gateway.url}${path}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    })
+  const cookieOf = (response: Response) => response.headers.get('set-cookie')!.split(';')[0]!
+
+  test('sign-up signs the shopper in with an HttpOnly, SameSite cookie; sign-in needs the password', async () => {
+    const up = await form('/sign-up', { username: 'wendy', password: PASSWORD })
+    expect(up.status).toBe(303)
+    expect(up.headers.get('location')).toBe('/account')
+    expect(up.headers.get('set-cookie')).toMatch(/^gozon_session=gz1\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=604800$/)
+    const page = await fetch(`${sys.gateway.url}/orders`, { headers: { cookie: cookieOf(up) } })
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('<span class="user" id="current-user">wendy</span>')
+
+    const wrong = await form('/sign-in', { username: 'wendy', password: 'wrong password' }, { 'hx-request': 'true' })
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get('set-cookie')).toBeNull()
+    const text = await wrong.text()
+    expect(text).toContain('Unknown user name or wrong password.')
+    expect(text).not.toContain('wrong password"')
+    const ok = await form('/sign-in', { username: 'Wendy', password: PASSWORD })
+    expect(ok.status).toBe(303)
+    expect(ok.headers.get('location')).toBe('/orders')
+  })
+
+  test('sign-up errors are shown next to the fields, and a taken name too', async () => {
+    const bad = await form('/sign-up', { username: 'x', password: 'short' }, { 'hx-request': 'true' })
+    expect(bad.status).toBe(422)
+    const text = await bad.text()
+    expect(text).toContain('id="username-error"')
+    expect(text).toContain('id="password-error"')
+    const taken = await form('/sign-up', { username: 'wendy', password: PASSWORD }, { 'hx-request': 'true' })
+    expect(taken.status).toBe(409)
+    expect(await taken.text()).toContain('This user name is taken.')
+  })
+
+  test('a forged or altered cookie is no session', async () => {
+    const real = sys.pageSession('xena').cookie
+    for (const cookie of [`${real}x`, 'gozon_session=gz1.eyJrIjoic2Vzc2lvbiJ9.AAAA', `gozon_session=${sys.tokenFor('xena')}`]) {
+      const r = await fetch(`${sys.gateway.url}/orders`, { headers: { cookie }, redirect: 'manual' })
+      expect(r.status).toBe(303)
+      expect(r.headers.get('location')).toBe('/sign-in')
+    }
+  })
+})
+
+describe('CSRF and cross-origin defences', () => {
+  const ordersCount = async (user: string) => (await sys.api('GET', '/api/orders', { user })).body.items.length as number
+  const postOrder = (session: { cookie: string }, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    fetch(`${sys.gateway.url}/orders`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams({ amount: '1.00', ...fields }).toString(),
+    })
+
+  test('a form without the session’s CSRF token is refused (403) and places nothing', async () => {
+    const yara = sys.pageSession('yara')
+    const other = sys.pageSession('yara') // another session of the same user: another token
+    for (const fields of [{}, { csrfToken: 'nope' }, { csrfToken: other.csrf }] as Record<string, string>[]) {
+      const r = await postOrder(yara, fields)
+      expect(r.status).toBe(403)
+      expect(await r.text()).toContain('The form is stale or was not sent by this site')
+    }
+    expect(await ordersCount('yara')).toBe(0)
+    expect((await postOrder(yara, { csrfToken: yara.csrf })).status).toBe(303)
+    expect(await ordersCount('yara')).toBe(1)
+  })
+
+  test('a browser request from another site is refused even with the right token', async () => {
+    const zoe = sys.pageSession('zoe')
+    for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
+      const r = await postOrder(zoe, { csrfToken: zoe.csrf }, headers)
+      expect(r.status).toBe(403)
+      expect(await r.text()).toContain('Cross-origin request refused')
+    }
+    const sameOrigin = { origin: sys.gateway.url, 'sec-fetch-site': 'same-origin' }
+    expect((await postOrder(zoe, { csrfToken: zoe.csrf }, sameOrigin)).status).toBe(303)
+    expect(await ordersCount('zoe')).toBe(1)
+    // Login CSRF: the sign-in form checks the origin too.
+    const signIn = await fetch(`${sys.gateway.url}/sign-in`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=zoe&password=whatever1',
+    })
+    expect(signIn.status).toBe(403)
+  })
+
+  test('WebSocket handshakes from another site are refused; expired tokens say so', async () => {
+    const upgrade = { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
+    const page = await fetch(`${sys.gateway.url}/ws`, { headers: { ...upgrade, cookie: sys.pageSession('zoe').cookie, origin: 'http://evil.example' } })
+    expect(page.status).toBe(403)
+    expect(((await page.json()) as { error: string }).error).toBe('cross_origin_request')
+    const expired = sys.gateway.auth.tokens.issue('api', { id: 'zoe', username: 'zoe' }, 60, Date.now() - 120_000).token
+    const api = await fetch(`${sys.gateway.url}/api/orders/live`, { headers: { ...upgrade, ...bearer(expired) } })
+    expect(api.status).toBe(401)
+    expect(((await api.json()) as { error: string }).error).toBe('token_expired')
+  })
+})
+
+describe('limits and operations settings', () => {
+  let limited: TestSystem
+  beforeAll(async () => {
+    limited = await startSystem({ env: { AUTH_ATTEMPTS_BURST: '3', AUTH_ATTEMPTS_PER_MINUTE: '1', METRICS_TOKEN: 'metrics-token-0123456789' } })
+  })
+  afterAll(() => limited.stop())
+
+  test('password guessing against one name is slowed down: 429 with Retry-After', async () => {
+    const guess = () =>
+      fetch(`${limited.gateway.url}/api/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'target', password: 'guess-guess' }),
+      })
+    const statuses = []
+    for (let i = 0; i < 5; i++) statuses.push((await guess()).status)
+    expect(statuses).toEqual([401, 401, 401, 429, 429])
+    const refused = await guess()
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(((await refused.json()) as { error: string }).error).toBe('rate_limited')
+  })
+
+  test('with METRICS_TOKEN the gateway’s /metrics needs it', async () => {
+    expect((await fetch(`${limited.gateway.url}/metrics`)).status).toBe(401)
+    const ok = await fetch(`${limited.gateway.url}/metrics`, { headers: bearer('metrics-token-0123456789') })
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('gozon_live_sockets')
+  })
+})
+
+describe('the development mode', () => {
+  test('DEV_TRUST_USER_ID_HEADER=true believes X-User-Id, and says so loudly at start', async () => {
+    const stderr = spyOn(console, 'error')
+    const dev = await startSystem({ env: { DEV_TRUST_USER_ID_HEADER: 'true' } })
+    try {
+      const warnings = stderr.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('INSECURE DEVELOPMENT MODE'))
+      expect(warnings.length).toBe(3) // orders, payments, gateway
+      const r = await fetch(`${dev.gateway.url}/api/orders`, {
+        method: 'POST',
+        headers: { 'x-user-id': 'devuser', 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 5 }),
+      })
+      expect(r.status).toBe(201)
+      expect(((await r.json()) as { userId: string }).userId).toBe('devuser')
+    } finally {
+      stderr.mockRestore()
+      await dev.stop()
+    }
+  })
+})
