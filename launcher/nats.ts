@@ -15,10 +15,25 @@ export function natsServerBinary(): string | undefined {
   return spawnSync(found, ['--version'], { encoding: 'utf8' }).status === 0 ? found : undefined
 }
 
+/**
+ * `sync_interval: always` (nats-server 2.10 and later) makes the server fsync
+ * every message before it acknowledges the publish, so an acknowledged
+ * message survives a crash of the machine, not only of the process. Older
+ * servers refuse the setting; they sync every two minutes.
+ */
+export function supportsSyncAlways(versionOutput: string): boolean {
+  const match = /v?(\d+)\.(\d+)\.\d+/.exec(versionOutput)
+  if (!match) return false
+  const [major, minor] = [Number(match[1]), Number(match[2])]
+  return major > 2 || (major === 2 && minor >= 10)
+}
+
 export type RunningNats = {
   port: number
   url: string
   process: ChildProcess
+  /** True when this server fsyncs each message before acknowledging it (supportsSyncAlways). */
+  syncAlways: boolean
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
@@ -27,12 +42,14 @@ export async function startNats(options: { storeDir: string; port: number; onLog
   if (!binary) throw new Error(NATS_INSTALL_HINT)
   mkdirSync(options.storeDir, { recursive: true })
   const configFile = join(options.storeDir, 'nats-server.conf')
+  const syncAlways = supportsSyncAlways(spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '')
   writeFileSync(
     configFile,
     [
       `listen: "127.0.0.1:${options.port}"`,
       'jetstream {',
       `  store_dir: ${JSON.stringify(options.storeDir)}`,
+      ...(syncAlways ? ['  sync_interval: always'] : []),
       '}',
       '',
     ].join('\n'),
@@ -52,6 +69,7 @@ export async function startNats(options: { storeDir: string; port: number; onLog
     port: options.port,
     url: `nats://127.0.0.1:${options.port}`,
     process: child,
+    syncAlways,
     stop(signal = 'SIGTERM') {
       stopped ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve()

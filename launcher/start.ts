@@ -169,7 +169,12 @@ try {
   if (!natsUrl) {
     nats = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
     natsUrl = nats.url
-    log.info({ port: nats.port, storeDir: join(dataDir, 'nats') }, 'nats-server started')
+    log.info({ port: nats.port, storeDir: join(dataDir, 'nats'), syncAlways: nats.syncAlways }, 'nats-server started')
+    if (!nats.syncAlways) {
+      log.warn(
+        'this nats-server is older than 2.10 and cannot be told to fsync before acknowledging (sync_interval: always): a message acknowledged just before a crash can be lost; the stuck-order sweeper asks again for any order it leaves waiting',
+      )
+    }
   }
 
   const ordersUrl = `http://127.0.0.1:${config.ordersPort}`

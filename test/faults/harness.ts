@@ -1,6 +1,7 @@
 // The fault-injection harness: real service processes (bun orders/main.ts,
-// bun payments/main.ts) on the test PostgreSQL and a nats-server of their
-// own, which a scenario kills, restarts and starves; then the invariants.
+// bun payments/main.ts, and bun gateway/main.ts instances when a scenario
+// asks) on the test PostgreSQL and a nats-server of their own, which a
+// scenario kills, restarts and starves; then the invariants.
 import { type Subprocess, spawn } from 'bun'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
@@ -32,6 +33,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   const databases = pg
     ? { orders: pg.url('gozon_orders'), payments: pg.url('gozon_payments') }
     : { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments') }
+  const identityDatabase = pg ? pg.url('gozon_identity') : await freshDatabaseUrl('fidentity')
   const ports = { orders: await freePort(), payments: await freePort() }
   const processes: Partial<Record<ServiceName, Subprocess>> = {}
   // The harness calls the services directly, proving the caller as the gateway would.
@@ -48,6 +50,44 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     RATE_LIMIT_BURST: '1000000',
     RATE_LIMIT_PER_SECOND: '1000000',
     ...env,
+  }
+
+  const gateways = new Map<string, { port: number; process: Subprocess }>()
+  const sessionSigningKey = randomKey()
+
+  /** Starts (or restarts, on the same port) gateway instance `name` in front of the services; returns its port. */
+  async function startGateway(name: string): Promise<number> {
+    const port = gateways.get(name)?.port ?? (await freePort())
+    const child = spawn(['bun', join(root, 'gateway', 'main.ts')], {
+      env: {
+        ...baseEnv,
+        GATEWAY_PORT: String(port),
+        ORDERS_URL: `http://127.0.0.1:${ports.orders}`,
+        PAYMENTS_URL: `http://127.0.0.1:${ports.payments}`,
+        GATEWAY_DATABASE_URL: identityDatabase,
+        SESSION_SIGNING_KEY: sessionSigningKey,
+        PASSWORD_HASH_MEMORY_KIB: '256',
+        PASSWORD_HASH_TIME_COST: '1',
+        AUTH_ATTEMPTS_BURST: '1000000',
+      },
+      stdout: 'inherit',
+      stderr: 'inherit',
+    })
+    gateways.set(name, { port, process: child })
+    await waitForPort(port, 20_000)
+    return port
+  }
+
+  async function killGateway(name: string, signal: NodeJS.Signals = 'SIGKILL') {
+    const child = gateways.get(name)?.process
+    if (!child || child.exitCode !== null || child.signalCode) return
+    child.kill(signal)
+    await child.exited
+  }
+
+  /** Sends a signal to a running service (SIGSTOP freezes it, SIGCONT resumes it). */
+  function signal(name: ServiceName, sig: 'SIGSTOP' | 'SIGCONT') {
+    processes[name]?.kill(sig)
   }
 
   async function start(name: ServiceName, extraEnv: Record<string, string> = {}) {
@@ -191,6 +231,9 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   }
 
   async function stop() {
+    await Promise.all([...gateways.keys()].map((n) => killGateway(n, 'SIGTERM')))
+    signal('payments', 'SIGCONT')
+    signal('orders', 'SIGCONT')
     await Promise.all((['orders', 'payments'] as const).map((n) => kill(n, 'SIGTERM')))
     await ordersSql.end()
     await paymentsSql.end()
@@ -211,6 +254,9 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 
   return {
     start,
+    startGateway,
+    killGateway,
+    signal,
     died,
     publishRaw,
     kill,

@@ -1,0 +1,102 @@
+// Fault scenario 10: a gateway instance is killed while shoppers have their
+// pages open. Two real gateway processes sit behind a TCP balancer
+// (balancer.ts); real browsers (Playwright, Debian's Chromium) hold the pages.
+// The pages' sockets drop, htmx reconnects them through the balancer to the
+// other instance, which sends the current state and then the pushes: every
+// page ends up showing the final status of every order, without a reload.
+import { afterEach, expect, test } from 'bun:test'
+// Playwright's own expect for pages: it retries until the page matches.
+import { type Browser, chromium, expect as expectPage, type Page } from '@playwright/test'
+import { startBalancer, type Balancer } from './balancer'
+import { report, startFaultSystem } from './harness'
+
+type System = Awaited<ReturnType<typeof startFaultSystem>>
+let sys: System | undefined
+let balancer: Balancer | undefined
+let browser: Browser | undefined
+afterEach(async () => {
+  await browser?.close()
+  await balancer?.stop()
+  await sys?.stop()
+  sys = balancer = browser = undefined
+})
+
+const PASSWORD = 'a long enough password'
+const SHOPPERS = 3
+
+/** Live page sockets held by the gateway listening on `port` (its own /metrics, read from this machine). */
+async function liveSockets(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  return Number(/^gozon_live_sockets(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0)
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(100)
+  }
+}
+
+async function shopper(index: number): Promise<Page> {
+  const context = await browser!.newContext({ baseURL: balancer!.url })
+  const page = await context.newPage()
+  await page.goto('/sign-up')
+  await page.getByLabel('User name').fill(`shopper${index}`)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.waitForURL(/\/account$/)
+  await page.getByRole('button', { name: 'Open account' }).click()
+  await page.getByLabel('Top up').fill('10.00')
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expectPage(page.locator('#account-balance')).toHaveText('10.00')
+  await page.goto('/orders')
+  return page
+}
+
+async function placeOrder(page: Page, amount: string, description: string) {
+  await page.getByLabel('Amount').fill(amount)
+  await page.getByLabel('Description').fill(description)
+  await page.getByRole('button', { name: 'Place order' }).click()
+  const row = page.locator('#order-list .order', { hasText: description })
+  await expectPage(row).toHaveCount(1)
+  return row
+}
+
+test('10. a gateway instance killed while shoppers are connected: pages reconnect to the other and show the final status', async () => {
+  sys = await startFaultSystem()
+  await sys.start('orders')
+  await sys.start('payments')
+  const a = await sys.startGateway('a')
+  const b = await sys.startGateway('b')
+  balancer = await startBalancer([a, b])
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium' })
+
+  const pages = await Promise.all(Array.from({ length: SHOPPERS }, (_, i) => shopper(i)))
+  // Payments frozen: the orders stay NEW while their pages watch them.
+  sys.signal('payments', 'SIGSTOP')
+  const rows = []
+  for (const page of pages) {
+    rows.push({ page, paid: await placeOrder(page, '4.00', 'Affordable'), refused: await placeOrder(page, '20.00', 'Too dear') })
+  }
+  for (const row of rows) await expectPage(row.paid.locator('.badge')).toHaveAttribute('data-status', 'NEW')
+  await waitFor('every page socket on gateway a', async () => (await liveSockets(a)) >= SHOPPERS)
+  expect(await liveSockets(b)).toBe(0)
+  for (const page of pages) await page.evaluate(() => Object.assign(window, { gozonMark: 42 }))
+
+  await sys.killGateway('a', 'SIGKILL')
+  sys.signal('payments', 'SIGCONT')
+
+  for (const { page, paid, refused } of rows) {
+    await expectPage(paid.locator('.badge')).toHaveAttribute('data-status', 'FINISHED', { timeout: 30_000 })
+    await expectPage(refused.locator('.badge')).toHaveAttribute('data-status', 'CANCELLED', { timeout: 30_000 })
+    await expectPage(page.locator('#balance')).toContainText('6.00')
+    // Pushed into the open page, not shown by a reload.
+    expect(await page.evaluate(() => (window as unknown as { gozonMark?: number }).gozonMark)).toBe(42)
+  }
+  expect(await liveSockets(b)).toBeGreaterThanOrEqual(SHOPPERS)
+  report(
+    '10 (gateway killed under open pages)',
+    `${SHOPPERS} pages reconnected to the other gateway and show every final status; ${await sys.checkInvariants()}`,
+  )
+}, 120_000)
