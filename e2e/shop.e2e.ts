@@ -2,21 +2,10 @@
 // order, and watch the status badges change without reloading; sign out and
 // in again; a form posted from another site is refused.
 import { type Browser, expect, type Page, test } from '@playwright/test'
+import { PASSWORD, placeOrder, signUp } from './shopper'
 
 const base = () => process.env.GOZON_E2E_URL!
 const unique = (name: string) => `${name}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
-
-const PASSWORD = 'a long enough password'
-
-/** Creates the user through the sign-up page; the shopper lands on the account page, signed in. */
-async function signUp(page: Page, username: string) {
-  await page.goto(`${base()}/sign-up`)
-  await page.getByLabel('User name').fill(username)
-  await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await expect(page).toHaveURL(/\/account$/)
-  await expect(page.locator('#current-user')).toHaveText(username)
-}
 
 async function openAccountWith(page: Page, amount: string) {
   await page.getByRole('link', { name: 'Account', exact: true }).click()
@@ -25,15 +14,6 @@ async function openAccountWith(page: Page, amount: string) {
   await page.getByLabel('Top up').fill(amount)
   await page.getByRole('button', { name: 'Add money' }).click()
   await expect(page.locator('#account-balance')).toHaveText(amount)
-}
-
-async function placeOrder(page: Page, amount: string, description: string) {
-  await page.getByLabel('Amount').fill(amount)
-  await page.getByLabel('Description').fill(description)
-  await page.getByRole('button', { name: 'Place order' }).click()
-  const row = page.locator('#order-list .order', { hasText: description })
-  await expect(row).toHaveCount(1)
-  return row
 }
 
 /** Marks the document; if the page reloads, the mark is gone. */
@@ -50,7 +30,7 @@ async function newShopper(browser: Browser, name: string) {
   const context = await browser.newContext()
   const page = await context.newPage()
   const username = unique(name)
-  await signUp(page, username)
+  await signUp(page, base(), username)
   await page.getByRole('link', { name: 'Orders', exact: true }).click()
   return { context, page, username }
 }
@@ -165,7 +145,7 @@ test('user text is shown as text, never run', async ({ browser }) => {
 test('the forms work without JavaScript', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false })
   const page = await context.newPage()
-  await signUp(page, unique('nojs'))
+  await signUp(page, base(), unique('nojs'))
   await page.getByRole('button', { name: 'Open account' }).click()
   await expect(page).toHaveURL(/\/account$/)
   await page.getByLabel('Top up').fill('9.99')

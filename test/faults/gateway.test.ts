@@ -7,6 +7,7 @@
 import { afterEach, expect, test } from 'bun:test'
 // Playwright's own expect for pages: it retries until the page matches.
 import { type Browser, chromium, expect as expectPage, type Page } from '@playwright/test'
+import { placeOrder, signUp } from '../../e2e/shopper'
 import { startBalancer, type Balancer } from './balancer'
 import { report, startFaultSystem } from './harness'
 
@@ -21,7 +22,6 @@ afterEach(async () => {
   sys = balancer = browser = undefined
 })
 
-const PASSWORD = 'a long enough password'
 const SHOPPERS = 3
 
 /** Live page sockets held by the gateway listening on `port` (its own /metrics, read from this machine). */
@@ -39,28 +39,15 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 async function shopper(index: number): Promise<Page> {
-  const context = await browser!.newContext({ baseURL: balancer!.url })
+  const context = await browser!.newContext()
   const page = await context.newPage()
-  await page.goto('/sign-up')
-  await page.getByLabel('User name').fill(`shopper${index}`)
-  await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await page.waitForURL(/\/account$/)
+  await signUp(page, balancer!.url, `shopper${index}`)
   await page.getByRole('button', { name: 'Open account' }).click()
   await page.getByLabel('Top up').fill('10.00')
   await page.getByRole('button', { name: 'Add money' }).click()
   await expectPage(page.locator('#account-balance')).toHaveText('10.00')
-  await page.goto('/orders')
+  await page.goto(`${balancer!.url}/orders`)
   return page
-}
-
-async function placeOrder(page: Page, amount: string, description: string) {
-  await page.getByLabel('Amount').fill(amount)
-  await page.getByLabel('Description').fill(description)
-  await page.getByRole('button', { name: 'Place order' }).click()
-  const row = page.locator('#order-list .order', { hasText: description })
-  await expectPage(row).toHaveCount(1)
-  return row
 }
 
 test('10. a gateway instance killed while shoppers are connected: pages reconnect to the other and show the final status', async () => {
