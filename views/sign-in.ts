@@ -1,4 +1,5 @@
-// The sign-in and sign-up forms. The password is never rendered back.
+// The sign-in and sign-up forms. The password is never rendered back; a
+// field's hint gives way to its error, which says the same more pointedly.
 import { type FormState, textField } from './form-fields'
 import { type Html, html } from './html'
 
@@ -17,9 +18,9 @@ export function renderAuthForm(kind: AuthFormKind, state: FormState = {}): Html 
   <h1>${text.title}</h1>
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
   ${textField({ id: 'username', name: 'username', label: 'User name', value: state.values?.username, error: errors.username, autocomplete: 'username', maxlength: 32, autofocus: true })}
-  ${kind === 'sign-up' ? html`<p class="muted">3–32 lower-case letters, digits, dots, dashes or underscores.</p>` : ''}
+  ${kind === 'sign-up' && !errors.username ? html`<p class="muted">3–32 lower-case letters, digits, dots, dashes or underscores.</p>` : ''}
   ${textField({ id: 'password', name: 'password', label: 'Password', type: 'password', error: errors.password, autocomplete: text.password, maxlength: 128 })}
-  ${kind === 'sign-up' ? html`<p class="muted">At least 8 characters.</p>` : ''}
+  ${kind === 'sign-up' && !errors.password ? html`<p class="muted">At least 8 characters.</p>` : ''}
   <button type="submit">${text.button}</button>
   <p class="muted">${text.other}</p>
 </form>`
