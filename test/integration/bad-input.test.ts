@@ -1,7 +1,10 @@
-// Every bad input gets a clear 4xx with a stable code, and writes nothing.
+// Every bad input gets a clear 4xx with a stable code, and writes nothing;
+// hostile WebSocket handshakes and messages are refused or closed and learn nothing.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
 import { signIdentity } from '../../shared/identity'
+import { LIVE_LIMITS } from '../../gateway/live-routes'
+import { openSocket } from '../support/socket'
 import { randomKey, startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -161,5 +164,65 @@ describe('bad input', () => {
   test('validation errors name the field', async () => {
     const response = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: '5' } })
     expect(response.body.details).toEqual([{ field: '/amount', message: expect.any(String) }])
+  })
+})
+
+describe('hostile WebSockets', () => {
+  const UPGRADE = { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
+  const wsUrl = (path: string) => `${sys.gateway.url.replace('http', 'ws')}${path}`
+
+  const refusals: { name: string; path: string; headers: () => Record<string, string>; status: number; error: string }[] = [
+    { name: 'live stream without credentials', path: '/api/orders/live', headers: () => ({}), status: 401, error: 'unauthorized' },
+    { name: 'live stream with only X-User-Id', path: '/api/orders/live', headers: () => ({ 'x-user-id': 'holder' }), status: 401, error: 'unauthorized' },
+    { name: 'live stream with a tampered token', path: '/api/orders/live', headers: () => ({ authorization: `Bearer ${tampered()}` }), status: 401, error: 'unauthorized' },
+    {
+      name: 'live stream with an expired token',
+      path: '/api/orders/live',
+      headers: () => ({ authorization: `Bearer ${sys.gateway.auth.tokens.issue('api', { id: 'holder', username: 'holder' }, 60, Date.now() - 120_000).token}` }),
+      status: 401,
+      error: 'token_expired',
+    },
+    { name: 'live stream opened from another site', path: '/api/orders/live', headers: () => ({ ...sys.bearer('holder'), origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
+    { name: 'page socket without a session', path: '/ws', headers: () => ({}), status: 401, error: 'unauthorized' },
+    { name: 'page socket with a bearer token instead of the cookie', path: '/ws', headers: () => sys.bearer('holder'), status: 401, error: 'unauthorized' },
+    { name: 'page socket opened from another site (cross-site WebSocket hijacking)', path: '/ws', headers: () => ({ cookie: sys.pageSession('holder').cookie, origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
+  ]
+  for (const c of refusals) {
+    test(`${c.name} → ${c.status} ${c.error}`, async () => {
+      const response = await fetch(`${sys.gateway.url}${c.path}`, { headers: { ...UPGRADE, ...c.headers() } })
+      expect(response.status).toBe(c.status)
+      expect(((await response.json()) as { error: string }).error).toBe(c.error)
+    })
+  }
+
+  test('a subscription naming another user’s order or id learns nothing about it', async () => {
+    await sys.openAccount('watcher', 1000)
+    const mine = await sys.createOrder('watcher', 5)
+    await sys.waitForFinal('watcher', mine)
+    // The stream's query and messages cannot choose whose orders it shows.
+    const api = await openSocket(wsUrl('/api/orders/live?userId=holder&user=holder'), sys.bearer('watcher'))
+    api.send(JSON.stringify({ subscribe: 'holder' }))
+    const page = sys.pageSession('watcher')
+    const before = await sys.createOrder('holder', 7)
+    await sys.waitForFinal('holder', before)
+    const tab = await openSocket(wsUrl(`/ws?order=${before}`), { cookie: page.cookie })
+    const snapshot = await tab.waitFor((m) => m.includes('id="balance"'))
+    expect(snapshot).toContain(`order-${mine}`)
+    expect(snapshot).not.toContain(before)
+    const after = await sys.createOrder('holder', 8)
+    await sys.waitForFinal('holder', after)
+    // Both sockets work: the watcher's own next order reaches them.
+    const next = await sys.createOrder('watcher', 6)
+    await Promise.all([api, tab].map((socket) => socket.waitFor((m) => m.includes(next) && !m.includes('"NEW"') && !m.includes('data-status="NEW"'))))
+    for (const socket of [api, tab]) {
+      expect(socket.messages.some((m) => m.includes(before) || m.includes(after))).toBe(false)
+      socket.close()
+    }
+  })
+
+  test(`a client message over ${LIVE_LIMITS.maxPayloadBytes} bytes closes the socket (1009)`, async () => {
+    const socket = await openSocket(wsUrl('/api/orders/live'), sys.bearer('holder'))
+    socket.send('{"subscribe":"' + 'x'.repeat(LIVE_LIMITS.maxPayloadBytes) + '"}')
+    expect((await socket.closed).code).toBe(1009)
   })
 })
