@@ -2,6 +2,8 @@
 FROM oven/bun:1.4.4 AS deps
 WORKDIR /app
 COPY package.json bun.lock ./
+# bun install applies patches/postgres@3.4.9.patch (see package.json patchedDependencies).
+COPY patches ./patches
 RUN bun install --frozen-lockfile --production
 
 FROM oven/bun:1.4.4
