@@ -3,6 +3,7 @@
 // the whole page with the errors when JavaScript is off).
 import { Elysia } from 'elysia'
 import type { ErrorBody } from '../shared/errors'
+import { isIdempotencyKey } from '../shared/http/idempotency'
 import { type FormState, renderAccountPanel, renderBalance } from '../views/account'
 import { html, htmlResponse } from '../views/html'
 import { errorPage, layout, type Shopper } from '../views/layout'
@@ -20,7 +21,7 @@ type Viewer = { userId: string; shopper: Shopper }
 /** The form's Idempotency-Key (views/form-fields.ts idempotencyKeyField), if it carries a usable one. */
 const formKey = (body: unknown) => {
   const key = field(body, 'idempotencyKey')
-  return /^[\x20-\x7E]{1,255}$/.test(key) ? key : undefined
+  return isIdempotencyKey(key) ? key : undefined
 }
 
 function serviceMessage(error: ErrorBody | undefined, what: string): string {

@@ -2,7 +2,6 @@
 // formGuard first: refused when a browser says it comes from another site,
 // and, for a signed-in shopper, unless it carries the session's CSRF token.
 import { Elysia } from 'elysia'
-import type { AppError } from '../../shared/errors'
 import { CSRF_FIELD } from '../../views/form-fields'
 import { layout } from '../../views/layout'
 import { type AuthFormKind, renderAuthForm } from '../../views/sign-in'
@@ -38,14 +37,8 @@ export function authPages(deps: { auth: Authenticator; users: UserStore }) {
 
   /** Takes an attempt from each bucket; the message to show when one is empty. */
   function overLimit(address: string, username: string): string | undefined {
-    const headers: Record<string, string | number> = {}
-    try {
-      limits.perAddress.take(`address:${address}`, { headers })
-      limits.perUser.take(`user:${username}`, { headers })
-      return undefined
-    } catch (error) {
-      return `${(error as AppError).message.split(';')[0]}. Try again in ${headers['retry-after'] ?? 'a few'} seconds.`
-    }
+    const waitSeconds = limits.perAddress.tryTake(`address:${address}`) ?? limits.perUser.tryTake(`user:${username}`)
+    return waitSeconds === undefined ? undefined : `Too many requests. Try again in ${waitSeconds} seconds.`
   }
 
   const showForm = (kind: AuthFormKind) => ({ request }: { request: Request }) =>

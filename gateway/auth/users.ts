@@ -26,8 +26,6 @@ export function newCredentialsErrors(username: string, password: string): Record
 /** User names are case-insensitive: stored and looked up in lower case. */
 export const normalizeUsername = (name: string) => name.trim().toLowerCase()
 
-const UNIQUE_VIOLATION = '23505'
-
 export class UserStore {
   private dummyHash: Promise<string> | undefined
 
@@ -43,16 +41,12 @@ export class UserStore {
   /** The new user, or 'taken' when the name is in use. Call newCredentialsErrors first. */
   async signUp(username: string, password: string): Promise<User | 'taken'> {
     const passwordHash = await this.hash(password)
-    try {
-      const [user] = await this.db
-        .insert(users)
-        .values({ id: crypto.randomUUID(), username, passwordHash })
-        .returning({ id: users.id, username: users.username })
-      return user!
-    } catch (error) {
-      if (isUniqueViolation(error)) return 'taken'
-      throw error
-    }
+    const [user] = await this.db
+      .insert(users)
+      .values({ id: crypto.randomUUID(), username, passwordHash })
+      .onConflictDoNothing({ target: users.username })
+      .returning({ id: users.id, username: users.username })
+    return user ?? 'taken'
   }
 
   /** The user when the name exists and the password is right. */
@@ -63,11 +57,4 @@ export class UserStore {
     const ok = await Bun.password.verify(password, row?.passwordHash ?? (await this.dummyHash))
     return row && ok ? { id: row.id, username: row.username } : undefined
   }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === UNIQUE_VIOLATION) return true
-  }
-  return false
 }

@@ -18,11 +18,16 @@ const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/
 const ABANDONED_AFTER_SECONDS = 60
 export const KEEP_KEYS_MS = 24 * 3600_000
 
+/** True for a well-formed key (1-255 printable ASCII characters). */
+export function isIdempotencyKey(key: string): boolean {
+  return KEY_PATTERN.test(key)
+}
+
 /** The request's key, if it sent one; a malformed one is a 400. */
 export function readIdempotencyKey(headers: Headers): string | undefined {
   const key = headers.get(IDEMPOTENCY_HEADER)
   if (key === null) return undefined
-  if (!KEY_PATTERN.test(key)) throw new AppError('invalid_idempotency_key')
+  if (!isIdempotencyKey(key)) throw new AppError('invalid_idempotency_key')
   return key
 }
 

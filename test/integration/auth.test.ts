@@ -4,6 +4,7 @@
 // the metrics guard, and the development-only X-User-Id mode.
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import { signIdentity } from '../../shared/identity'
+import { UPGRADE_HEADERS } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -228,12 +229,11 @@ describe('CSRF and cross-origin defences', () => {
   })
 
   test('WebSocket handshakes from another site are refused; expired tokens say so', async () => {
-    const upgrade = { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
-    const page = await fetch(`${sys.gateway.url}/ws`, { headers: { ...upgrade, cookie: sys.pageSession('zoe').cookie, origin: 'http://evil.example' } })
+    const page = await fetch(`${sys.gateway.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: sys.pageSession('zoe').cookie, origin: 'http://evil.example' } })
     expect(page.status).toBe(403)
     expect(((await page.json()) as { error: string }).error).toBe('cross_origin_request')
     const expired = sys.gateway.auth.tokens.issue('api', { id: 'zoe', username: 'zoe' }, 60, Date.now() - 120_000).token
-    const api = await fetch(`${sys.gateway.url}/api/orders/live`, { headers: { ...upgrade, ...bearer(expired) } })
+    const api = await fetch(`${sys.gateway.url}/api/orders/live`, { headers: { ...UPGRADE_HEADERS, ...bearer(expired) } })
     expect(api.status).toBe(401)
     expect(((await api.json()) as { error: string }).error).toBe('token_expired')
   })

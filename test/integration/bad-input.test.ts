@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
 import { signIdentity } from '../../shared/identity'
 import { LIVE_LIMITS } from '../../gateway/live-routes'
-import { openSocket } from '../support/socket'
+import { openSocket, UPGRADE_HEADERS } from '../support/socket'
 import { randomKey, startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -168,7 +168,6 @@ describe('bad input', () => {
 })
 
 describe('hostile WebSockets', () => {
-  const UPGRADE = { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
   const wsUrl = (path: string) => `${sys.gateway.url.replace('http', 'ws')}${path}`
 
   const refusals: { name: string; path: string; headers: () => Record<string, string>; status: number; error: string }[] = [
@@ -189,7 +188,7 @@ describe('hostile WebSockets', () => {
   ]
   for (const c of refusals) {
     test(`${c.name} → ${c.status} ${c.error}`, async () => {
-      const response = await fetch(`${sys.gateway.url}${c.path}`, { headers: { ...UPGRADE, ...c.headers() } })
+      const response = await fetch(`${sys.gateway.url}${c.path}`, { headers: { ...UPGRADE_HEADERS, ...c.headers() } })
       expect(response.status).toBe(c.status)
       expect(((await response.json()) as { error: string }).error).toBe(c.error)
     })

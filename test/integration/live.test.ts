@@ -1,7 +1,7 @@
 // Live status: the JSON stream for API clients, the pages' fragment socket,
 // user isolation, and fan-out across gateway instances through NATS.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { openSocket } from '../support/socket'
+import { openSocket, UPGRADE_HEADERS } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -17,7 +17,7 @@ const json = (m: string) => JSON.parse(m) as { orderId: string; status: string; 
 describe('GET /api/orders/live (JSON)', () => {
   test('refuses a connection without a valid bearer token', async () => {
     const response = await fetch(`${sys.gateway.url}/api/orders/live`, {
-      headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      headers: UPGRADE_HEADERS,
     })
     expect(response.status).toBe(401)
     expect((await response.json()).error).toBe('unauthorized')
@@ -51,7 +51,7 @@ describe('GET /api/orders/live (JSON)', () => {
 describe('the pages’ socket', () => {
   test('needs the sign-in cookie', async () => {
     const response = await fetch(`${sys.gateway.url}/ws`, {
-      headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      headers: UPGRADE_HEADERS,
     })
     expect(response.status).toBe(401)
   })

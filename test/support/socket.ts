@@ -1,4 +1,13 @@
 // A WebSocket client for tests: collects every message and waits for one that matches.
+
+/** The headers of a WebSocket handshake, for tests that send one with fetch to see how it is refused. */
+export const UPGRADE_HEADERS = {
+  upgrade: 'websocket',
+  connection: 'upgrade',
+  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'sec-websocket-version': '13',
+}
+
 export type TestSocket = {
   messages: string[]
   closed: Promise<{ code: number; reason: string }>
