@@ -18,6 +18,7 @@ import { natsIsUp } from '../shared/messaging/health'
 import { createRegistry, httpMetrics, type ScrapeGuard } from '../shared/metrics'
 import { assets } from './assets'
 import { authApi } from './auth/api-routes'
+import { attemptLimiters } from './auth/attempts'
 import { type AuthSettings, Authenticator } from './auth/authenticator'
 import type { IdentityDatabase } from './auth/database'
 import { authPages } from './auth/pages'
@@ -63,6 +64,7 @@ function metricsGuard(token: string | undefined): ScrapeGuard {
 export function createGateway(deps: GatewayDeps) {
   const auth = new Authenticator(deps.auth)
   const users = new UserStore(deps.db, deps.auth.hashing)
+  const limits = attemptLimiters(deps.auth.attempts)
   const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs, deps.auth.identity)
   const hub = new LiveHub({ nc: deps.nc, client, log: deps.log })
   const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log, identity: deps.auth.identity }
@@ -107,8 +109,8 @@ export function createGateway(deps: GatewayDeps) {
       }),
     )
     .use(assets)
-    .use(authApi({ auth, users, log: deps.log }))
-    .use(authPages({ auth, users }))
+    .use(authApi({ auth, users, log: deps.log, limits }))
+    .use(authPages({ auth, users, limits }))
     .use(pages({ client, auth }))
     // Before the proxy: the live stream is the gateway's own, not the orders service's.
     .use(liveRoutes({ hub, client, log: deps.log, auth }))

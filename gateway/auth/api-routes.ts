@@ -4,8 +4,8 @@
 //   POST /api/auth/token  {username, password} → 200 {accessToken, tokenType, expiresIn, expiresAt, userId, username}
 import { Elysia, t } from 'elysia'
 import { AppError } from '../../shared/errors'
-import { RateLimiter } from '../../shared/http/rate-limit'
 import type { Logger } from '../../shared/logger'
+import { type AttemptLimiters, clientAddress } from './attempts'
 import type { Authenticator } from './authenticator'
 import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
 
@@ -17,26 +17,8 @@ const Credentials = t.Object(
   { additionalProperties: false },
 )
 
-type Server = { requestIP(request: Request): { address: string } | null } | null
-
-/** The address of the connecting peer, for per-address limits. */
-export function clientAddress(server: Server, request: Request): string {
-  return server?.requestIP(request)?.address ?? 'unknown'
-}
-
-export function attemptLimiters(auth: Authenticator) {
-  const { burst, perSecond } = auth.settings.attempts
-  return {
-    /** Per user name: slows password guessing against one account. */
-    perUser: new RateLimiter({ burst, perSecond }),
-    /** Per client address: slows guessing across accounts and mass sign-ups, more generously. */
-    perAddress: new RateLimiter({ burst: burst * 10, perSecond: perSecond * 10 }),
-  }
-}
-
-export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger }) {
-  const { auth, users, log } = deps
-  const limits = attemptLimiters(auth)
+export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger; limits: AttemptLimiters }) {
+  const { auth, users, log, limits } = deps
   return new Elysia({ name: 'gateway.auth-api', prefix: '/api/auth' })
     .post(
       '/users',

@@ -6,7 +6,7 @@ import { CSRF_FIELD } from '../../views/form-fields'
 import { layout } from '../../views/layout'
 import { type AuthFormKind, renderAuthForm } from '../../views/sign-in'
 import { field, formResponse, goTo, refusedForm } from '../forms'
-import { attemptLimiters, clientAddress } from './api-routes'
+import { type AttemptLimiters, clientAddress } from './attempts'
 import type { Authenticator } from './authenticator'
 import { isCrossOrigin } from './origin'
 import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
@@ -26,9 +26,8 @@ export function formGuard(auth: Authenticator) {
   })
 }
 
-export function authPages(deps: { auth: Authenticator; users: UserStore }) {
-  const { auth, users } = deps
-  const limits = attemptLimiters(auth)
+export function authPages(deps: { auth: Authenticator; users: UserStore; limits: AttemptLimiters }) {
+  const { auth, users, limits } = deps
 
   const formPage = (request: Request, kind: AuthFormKind, state: Parameters<typeof renderAuthForm>[1], status: number) => {
     const form = renderAuthForm(kind, state)

@@ -259,6 +259,14 @@ describe('limits and operations settings', () => {
     const refused = await guess()
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     expect(((await refused.json()) as { error: string }).error).toBe('rate_limited')
+    // The sign-in page draws on the same allowance: no second door.
+    const page = await fetch(`${limited.gateway.url}/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=target&password=guess-guess',
+    })
+    expect(page.status).toBe(429)
+    expect(await page.text()).toContain('Too many requests. Try again in')
   })
 
   test('with METRICS_TOKEN the gateway’s /metrics needs it', async () => {
