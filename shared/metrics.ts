@@ -2,10 +2,10 @@
 // Counters that the relay and consumer already keep (their `stats`) are read
 // at scrape time; database figures (outbox backlog, dead letters) are queried
 // at scrape time too, so nothing is counted twice or kept in two places.
-import { sql } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Executor } from './db/client'
+import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import type { InboxConsumer } from './messaging/inbox-consumer'
 import type { OutboxRelay } from './messaging/outbox-relay'
 import type { Subject } from './messaging/contracts'
@@ -61,11 +61,9 @@ export function messagingMetrics<S extends Subject>(registry: Registry, deps: { 
     help: 'Outbox rows not yet marked published (eagerly published rows are marked within about 100 ms)',
     registers: [registry],
     async collect() {
-      const [row] = await db.execute<{ pending: string; age: string | null }>(
-        sql`select count(*)::text as pending, extract(epoch from now() - min(created_at))::text as age from outbox where published_at is null`,
-      )
-      this.set(Number(row?.pending ?? 0))
-      oldest.set(Number(row?.age ?? 0))
+      const backlog = await outboxBacklog(db)
+      this.set(backlog.pending)
+      oldest.set(backlog.oldestAgeSeconds)
     },
   })
   const oldest = new Gauge({
@@ -78,8 +76,7 @@ export function messagingMetrics<S extends Subject>(registry: Registry, deps: { 
     help: 'Messages recorded in dead_letters',
     registers: [registry],
     async collect() {
-      const [row] = await db.execute<{ n: string }>(sql`select count(*)::text as n from dead_letters`)
-      this.set(Number(row?.n ?? 0))
+      this.set(await deadLetterCount(db))
     },
   })
   new Counter({

@@ -3,9 +3,10 @@
 // user's data is in them (dead letters show subject, reason and time only).
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { desc, sql } from 'drizzle-orm'
+import { desc } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import type { Executor } from './db/client'
+import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
 import { type Audience, identity, type IdentitySettings } from './identity'
 
@@ -44,11 +45,9 @@ export function operationsRoute(deps: {
     .get(
       '/operations',
       async (): Promise<OperationsReport> => {
-        const [[outbox], [dead], latest, consumer] = await Promise.all([
-          deps.db.execute<{ pending: string; age: string | null }>(
-            sql`select count(*)::text as pending, extract(epoch from now() - min(created_at))::text as age from outbox where published_at is null`,
-          ),
-          deps.db.execute<{ n: string }>(sql`select count(*)::text as n from dead_letters`),
+        const [outbox, dead, latest, consumer] = await Promise.all([
+          outboxBacklog(deps.db),
+          deadLetterCount(deps.db),
           deps.db
             .select({
               id: deadLetters.id,
@@ -64,10 +63,10 @@ export function operationsRoute(deps: {
         ])
         return {
           service: deps.service,
-          outbox: { pending: Number(outbox?.pending ?? 0), oldestPendingAgeSeconds: Math.round(Number(outbox?.age ?? 0) * 1000) / 1000 },
+          outbox: { pending: outbox.pending, oldestPendingAgeSeconds: Math.round(outbox.oldestAgeSeconds * 1000) / 1000 },
           consumer,
           deadLetters: {
-            count: Number(dead?.n ?? 0),
+            count: dead,
             latest: latest.map((d) => ({ ...d, createdAt: d.createdAt.toISOString() })),
           },
         }
