@@ -12,6 +12,8 @@ import { startNats, type RunningNats } from '../../launcher/nats'
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
 import { signIdentity } from '../../shared/identity'
 import { CONSUMERS } from '../../shared/messaging/contracts'
+import { formatDiscrepancy, formatSummary } from '../../shared/reconcile/checks'
+import { reconcile } from '../../shared/reconcile/read'
 import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
 import { randomKey } from '../support/system'
 
@@ -163,28 +165,27 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     nats = await startNats({ storeDir: natsDir, port: natsPort })
   }
 
-  /**
-   * What must hold at any moment, even with orders in flight: every balance is
-   * top-ups minus debits and not negative, and no order was debited twice.
-   * Returns the accounts checked.
-   */
-  async function checkBalances() {
-    const accounts = await paymentsSql`
-      select a.user_id, a.balance::bigint as balance,
-             coalesce(sum(l.amount) filter (where l.kind = 'top_up'), 0)::bigint as topups,
-             coalesce(sum(l.amount) filter (where l.kind = 'payment'), 0)::bigint as payments
-      from accounts a left join ledger_entries l on l.user_id = a.user_id group by a.user_id, a.balance`
-    for (const a of accounts) {
-      if (Number(a.balance) < 0) throw new Error(`negative balance for ${a.user_id}`)
-      if (Number(a.balance) !== Number(a.topups) - Number(a.payments)) throw new Error(`balance of ${a.user_id} is not top-ups minus debits`)
+  /** Runs the reconciliation (shared/reconcile, as `bun run reconcile`) and throws listing every discrepancy. */
+  async function reconciled(withOrders: boolean, stuckAfterMs: number) {
+    const result = await reconcile({ orders: withOrders ? ordersSql : undefined, payments: paymentsSql }, { stuckAfterMs, keep: 50 })
+    if (result.summary.discrepancies > 0) {
+      throw new Error(`${formatSummary(result.summary, withOrders)}\n${result.discrepancies.map(formatDiscrepancy).join('\n')}`)
     }
-    const [twice] = await paymentsSql`
-      select count(*)::int as n from (select order_id from ledger_entries where kind = 'payment' group by order_id having count(*) > 1) d`
-    if (twice!.n > 0) throw new Error(`${twice!.n} orders debited twice`)
-    return accounts
+    return result.summary
   }
 
-  /** Every order final, every balance right, nothing left in flight. Returns a one-line summary. */
+  /**
+   * What must hold at any moment, even with orders in flight (the payments
+   * side of the reconciliation): every balance is top-ups minus succeeded
+   * payments and minus the ledger's debits, and not negative; every succeeded
+   * payment has exactly one ledger debit of its amount, and no debit is
+   * without one (so no order was debited twice). Returns the summary.
+   */
+  function checkBalances() {
+    return reconciled(false, 0)
+  }
+
+  /** Every order final and reconciled with its payment, nothing left in flight. Returns a one-line summary. */
   async function checkInvariants(timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
@@ -193,15 +194,10 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       if (Date.now() > deadline) throw new Error(`${row!.n} orders still NEW ${timeoutMs} ms after the fault healed`)
       await Bun.sleep(100)
     }
-    const orders = await ordersSql`select id::text, user_id, amount::bigint as amount, status from orders`
-    const debits = await paymentsSql`select order_id::text, count(*)::int as n, sum(amount)::bigint as amount from ledger_entries where kind = 'payment' group by order_id`
-    const debitByOrder = new Map(debits.map((d) => [d.order_id as string, d]))
-    for (const o of orders) {
-      const debit = debitByOrder.get(o.id)
-      if (o.status === 'FINISHED' && (!debit || debit.n !== 1)) throw new Error(`FINISHED order ${o.id} has ${debit?.n ?? 0} debits`)
-      if (o.status === 'CANCELLED' && debit) throw new Error(`CANCELLED order ${o.id} was debited`)
-    }
-    const accounts = await checkBalances()
+    // Every FINISHED order has exactly one succeeded payment of its amount for its user and
+    // exactly one ledger debit; every CANCELLED one none; no payment or debit without an
+    // order; every balance right. A NEW order now is stuck (stuck threshold 0).
+    const summary = await reconciled(true, 0)
     for (const sql of [ordersSql, paymentsSql]) {
       const deadlineOutbox = Date.now() + 20_000
       for (;;) {
@@ -226,8 +222,8 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     } finally {
       await nc.close()
     }
-    const finished = orders.filter((o) => o.status === 'FINISHED').length
-    return `${orders.length} orders (${finished} FINISHED, ${orders.length - finished} CANCELLED), ${accounts.length} balances right, outboxes empty, consumers idle`
+    const { FINISHED, CANCELLED } = summary.orders
+    return `${FINISHED + CANCELLED} orders (${FINISHED} FINISHED, ${CANCELLED} CANCELLED) reconciled with ${summary.payments.succeeded + summary.payments.failed} payments, ${summary.accounts} balances right, outboxes empty, consumers idle`
   }
 
   async function stop() {

@@ -48,8 +48,8 @@ const faults: Record<string, (s: Sys) => Promise<void>> = {
 }
 
 async function checkMoney(): Promise<string> {
-  const accounts = await sys.checkBalances()
-  return `${accounts.length} balances right, no order debited twice`
+  const summary = await sys.checkBalances()
+  return `${summary.accounts} balances right, every succeeded payment debited once (${summary.payments.succeeded} so far)`
 }
 
 let placed = 0
