@@ -36,5 +36,24 @@ export function renderOperations(reports: { orders?: OperationsReport; payments?
   return html`<h1>Operations</h1>
 <p class="muted">Read-only figures of the messaging between the services; <a href="/operations">refresh</a>. Prometheus metrics: <code>/metrics</code> on each service.</p>
 ${serviceCard('orders', reports.orders)}
-${serviceCard('payments', reports.payments)}`
+${serviceCard('payments', reports.payments)}
+${reconciliationCard()}`
+}
+
+/**
+ * How to reconcile orders with payments. Only instructions: the comparison
+ * needs both databases, and no service (nor the gateway) reads another's
+ * tables, so it runs as an operator's tool, not behind this page.
+ */
+function reconciliationCard(): Html {
+  return html`<section class="card" id="ops-reconciliation">
+  <h2>Reconciliation</h2>
+  <p>Each service reads only its own database, so orders are compared with payments by an operator's tool, not here.
+    Run <code>bun run reconcile</code> where the databases are reachable (<code>ORDERS_DATABASE_URL</code> and
+    <code>PAYMENTS_DATABASE_URL</code>, or <code>DATABASE_URL</code>, as for <code>bun start</code>): it reads both, read-only,
+    and checks that every FINISHED order has exactly one payment of its amount for its user, every CANCELLED order none,
+    no payment or ledger debit is without its order, and every balance equals top-ups minus payments.</p>
+  <p class="muted">It prints one line per discrepancy and a summary line, and exits 1 if it found any (2 if it could not read a database).
+    NEW orders count as in flight until they are older than <code>--stuck-after</code> (5 minutes).</p>
+</section>`
 }

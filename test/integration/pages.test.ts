@@ -59,6 +59,8 @@ describe('operations', () => {
     expect(r.text).toContain('id="ops-orders"')
     expect(r.text).toContain('id="ops-payments"')
     expect(r.text).toContain('payload is not valid UTF-8 JSON')
+    expect(r.text).toContain('id="ops-reconciliation"')
+    expect(r.text).toContain('<code>bun run reconcile</code>')
   })
 })
 
