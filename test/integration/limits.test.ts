@@ -1,6 +1,7 @@
 // Limits: body size, per-user rates, live sockets.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { LIVE_LIMITS } from '../../gateway/live-routes'
+import { pollUntil } from '../support/poll'
 import { openSocket } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
 
@@ -53,9 +54,11 @@ describe('live sockets', () => {
     const sockets = await Promise.all(Array.from({ length: LIVE_LIMITS.socketsPerUser }, () => openSocket(liveUrl(), sys.bearer('many'))))
     const extra = await openSocket(liveUrl(), sys.bearer('many'))
     expect((await extra.closed).code).toBe(1008)
+    expect(sys.gateway.hub.socketCount('many')).toBe(LIVE_LIMITS.socketsPerUser)
+    // Another user is not affected: their socket is registered and stays open.
     const other = await openSocket(liveUrl(), sys.bearer('someone-else'))
-    await Bun.sleep(100)
-    expect(sys.gateway.hub.socketCount('someone-else')).toBe(1)
+    await pollUntil('the other user\'s socket registered', () => sys.gateway.hub.socketCount('someone-else'), (n) => n === 1)
+    expect(await Promise.race([other.closed, Bun.sleep(0).then(() => 'open')])).toBe('open')
     for (const s of [...sockets, other]) s.close()
   })
 
