@@ -40,9 +40,11 @@ describe('GET /api/orders/live (JSON)', () => {
     expect(refused).toMatchObject({ status: 'CANCELLED', reason: 'insufficient_funds' })
     expect(Object.keys(paid).sort()).toEqual(['orderId', 'reason', 'status', 'updatedAt'])
 
-    // The other user's order was paid too, but never reached this socket.
+    // The other user's order was paid too, but never reached this socket: a later order of the
+    // caller's, announced after it on the same path, arrives, and the foreign one did not before it.
     expect((await sys.waitForFinal('other', foreign)).status).toBe('FINISHED')
-    await Bun.sleep(100)
+    const marker = await sys.createOrder('liv', 1)
+    expect(json(await socket.waitFor((m) => json(m).orderId === marker && json(m).status !== 'NEW'))).toMatchObject({ status: 'FINISHED' })
     expect(socket.messages.map(json).some((m) => m.orderId === foreign)).toBe(false)
     socket.close()
   })
@@ -75,7 +77,11 @@ describe('the pages’ socket', () => {
         expect(m).toContain('hx-swap-oob="true"')
         expect(m).toMatch(/id="balance"[^>]*>Balance <strong>7\.50<\/strong>/)
       }
-      await Bun.sleep(100)
+      // The stranger's socket (on the gateway that pushed to tab2) works: its own order, placed
+      // after pat's was pushed, reaches it; pat's did not, before or since.
+      await sys.openAccount('stranger', 100)
+      const own = await sys.createOrder('stranger', 1)
+      await stranger.waitFor((m) => m.includes(`id="order-${own}"`) && m.includes('data-status="FINISHED"'))
       expect(stranger.messages.some((m) => m.includes(id))).toBe(false)
       for (const s of [tab1, tab2, stranger]) s.close()
     } finally {
