@@ -132,6 +132,13 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     return { status: response.status, body: (await response.json().catch(() => undefined)) as Record<string, unknown> }
   }
 
+  /** A figure from a service's own /metrics, summed over its label sets (0 when absent). */
+  async function metric(name: ServiceName, metricName: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${ports[name]}/metrics`)).text()
+    const line = new RegExp(`^${metricName}(?:\\{[^}]*\\})? (\\S+)$`)
+    return text.split('\n').reduce((sum, l) => sum + Number(line.exec(l)?.[1] ?? 0), 0)
+  }
+
   const ordersSql = sqlClient(databases.orders)
   const paymentsSql = sqlClient(databases.payments)
 
@@ -264,6 +271,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     signalPostgres,
     checkBalances,
     checkInvariants,
+    metric,
     stop,
     ordersSql,
     paymentsSql,
