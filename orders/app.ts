@@ -21,7 +21,7 @@ export function createApp(deps: OrdersDeps) {
     description: 'Creates orders and follows their payment: NEW → FINISHED | CANCELLED.',
     log: deps.log,
     metrics: deps.metrics,
-    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
+    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(operationsRoute({ service: 'orders', prefix: '/api/orders', db: deps.db, nc: deps.nc, consumer: CONSUMERS.orders, identity: deps.identity }))
     .use(ordersController(deps))

@@ -50,6 +50,8 @@ function readServiceConfig(
       pollIntervalMs: env.int('RELAY_POLL_INTERVAL_MS', DEFAULT_RELAY.pollIntervalMs, { min: 10, max: 60_000 }),
       retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
       graceMs: env.int('RELAY_GRACE_MS', DEFAULT_RELAY.graceMs, { min: 0, max: 600_000 }),
+      // Longer than a publish can take (publishTimeoutMs), or two relays could publish one row at once.
+      leaseMs: env.int('RELAY_LEASE_MS', DEFAULT_RELAY.leaseMs, { min: DEFAULT_RELAY.publishTimeoutMs + 1000, max: 600_000 }),
     },
     identity: readIdentitySettings(env),
     sweepStuckAfterMs: env.int('ORDERS_STUCK_AFTER_MS', 10_000, { min: 100, max: 3_600_000 }),

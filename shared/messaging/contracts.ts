@@ -17,11 +17,17 @@ export const SUBJECTS = {
   orderStatusChanged: 'gozon.orders.status-changed',
 } as const
 
-/** JetStream streams; file storage, declared idempotently by both services at start. */
+/**
+ * JetStream streams; file storage. Each is declared and configured only by its
+ * owner, the service that publishes to it; the consuming service only checks
+ * that it exists (shared/messaging/nats.ts).
+ */
 export const STREAMS = {
-  paymentRequests: { name: 'GOZON_PAYMENT_REQUESTS', subjects: [SUBJECTS.paymentRequested] },
-  paymentResults: { name: 'GOZON_PAYMENT_RESULTS', subjects: [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed] },
+  paymentRequests: { name: 'GOZON_PAYMENT_REQUESTS', subjects: [SUBJECTS.paymentRequested], owner: 'orders' },
+  paymentResults: { name: 'GOZON_PAYMENT_RESULTS', subjects: [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed], owner: 'payments' },
 } as const
+
+export type StreamOwner = (typeof STREAMS)[keyof typeof STREAMS]['owner']
 
 /** Durable pull consumers, one per consuming service (instances share it). */
 export const CONSUMERS = {

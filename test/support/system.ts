@@ -66,6 +66,13 @@ export async function startSystem(options: SystemOptions = {}) {
   const payments = await startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), {
     consumer: options.paymentsConsumer,
   })
+  // Each consumer starts pulling once the other service has declared the stream it reads.
+  const started = [options.ordersConsumer !== false && orders, options.paymentsConsumer !== false && payments].filter((s) => s !== false)
+  const deadline = Date.now() + 10_000
+  while (!started.every((service) => service.consumerReady())) {
+    if (Date.now() > deadline) throw new Error('a consumer did not start pulling within 10 s')
+    await Bun.sleep(10)
+  }
   const gatewayNc = await connect({ servers: nats.url })
   const gatewayConfig = loadGatewayConfig(env)
   const identityDb = await openIdentityDatabase(identityDbUrl)
