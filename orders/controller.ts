@@ -9,7 +9,7 @@ import { createOrder, getOrder, listOrders } from './service'
 import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
 
-export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity'>) {
+export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'config'>) {
   const limiter = new RateLimiter(deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
@@ -20,7 +20,7 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
         limiter.take(userId, set)
         let written: Awaited<ReturnType<typeof createOrder>>['message'] | undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
-          const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId })
+          const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId }, deps.config.sweeper.stuckAfterMs)
           written = message
           return order
         })

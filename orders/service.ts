@@ -18,6 +18,8 @@ const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
 export async function createOrder(
   db: Executor,
   input: { userId: string; amount: number; description?: string; requestId?: string },
+  /** When the stuck-order sweeper asks again if no answer came (orders/sweeper.ts). */
+  firstAskAfterMs: number,
 ): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> }> {
   const id = Bun.randomUUIDv7()
   const description = input.description ?? null
@@ -29,8 +31,8 @@ export async function createOrder(
   }
   const rows = await db.execute<{ created_at: string }>(sql`
     with created as (
-      insert into ${orders} (id, user_id, amount, description)
-      values (${id}, ${input.userId}, ${input.amount}, ${description})
+      insert into ${orders} (id, user_id, amount, description, next_ask_at)
+      values (${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000}))
       returning created_at
     ),
     payment_requested as (

@@ -15,7 +15,11 @@ export type OperationsReport = {
   outbox: { pending: number; oldestPendingAgeSeconds: number }
   consumer: { stream: string; durable: string; pending: number; ackPending: number; redelivered: number } | { error: string }
   deadLetters: { count: number; latest: { id: number; subject: string; reason: string; deliveries: number; createdAt: string }[] }
+  /** Orders only: orders still NEW that the stuck-order sweeper stopped asking for (orders/sweeper.ts). */
+  givenUp?: GivenUpOrders
 }
+
+export type GivenUpOrders = { count: number; latest: { orderId: string; asks: number; createdAt: string; gaveUpAt: string }[] }
 
 export function operationsRoute(deps: {
   service: Audience
@@ -24,6 +28,8 @@ export function operationsRoute(deps: {
   db: Executor
   nc: NatsConnection
   consumer: { stream: string; durable: string }
+  /** The service's own figures for the report, if it has any. */
+  givenUp?: () => Promise<GivenUpOrders>
 }) {
   async function consumerLag(): Promise<OperationsReport['consumer']> {
     try {
@@ -45,7 +51,7 @@ export function operationsRoute(deps: {
     .get(
       '/operations',
       async (): Promise<OperationsReport> => {
-        const [outbox, dead, latest, consumer] = await Promise.all([
+        const [outbox, dead, latest, consumer, givenUp] = await Promise.all([
           outboxBacklog(deps.db),
           deadLetterCount(deps.db),
           deps.db
@@ -60,6 +66,7 @@ export function operationsRoute(deps: {
             .orderBy(desc(deadLetters.id))
             .limit(20),
           consumerLag(),
+          deps.givenUp?.(),
         ])
         return {
           service: deps.service,
@@ -69,6 +76,7 @@ export function operationsRoute(deps: {
             count: dead,
             latest: latest.map((d) => ({ ...d, createdAt: d.createdAt.toISOString() })),
           },
+          ...(givenUp ? { givenUp } : {}),
         }
       },
       { detail: { summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)', tags: ['operations'] } },

@@ -9,6 +9,15 @@ function consumerFacts(consumer: OperationsReport['consumer']): Html {
     <span class="num">${consumer.redelivered}</span> redelivered <span class="muted">(${consumer.stream} / ${consumer.durable})</span></dd>`
 }
 
+/** Orders whose payment the sweeper stopped asking for: an operator looks at each (payments down for long? lost messages?). */
+function givenUpTable(givenUp: NonNullable<OperationsReport['givenUp']>): Html {
+  return html`<table class="statement" id="given-up"><thead><tr><th>Order</th><th>Placed</th><th>Given up</th><th class="num">Asks</th></tr></thead><tbody>
+    ${givenUp.latest.map(
+      (o) => html`<tr><td><code>${o.orderId}</code></td><td><time datetime="${o.createdAt}">${o.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td><time datetime="${o.gaveUpAt}">${o.gaveUpAt.slice(0, 19).replace('T', ' ')}</time></td><td class="num">${o.asks}</td></tr>`,
+    )}
+  </tbody></table>`
+}
+
 function serviceCard(name: string, report: OperationsReport | undefined): Html {
   if (!report) return html`<section class="card" id="ops-${name}"><h2>${name}</h2><p class="alert">The ${name} service did not answer.</p></section>`
   return html`<section class="card" id="ops-${name}">
@@ -19,7 +28,9 @@ function serviceCard(name: string, report: OperationsReport | undefined): Html {
     }</dd>
     <dt>Consumer lag</dt>${consumerFacts(report.consumer)}
     <dt>Dead letters</dt><dd><span class="num" data-metric="dead-letters">${report.deadLetters.count}</span></dd>
+    ${report.givenUp ? html`<dt>Orders given up</dt><dd><span class="num" data-metric="given-up">${report.givenUp.count}</span> still unpaid after every ask</dd>` : ''}
   </dl>
+  ${report.givenUp && report.givenUp.latest.length > 0 ? givenUpTable(report.givenUp) : ''}
   ${
     report.deadLetters.latest.length > 0
       ? html`<table class="statement"><thead><tr><th>When</th><th>Subject</th><th>Reason</th><th class="num">Deliveries</th></tr></thead><tbody>

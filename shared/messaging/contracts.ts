@@ -47,8 +47,8 @@ export const REQUEST_ID_HEADER = 'Gozon-Request-Id'
 export const messageIds = {
   paymentRequested: (orderId: string) => `payment-requested:${orderId}`,
   paymentResult: (orderId: string) => `payment-result:${orderId}`,
-  /** The sweeper asking again for an order stuck in NEW: a new message, so a new id. */
-  paymentRequestRetry: (orderId: string, at: number) => `payment-requested:${orderId}:retry:${at}`,
+  /** The sweeper asking again for an order stuck in NEW (ask 2, 3, …): a new message, so a new id, one per ask. */
+  paymentRequestAgain: (orderId: string, ask: number) => `payment-requested:${orderId}:ask:${ask}`,
 }
 
 /** A UUID in canonical lower-case form (a pattern, so no format registry is needed). */
