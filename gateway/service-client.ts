@@ -6,7 +6,7 @@ import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import type { OperationsReport } from '../shared/operations'
 import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
-import { identityHeaders, type IdentitySettings } from '../shared/identity'
+import { bodyDigest, identityHeaders, type IdentitySettings } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
 import type { Upstream } from './proxy'
@@ -33,14 +33,15 @@ export class ServiceClient {
     body?: unknown,
     idempotencyKey?: string,
   ): Promise<Result<T>> {
-    const headers: Record<string, string> = identityHeaders(this.identity, service, userId)
+    const text = body === undefined ? undefined : JSON.stringify(body)
+    const headers: Record<string, string> = identityHeaders(this.identity, service, userId, { method, pathAndQuery: path, bodyDigest: bodyDigest(text) })
     if (idempotencyKey) headers[IDEMPOTENCY_HEADER] = idempotencyKey
-    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (text !== undefined) headers['content-type'] = 'application/json'
     try {
       const response = await fetch(`${this.upstreams[service].baseUrl}${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: text,
         signal: AbortSignal.timeout(this.timeoutMs),
       })
       const parsed = (await response.json().catch(() => undefined)) as unknown

@@ -7,6 +7,7 @@ import { Elysia } from 'elysia'
 import type { Logger } from '../logger'
 import { httpMetrics } from '../metrics'
 import type { Registry } from 'prom-client'
+import { readJsonBody } from '../identity'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
 import { jsonBodyOnly, SERVER_BODY_LIMIT } from './json-body'
@@ -38,6 +39,10 @@ export function createServiceApp(options: {
     .use(errorsPlugin(options.log))
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
+    // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
+    .onParse({ as: 'global' }, ({ request, contentType }) =>
+      contentType.toLowerCase().startsWith('application/json') ? readJsonBody(request) : undefined,
+    )
     .use(requestId)
     .use(
       openapi({

@@ -14,7 +14,7 @@ import { loadPaymentsConfig } from '../../payments/config'
 import { startBackendService } from '../../shared/backend-service'
 import { LOG_LEVELS, type LogLevel } from '../../shared/config'
 import { createLogger } from '../../shared/logger'
-import { type Audience, identityHeaders } from '../../shared/identity'
+import { type Audience, bodyDigest, identityHeaders } from '../../shared/identity'
 import { STREAMS, type Subject } from '../../shared/messaging/contracts'
 import { freshDatabaseUrl, freshNats, sqlClient } from './infra'
 
@@ -118,9 +118,13 @@ export async function startSystem(options: SystemOptions = {}) {
     return { cookie: `${gateway.auth.cookieName}=${token}`, csrf: gateway.auth.tokens.csrfToken(credential) }
   }
 
-  /** Headers that prove `user` to a service directly, as the gateway would (shared/identity.ts). */
-  function proofFor(user: string, audience: Audience): Record<string, string> {
-    return identityHeaders(gatewayConfig.auth.identity, audience, user)
+  /** Headers that prove `user` to a service directly for this one request, as the gateway would (shared/identity.ts). */
+  function proofFor(user: string, audience: Audience, request: { method: string; path: string; body?: string }): Record<string, string> {
+    return identityHeaders(gatewayConfig.auth.identity, audience, user, {
+      method: request.method,
+      pathAndQuery: request.path,
+      bodyDigest: bodyDigest(request.body),
+    })
   }
 
   /** Calls the public API through the gateway, as a client would; `user` is sent as a bearer token. */
