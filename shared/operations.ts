@@ -3,19 +3,34 @@
 // user's data is in them (dead letters show subject, reason and time only).
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { type Static, Type } from '@sinclair/typebox'
 import { desc } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
+import { operationDocs } from './http/api-docs'
 import { type Audience, identity, type IdentitySettings } from './identity'
 
-export type OperationsReport = {
-  service: string
-  outbox: { pending: number; oldestPendingAgeSeconds: number }
-  consumer: { stream: string; durable: string; pending: number; ackPending: number; redelivered: number } | { error: string }
-  deadLetters: { count: number; latest: { id: number; subject: string; reason: string; deliveries: number; createdAt: string }[] }
-}
+const Count = Type.Integer({ minimum: 0 })
+
+export const OperationsReportView = Type.Object({
+  service: Type.String(),
+  outbox: Type.Object({ pending: Count, oldestPendingAgeSeconds: Type.Number({ minimum: 0 }) }),
+  consumer: Type.Union([
+    Type.Object({ stream: Type.String(), durable: Type.String(), pending: Count, ackPending: Count, redelivered: Count }),
+    Type.Object({ error: Type.String({ description: 'Why the consumer could not be read' }) }),
+  ]),
+  deadLetters: Type.Object({
+    count: Count,
+    latest: Type.Array(
+      Type.Object({ id: Type.Integer(), subject: Type.String(), reason: Type.String(), deliveries: Count, createdAt: Type.String({ format: 'date-time' }) }),
+      { description: 'The 20 latest, newest first' },
+    ),
+  }),
+})
+
+export type OperationsReport = Static<typeof OperationsReportView>
 
 export function operationsRoute(deps: {
   service: Audience
@@ -71,6 +86,14 @@ export function operationsRoute(deps: {
           },
         }
       },
-      { detail: { summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)', tags: ['operations'] } },
+      {
+        response: { 200: OperationsReportView },
+        detail: {
+          summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)',
+          description: "Any signed-in caller may read them: no user's data is in them.",
+          tags: ['operations'],
+          ...operationDocs({}),
+        },
+      },
     )
 }
