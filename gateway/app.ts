@@ -119,6 +119,7 @@ export function createGateway(deps: GatewayDeps) {
           'Create a user and get a bearer token for the orders and payments APIs, served by the gateway.',
           'Send the token as `Authorization: Bearer <token>` to `/api/orders/**` and `/api/payments/**` (documents: [/api/orders/swagger](/api/orders/swagger), [/api/payments/swagger](/api/payments/swagger)).',
         ].join('\n\n'),
+        tags: [{ name: 'auth', description: 'Users and bearer tokens' }],
       }),
     )
     .use(authPages({ auth, users, limits }))

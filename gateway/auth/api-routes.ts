@@ -22,7 +22,7 @@ const Credentials = t.Object(
 const UserView = t.Object({ id: t.String(), username: t.String() })
 
 const TokenView = t.Object({
-  accessToken: t.String({ description: 'Send as Authorization: Bearer <accessToken>' }),
+  accessToken: t.String({ description: 'Send as `Authorization: Bearer <accessToken>`' }),
   tokenType: t.Literal('Bearer'),
   expiresIn: Type.Integer({ description: 'Seconds' }),
   expiresAt: t.String({ format: 'date-time' }),
@@ -53,7 +53,7 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
         response: { 201: UserView },
         detail: {
           summary: 'Create a user',
-          description: 'The user name is stored in lower case. Then get a token with POST /api/auth/token.',
+          description: 'The user name is stored in lower case. Then get a token with `POST /api/auth/token`.',
           tags: ['auth'],
           ...operationDocs({ public: true, jsonBody: true, rateLimited: true, errors: ['username_taken'] }),
         },
@@ -85,7 +85,7 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
         response: { 200: TokenView },
         detail: {
           summary: 'Get a bearer token for the API',
-          description: 'Send the token to /api/orders/** and /api/payments/** as Authorization: Bearer <token> (in Swagger UI: Authorize).',
+          description: 'Send the token to `/api/orders/**` and `/api/payments/**` as `Authorization: Bearer <token>` (in their Swagger UI: **Authorize**).',
           tags: ['auth'],
           ...operationDocs({ public: true, jsonBody: true, rateLimited: true, errors: ['invalid_credentials'] }),
         },

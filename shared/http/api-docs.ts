@@ -74,7 +74,8 @@ function errorResponses(codes: readonly ErrorCode[]): OpenAPIV3.ResponsesObject 
   const responses: OpenAPIV3.ResponsesObject = {}
   for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status)] = {
-      description: group.map((code) => `\`${code}\`: ${ERRORS[code].message}`).join('\n\n'),
+      // Markdown: a message's "<token>" would be taken for an HTML tag.
+      description: group.map((code) => `\`${code}\`: ${ERRORS[code].message.replace(/</g, '&lt;').replace(/>/g, '&gt;')}`).join('\n\n'),
       ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds until a retry may succeed', schema: { type: 'integer' } } } } : {}),
       content: {
         'application/json': {
@@ -111,6 +112,8 @@ export type ApiDocsOptions = {
   prefix: string
   title: string
   description: string
+  /** The tags of the operations, in the order the page shows them. */
+  tags?: OpenAPIV3.TagObject[]
 }
 
 type Operation = OpenAPIV3.OperationObject
@@ -148,6 +151,12 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     for (const method of METHODS) {
       const operation = item?.[method]
       if (!operation) continue
+      for (const parameter of operation.parameters ?? []) {
+        if (!('schema' in parameter) || !parameter.schema) continue
+        parameter.schema = plainNumber(parameter.schema)
+        // Swagger UI shows the parameter's description, not its schema's.
+        if ('description' in parameter.schema && !parameter.description) parameter.description = parameter.schema.description
+      }
       // The APIs take JSON only (415 otherwise).
       const body = operation.requestBody
       if (body && 'content' in body && body.content['application/json']) body.content = { 'application/json': body.content['application/json'] }
@@ -164,6 +173,7 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     info: { title: options.title, version: '1.0.0', description: options.description },
     // Relative: "Try it out" calls the origin the document was read from, the gateway's when read through it.
     servers: [{ url: '/', description: 'The gateway (this origin, when this page is read through the gateway)' }],
+    ...(options.tags ? { tags: options.tags } : {}),
     paths,
     components: {
       schemas: { ...generated.components.schemas, [ERROR_SCHEMA_NAME]: errorSchema() },
@@ -177,6 +187,19 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     },
     security: [{ [BEARER_SCHEME]: [] }],
   }
+}
+
+/**
+ * Elysia reads a query's t.Integer from text and says so with
+ * anyOf [{type: string, format: integer}, {type: integer}]: a client just
+ * sends the number, so the document says integer.
+ */
+function plainNumber(schema: OpenAPIV3.ReferenceObject | OpenAPIV3.SchemaObject): OpenAPIV3.ReferenceObject | OpenAPIV3.SchemaObject {
+  const branches = 'anyOf' in schema ? schema.anyOf : undefined
+  if (branches?.length !== 2) return schema
+  const [text, number] = branches as [OpenAPIV3.SchemaObject, OpenAPIV3.SchemaObject]
+  const fromText = text.type === 'string' && (text.format === 'integer' || text.format === 'numeric')
+  return fromText && (number.type === 'integer' || number.type === 'number') ? number : schema
 }
 
 const STATUS_TEXT: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'No Content' }

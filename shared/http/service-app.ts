@@ -51,6 +51,10 @@ export function createServiceApp(options: {
         prefix: options.apiPrefix,
         title: `Gozon ${options.name}`,
         description: `${options.description}\n\n${THROUGH_GATEWAY_NOTE}`,
+        tags: [
+          { name: options.name, description: options.description },
+          { name: 'operations', description: 'Figures for the operations page: no user data' },
+        ],
       }),
     )
 }

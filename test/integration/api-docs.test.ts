@@ -85,6 +85,10 @@ describe.each(Object.keys(EXPECTED))('the %s API document', (name) => {
     // "Try it out" goes to the origin the document was read from: the gateway's, when read through it.
     expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })])
     expect(doc.info.description).toContain('Bearer')
+    // Query numbers are plain integers (not Elysia's "text or integer").
+    for (const operation of operationsOf(doc).values()) {
+      for (const parameter of operation.parameters ?? []) if (['limit', 'before'].includes(parameter.name)) expect(parameter.schema.type).toBe('integer')
+    }
   })
 
   test('documents every error response with the error schema of the catalogue', async () => {
