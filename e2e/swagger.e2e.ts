@@ -30,12 +30,13 @@ async function openDocs(page: Page, prefix: string, operations: [string, string]
   await expect(page.getByText('Failed to load API definition')).toHaveCount(0)
 }
 
-async function authorize(page: Page, token: string) {
+async function authorize(page: Page, token: string, screenshot?: string) {
   await page.locator('.scheme-container').getByRole('button', { name: 'Authorize' }).click()
   const modal = page.locator('.modal-ux')
   await modal.locator('#auth-bearer-value').fill(token)
   await modal.getByRole('button', { name: 'Apply credentials' }).click()
   await expect(modal.getByRole('button', { name: 'Remove authorization' })).toBeVisible()
+  if (screenshot) await modal.locator('.modal-ux-inner').screenshot({ path: screenshot })
   await modal.getByRole('button', { name: 'Close' }).click()
   await expect(modal).toHaveCount(0)
 }
@@ -82,7 +83,7 @@ test('the orders API page: authorized with a real token, GET /api/orders answers
   // Without a token the gateway refuses: the button is what makes it work.
   const refused = await tryItOut(page, 'GET', '/api/orders')
   await expectServerResponse(refused, 401)
-  await authorize(page, token)
+  await authorize(page, token, 'test-results/e2e/swagger-authorize.png')
   await refused.getByRole('button', { name: 'Execute' }).click()
   await expectServerResponse(refused, 200)
   await expect(refused.locator('.live-responses-table .response-col_description pre').first()).toContainText('"items"')

@@ -151,12 +151,7 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     for (const method of METHODS) {
       const operation = item?.[method]
       if (!operation) continue
-      for (const parameter of operation.parameters ?? []) {
-        if (!('schema' in parameter) || !parameter.schema) continue
-        parameter.schema = plainNumber(parameter.schema)
-        // Swagger UI shows the parameter's description, not its schema's.
-        if ('description' in parameter.schema && !parameter.description) parameter.description = parameter.schema.description
-      }
+      if (operation.parameters) operation.parameters = operation.parameters.map(tidyParameter)
       // The APIs take JSON only (415 otherwise).
       const body = operation.requestBody
       if (body && 'content' in body && body.content['application/json']) body.content = { 'application/json': body.content['application/json'] }
@@ -181,12 +176,21 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
         [BEARER_SCHEME]: {
           type: 'http',
           scheme: 'bearer',
-          description: 'Authorization: Bearer <token>, a token from POST /api/auth/token (the gateway checks it).',
+          description: 'Send `Authorization: Bearer <token>`, a token from `POST /api/auth/token`; the gateway checks it.',
         },
       },
     },
     security: [{ [BEARER_SCHEME]: [] }],
   }
+}
+
+/** A copy of the parameter (it may be a shared constant) as Swagger UI shows it best. */
+function tidyParameter(parameter: OpenAPIV3.ReferenceObject | OpenAPIV3.ParameterObject): OpenAPIV3.ReferenceObject | OpenAPIV3.ParameterObject {
+  if (!('schema' in parameter) || !parameter.schema) return parameter
+  const schema = plainNumber(parameter.schema)
+  // Swagger UI shows the parameter's description, not its schema's.
+  const description = parameter.description ?? ('description' in schema ? schema.description : undefined)
+  return { ...parameter, schema, ...(description ? { description } : {}) }
 }
 
 /**
