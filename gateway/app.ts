@@ -8,6 +8,7 @@ import { Elysia } from 'elysia'
 import { Gauge } from 'prom-client'
 import { databaseIsUp } from '../shared/db/client'
 import { type ErrorCode, errorResponse } from '../shared/errors'
+import { apiDocs } from '../shared/http/api-docs'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
 import { bodyTooLarge, requireJsonBody, SERVER_BODY_LIMIT } from '../shared/http/json-body'
@@ -110,6 +111,17 @@ export function createGateway(deps: GatewayDeps) {
     )
     .use(assets)
     .use(authApi({ auth, users, log: deps.log, limits }))
+    .use(
+      apiDocs({
+        prefix: '/api/auth',
+        title: 'Gozon identity (gateway)',
+        description: [
+          'Create a user and get a bearer token for the orders and payments APIs, served by the gateway.',
+          'Send the token as `Authorization: Bearer <token>` to `/api/orders/**` and `/api/payments/**` (documents: [/api/orders/swagger](/api/orders/swagger), [/api/payments/swagger](/api/payments/swagger)).',
+        ].join('\n\n'),
+        tags: [{ name: 'auth', description: 'Users and bearer tokens' }],
+      }),
+    )
     .use(authPages({ auth, users, limits }))
     .use(pages({ client, auth }))
     // Before the proxy: the live stream is the gateway's own, not the orders service's.

@@ -183,26 +183,20 @@ export async function boundRequestOf(request: Request): Promise<BoundRequest> {
   return { method: request.method, pathAndQuery: `${url.pathname}${url.search}`, bodyDigest: await receivedBodyDigest(request) }
 }
 
-// The digest of each request's body, taken where the body is read
-// (readJsonBody below), so the proof check sees the bytes the handler got.
+// The digest of each request's body, taken from a copy when the request
+// arrives (rememberBodyDigest, a service's first hook), so the proof check
+// sees the bytes the handler gets, however Elysia parses them.
 const digests = new WeakMap<Request, string>()
+const EMPTY_BODY_DIGEST = bodyDigest(undefined)
 
 async function receivedBodyDigest(request: Request): Promise<string> {
-  const known = digests.get(request)
-  if (known !== undefined) return known
-  // A body nobody parsed (a route without one): digest what came, so a proof for it still matches.
-  return bodyDigest(request.bodyUsed ? undefined : await request.arrayBuffer())
+  return digests.get(request) ?? EMPTY_BODY_DIGEST
 }
 
-/** Reads a JSON body as text, remembers its digest for the proof check, and parses it (invalid JSON: 400). */
-export async function readJsonBody(request: Request): Promise<unknown> {
-  const text = await request.text()
-  digests.set(request, bodyDigest(text))
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new AppError('invalid_json')
-  }
+/** Remembers the digest of the request's body (none for GET and HEAD). */
+export async function rememberBodyDigest(request: Request): Promise<void> {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.body === null) return
+  digests.set(request, bodyDigest(await request.clone().arrayBuffer()))
 }
 
 const replayCaches = new Map<Audience, ProofReplayCache>()

@@ -3,23 +3,45 @@
 // user's data is in them (dead letters show subject, reason and time only).
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { type Static, Type } from '@sinclair/typebox'
 import { desc } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
+import { operationDocs } from './http/api-docs'
 import { type Audience, identity, type IdentitySettings } from './identity'
 
-export type OperationsReport = {
-  service: string
-  outbox: { pending: number; oldestPendingAgeSeconds: number }
-  consumer: { stream: string; durable: string; pending: number; ackPending: number; redelivered: number } | { error: string }
-  deadLetters: { count: number; latest: { id: number; subject: string; reason: string; deliveries: number; createdAt: string }[] }
-  /** Orders only: orders still NEW that the stuck-order sweeper stopped asking for (orders/sweeper.ts). */
-  givenUp?: GivenUpOrders
-}
+const Count = Type.Integer({ minimum: 0 })
 
-export type GivenUpOrders = { count: number; latest: { orderId: string; asks: number; createdAt: string; gaveUpAt: string }[] }
+export const OperationsReportView = Type.Object({
+  service: Type.String(),
+  outbox: Type.Object({ pending: Count, oldestPendingAgeSeconds: Type.Number({ minimum: 0 }) }),
+  consumer: Type.Union([
+    Type.Object({ stream: Type.String(), durable: Type.String(), pending: Count, ackPending: Count, redelivered: Count }),
+    Type.Object({ error: Type.String({ description: 'Why the consumer could not be read' }) }),
+  ]),
+  deadLetters: Type.Object({
+    count: Count,
+    latest: Type.Array(
+      Type.Object({ id: Type.Integer(), subject: Type.String(), reason: Type.String(), deliveries: Count, createdAt: Type.String({ format: 'date-time' }) }),
+      { description: 'The 20 latest, newest first' },
+    ),
+  }),
+  givenUp: Type.Optional(
+    Type.Object(
+      {
+        count: Count,
+        latest: Type.Array(Type.Object({ orderId: Type.String(), asks: Count, createdAt: Type.String({ format: 'date-time' }), gaveUpAt: Type.String({ format: 'date-time' }) })),
+      },
+      { description: 'Orders only: orders still NEW that the stuck-order sweeper stopped asking for (orders/sweeper.ts)' },
+    ),
+  ),
+})
+
+export type OperationsReport = Static<typeof OperationsReportView>
+
+export type GivenUpOrders = NonNullable<OperationsReport['givenUp']>
 
 export function operationsRoute(deps: {
   service: Audience
@@ -79,6 +101,14 @@ export function operationsRoute(deps: {
           ...(givenUp ? { givenUp } : {}),
         }
       },
-      { detail: { summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)', tags: ['operations'] } },
+      {
+        response: { 200: OperationsReportView },
+        detail: {
+          summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)',
+          description: "Any signed-in caller may read them: no user's data is in them.",
+          tags: ['operations'],
+          ...operationDocs({}),
+        },
+      },
     )
 }
