@@ -55,13 +55,14 @@ export function outcomeOf(result: { ok: boolean; status: number; error?: ErrorBo
 /**
  * The Idempotency-Key the re-rendered form carries. The key belongs to the
  * shopper's intent: while the outcome of the submission is open (unknown, in
- * flight, or nothing was sent because the gateway's own field check refused
- * it: `outcome` undefined), the form keeps the submitted key, so pressing
- * again replays or completes that one request and never makes a second. A
- * definitive answer starts a new intent: undefined, a fresh key.
+ * flight, or `not_sent` because the gateway's own field check refused it and
+ * the outcome of any earlier press is still what it was), the form keeps the
+ * submitted key, so pressing again replays or completes that one request and
+ * never makes a second. A definitive answer starts a new intent: undefined,
+ * a fresh key.
  */
-export function keyAfter(outcome: Outcome | undefined, submittedKey: string | undefined): string | undefined {
-  if (outcome === undefined || outcome === 'unknown' || outcome === 'in_flight') return submittedKey
+export function keyAfter(outcome: Outcome | 'not_sent', submittedKey: string | undefined): string | undefined {
+  if (outcome === 'not_sent' || outcome === 'unknown' || outcome === 'in_flight') return submittedKey
   return undefined
 }
 

@@ -119,8 +119,8 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
           if (list.ok) extra = renderOrderList(list.body.items, currency, { oob: true })
         }
       } else {
-        // Nothing was sent: the submission's outcome is still whatever it was before.
-        form = { values, errors, idempotencyKey: keyAfter(undefined, submittedKey) }
+        // Nothing was sent: the outcome of an earlier press, if any, is still open.
+        form = { values, errors, idempotencyKey: keyAfter('not_sent', submittedKey) }
       }
       return isHtmx(request)
         ? htmlResponse(html`${renderOrderForm(viewer.shopper.csrf, currency, form)}${extra}`, { status })
@@ -179,7 +179,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       let status = 200
       if (!amount.ok) {
         // Nothing was sent: the key stays with the shopper's intent.
-        form = { values, errors: { amount: amount.error }, idempotencyKey: keyAfter(undefined, submittedKey) }
+        form = { values, errors: { amount: amount.error }, idempotencyKey: keyAfter('not_sent', submittedKey) }
         status = 422
       } else {
         const done = await client.topUp(viewer.userId, amount.minor, submittedKey)

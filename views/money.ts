@@ -18,9 +18,12 @@ export function formatFigures(minor: number): string {
 
 export type ParsedMoney = { ok: true; minor: number } | { ok: false; error: string }
 
+/** The ISO 4217 codes this runtime knows. */
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
+
 /** Why a currency code cannot be the shop's, or undefined when it can (ISO 4217, two decimals). */
 export function currencyProblem(code: string): string | undefined {
-  if (!/^[A-Z]{3}$/.test(code) || !Intl.supportedValuesOf('currency').includes(code)) {
+  if (!/^[A-Z]{3}$/.test(code) || !CURRENCIES.has(code)) {
     return `must be an ISO 4217 currency code in capitals, like EUR or USD, got "${code}"`
   }
   const digits = new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits
@@ -95,7 +98,7 @@ export class Currency {
   private affixProblem(affix: string): string | undefined {
     if (affix.toUpperCase() === this.code || affix === this.symbol) return undefined
     const isCode = /^\p{L}{3}$/u.test(affix)
-    if (isCode && !Intl.supportedValuesOf('currency').includes(affix.toUpperCase())) return DIGITS_HINT
+    if (isCode && !CURRENCIES.has(affix.toUpperCase())) return DIGITS_HINT
     return `Amounts are in ${this.code}: enter the amount without ${affix}, like 12.50 or 12.50 ${this.code}.`
   }
 }

@@ -265,7 +265,7 @@ describe('a money form’s Idempotency-Key follows the shopper’s intent', () =
   })
 
   test('the gateway’s own field errors send nothing: the key stays; without a usable key there is none to keep', () => {
-    expect(keyAfter(undefined, submitted)).toBe(submitted)
+    expect(keyAfter('not_sent', submitted)).toBe(submitted)
     expect(keyAfter('unknown', undefined)).toBeUndefined()
   })
 
