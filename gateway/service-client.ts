@@ -16,7 +16,12 @@ export type OrderPage = { items: Order[]; nextCursor: string | null }
 
 export type Result<T> =
   | { ok: true; status: number; body: T }
-  | { ok: false; status: number; error: ErrorBody | undefined }
+  /**
+   * `error`: the service's error body. Without one, `unanswered` says why
+   * (502): no answer within the timeout, or the service could not be reached
+   * or the connection failed. Either way the request may have been done.
+   */
+  | { ok: false; status: number; error: ErrorBody | undefined; unanswered?: 'timeout' | 'unreachable' }
 
 export class ServiceClient {
   constructor(
@@ -47,8 +52,9 @@ export class ServiceClient {
       const parsed = (await response.json().catch(() => undefined)) as unknown
       if (response.ok) return { ok: true, status: response.status, body: parsed as T }
       return { ok: false, status: response.status, error: parsed as ErrorBody | undefined }
-    } catch {
-      return { ok: false, status: 502, error: undefined }
+    } catch (error) {
+      const timeout = error instanceof DOMException && error.name === 'TimeoutError'
+      return { ok: false, status: 502, error: undefined, unanswered: timeout ? 'timeout' : 'unreachable' }
     }
   }
 

@@ -83,14 +83,18 @@ export async function startSystem(options: SystemOptions = {}) {
     orders: { name: 'orders' as const, baseUrl: orders.url },
     payments: { name: 'payments' as const, baseUrl: payments.url },
     upstreamTimeoutMs: 10_000,
+    currency: gatewayConfig.currency,
     auth: gatewayConfig.auth,
     metricsToken: gatewayConfig.metricsToken,
   }
   const gateway = startGateway(gatewayDeps, { hostname: '127.0.0.1', port: 0 })
-  /** Another gateway instance on the same services and NATS, as behind a load balancer. */
-  const startAnotherGateway = async () => {
+  /**
+   * Another gateway instance on the same services and NATS, as behind a load balancer;
+   * `overrides` change its settings (say, orders behind a slow link and a short upstream timeout).
+   */
+  const startAnotherGateway = async (overrides: Partial<Omit<typeof gatewayDeps, 'nc'>> = {}) => {
     const nc = await connect({ servers: nats.url })
-    const another = startGateway({ ...gatewayDeps, nc }, { hostname: '127.0.0.1', port: 0 })
+    const another = startGateway({ ...gatewayDeps, ...overrides, nc }, { hostname: '127.0.0.1', port: 0 })
     return { ...another, stop: async () => (await another.stop(), await nc.close()) }
   }
   const ordersSql = sqlClient(ordersDbUrl)
