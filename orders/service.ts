@@ -26,7 +26,7 @@ export async function createOrder(
   const message: OutgoingMessage<typeof SUBJECTS.paymentRequested> = {
     id: messageIds.paymentRequested(id),
     subject: SUBJECTS.paymentRequested,
-    payload: { orderId: id, userId: input.userId, amount: input.amount },
+    payload: { orderId: id, userId: input.userId, amount: input.amount, askedAt: Date.now() },
     requestId: input.requestId,
   }
   const rows = await db.execute<{ created_at: string }>(sql`

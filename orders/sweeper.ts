@@ -90,6 +90,7 @@ export class StuckOrderSweeper {
   /** One sweep over the orders whose next ask is due. */
   async sweep(): Promise<SweepResult> {
     const { stuckAfterMs, maxDelayMs, maxAsks } = this.settings
+    const askedAt = Date.now()
     const { messages, gaveUp } = await this.deps.db.transaction(async (tx) => {
       const due = await tx
         .select({ id: orders.id, userId: orders.userId, amount: orders.amount, asks: orders.paymentAsks })
@@ -119,7 +120,7 @@ export class StuckOrderSweeper {
       const messages: OutgoingMessage<typeof SUBJECTS.paymentRequested>[] = again.map((o) => ({
         id: messageIds.paymentRequestAgain(o.id, o.asks + 1),
         subject: SUBJECTS.paymentRequested,
-        payload: { orderId: o.id, userId: o.userId, amount: o.amount },
+        payload: { orderId: o.id, userId: o.userId, amount: o.amount, askedAt },
       }))
       await tx.insert(outbox).values(messages.map((m) => ({ id: m.id, subject: m.subject, payload: m.payload })))
       return { messages, gaveUp: done }

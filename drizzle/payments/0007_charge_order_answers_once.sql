@@ -1,14 +1,19 @@
 -- charge_order, now answering a repeated ask for a decided order with a new
--- result row only when the previous answer has already been published: while
--- payments or NATS is down and the orders sweeper keeps asking, the outbox
+-- result row only when it can help: not while the previous answer is still
+-- unpublished, and not to an ask made before that answer was published (an
+-- ask from a backlog; the orders side gets the published answer anyway).
+-- While payments is down and the orders sweeper keeps asking, the outbox then
 -- holds one answer per order, not one per ask. Decisions record the id of the
 -- outbox row that carries them (payments.result_message_id). See 0002 for the
 -- rest of the story; the schema's backstops (0006) stop a second debit even if
 -- this function were wrong.
-CREATE OR REPLACE FUNCTION "charge_order"(
+DROP FUNCTION "charge_order"(uuid, varchar, bigint, text, text, text, jsonb, text, jsonb, jsonb);
+--> statement-breakpoint
+CREATE FUNCTION "charge_order"(
   p_order_id uuid,
   p_user_id varchar,
   p_amount bigint,
+  p_asked_at timestamptz,
   p_result_message_id text,
   p_request_id text,
   p_succeeded_subject text,
@@ -23,20 +28,22 @@ DECLARE
   v_reason text;
   v_outcome text;
   v_last_result text;
+  v_last_published timestamptz;
   v_resent text;
 BEGIN
   SELECT outcome, reason, result_message_id INTO v_outcome, v_reason, v_last_result
   FROM payments WHERE order_id = p_order_id;
   IF FOUND THEN
-    -- Asked again (a duplicate, or the orders sweeper because the result never
-    -- arrived): decide nothing. If the last answer is still waiting in the
-    -- outbox, it will go out anyway: write nothing. Otherwise send the recorded
-    -- result once more under a new message id (JetStream may still remember the
-    -- first one and drop a re-publish); if the first did arrive, the order is
-    -- final and stays so. (Two asks handled at the same instant may both
-    -- resend: harmless, and cheaper than a lock that batches could deadlock on.)
-    PERFORM 1 FROM outbox WHERE id = v_last_result AND published_at IS NULL;
-    IF FOUND THEN
+    -- Asked again (a duplicate, or the orders sweeper because no result
+    -- arrived): decide nothing. Send the recorded result once more, under a
+    -- new message id (JetStream may still remember the first one and drop a
+    -- re-publish), only if the last answer went out before this ask was made:
+    -- then it may have been lost. An answer still in the outbox will go out
+    -- anyway, and one published after the ask is on its way. (Two asks handled
+    -- at the same instant may both resend: harmless, and cheaper than a lock
+    -- that batches could deadlock on.) A final status stays final either way.
+    SELECT published_at INTO v_last_published FROM outbox WHERE id = v_last_result;
+    IF FOUND AND (v_last_published IS NULL OR p_asked_at < v_last_published) THEN
       RETURN QUERY SELECT 'already_decided'::text, NULL::bigint;
       RETURN;
     END IF;
@@ -82,5 +89,32 @@ BEGIN
     p_request_id
   );
   RETURN QUERY SELECT v_reason, NULL::bigint;
+END;
+$$;
+--> statement-breakpoint
+-- charge_orders passes each request's askedAt (unix ms, or null) on.
+CREATE OR REPLACE FUNCTION "charge_orders"(p_requests jsonb)
+RETURNS TABLE ("order_id" uuid, "decision" text, "balance_after" bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  r jsonb;
+BEGIN
+  FOR r IN SELECT value FROM jsonb_array_elements(p_requests) LOOP
+    RETURN QUERY
+      SELECT (r->>'orderId')::uuid, c.decision, c.balance_after
+      FROM charge_order(
+        (r->>'orderId')::uuid,
+        r->>'userId',
+        (r->>'amount')::bigint,
+        to_timestamp((r->>'askedAt')::bigint / 1000.0),
+        r->>'resultMessageId',
+        r->>'requestId',
+        r->>'succeededSubject',
+        r->'succeededPayload',
+        r->>'failedSubject',
+        r->'insufficientFundsPayload',
+        r->'accountNotFoundPayload'
+      ) AS c;
+  END LOOP;
 END;
 $$;

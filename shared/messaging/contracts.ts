@@ -60,7 +60,20 @@ const strict = { additionalProperties: false }
 export const FAILURE_REASONS = ['insufficient_funds', 'account_not_found'] as const
 export type FailureReason = (typeof FAILURE_REASONS)[number]
 
-export const PaymentRequested = Type.Object({ orderId: Uuid, userId: UserId, amount: Amount }, strict)
+export const PaymentRequested = Type.Object(
+  {
+    orderId: Uuid,
+    userId: UserId,
+    amount: Amount,
+    /**
+     * When orders asked (unix ms): payments re-sends a decided order's result
+     * only to an ask made after that result went out; an older ask (from a
+     * backlog) will see the published result anyway.
+     */
+    askedAt: Type.Optional(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 })),
+  },
+  strict,
+)
 export const PaymentSucceeded = Type.Object({ orderId: Uuid, userId: UserId, amount: Amount }, strict)
 export const PaymentFailed = Type.Object(
   {
