@@ -10,6 +10,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   })
   process.env.GOZON_E2E_URL = gozon.state.gatewayUrl
   process.env.GOZON_E2E_PAYMENTS_PID = String(gozon.state.pids.payments)
+  process.env.GOZON_E2E_ORDERS_PID = String(gozon.state.pids.orders)
   return async () => {
     await gozon.stop()
   }

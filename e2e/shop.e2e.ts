@@ -10,10 +10,10 @@ const unique = (name: string) => `${name}-${Date.now().toString(36)}${Math.floor
 async function openAccountWith(page: Page, amount: string) {
   await page.getByRole('link', { name: 'Account', exact: true }).click()
   await page.getByRole('button', { name: 'Open account' }).click()
-  await expect(page.locator('#account-balance')).toHaveText('0.00')
+  await expect(page.locator('#account-balance')).toHaveText('0.00 EUR')
   await page.getByLabel('Top up').fill(amount)
   await page.getByRole('button', { name: 'Add money' }).click()
-  await expect(page.locator('#account-balance')).toHaveText(amount)
+  await expect(page.locator('#account-balance')).toHaveText(`${amount} EUR`)
 }
 
 /** Marks the document; if the page reloads, the mark is gone. */
@@ -50,7 +50,7 @@ test('a shopper tops up, pays one order and sees another cancelled, live', async
   await expect(refused.locator('.badge')).toHaveAttribute('data-status', 'CANCELLED')
   await expect(refused.locator('.reason')).toHaveText('Not enough money in the account.')
   // The balance in the top bar followed the payment, pushed with the status.
-  await expect(page.locator('#balance')).toContainText('37.50')
+  await expect(page.locator('#balance')).toContainText('37.50 EUR')
   await expectNotReloaded(page)
   // The form was cleared for the next order.
   await expect(page.getByLabel('Amount')).toHaveValue('')
@@ -68,9 +68,11 @@ test('a shopper tops up, pays one order and sees another cancelled, live', async
 test('validation errors show next to the field, and nothing is placed', async ({ browser }) => {
   const { context, page } = await newShopper(browser, 'typo')
   for (const [amount, message] of [
-    ['abc', 'Enter an amount like 12.50'],
-    ['1.234', 'at most two decimals'],
-    ['0', 'more than 0.00'],
+    ['abc', 'Enter the amount in digits, like 12.50.'],
+    ['1.234', 'Unclear: write 1234 (no separator) or 1.23 (at most two decimals).'],
+    ['12.345,678', 'At most two decimals'],
+    ['0', 'The amount must be more than 0.00 EUR.'],
+    ['$5', 'Amounts are in EUR'],
   ] as const) {
     await page.getByLabel('Amount').fill(amount)
     await page.getByRole('button', { name: 'Place order' }).click()
@@ -150,7 +152,7 @@ test('the forms work without JavaScript', async ({ browser }) => {
   await expect(page).toHaveURL(/\/account$/)
   await page.getByLabel('Top up').fill('9.99')
   await page.getByRole('button', { name: 'Add money' }).click()
-  await expect(page.locator('#account-balance')).toHaveText('9.99')
+  await expect(page.locator('#account-balance')).toHaveText('9.99 EUR')
   await page.getByLabel('Top up').fill('nope')
   await page.getByRole('button', { name: 'Add money' }).click()
   await expect(page.locator('#top-up-amount-error')).toBeVisible()

@@ -8,6 +8,7 @@ import { Elysia } from 'elysia'
 import { Gauge } from 'prom-client'
 import { databaseIsUp } from '../shared/db/client'
 import { type ErrorCode, errorResponse } from '../shared/errors'
+import { apiDocs } from '../shared/http/api-docs'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
 import { bodyTooLarge, requireJsonBody, SERVER_BODY_LIMIT } from '../shared/http/json-body'
@@ -28,6 +29,7 @@ import { LIVE_SOCKET_SETTINGS, liveRoutes } from './live-routes'
 import { pages } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
+import { Currency } from '../views/money'
 
 export type GatewayDeps = {
   log: Logger
@@ -37,6 +39,8 @@ export type GatewayDeps = {
   orders: Upstream
   payments: Upstream
   upstreamTimeoutMs: number
+  /** The shop's currency code (GatewayConfig.currency). */
+  currency: string
   auth: AuthSettings
   /** See GatewayConfig.metricsToken. */
   metricsToken?: string
@@ -66,7 +70,9 @@ export function createGateway(deps: GatewayDeps) {
   const users = new UserStore(deps.db, deps.auth.hashing)
   const limits = attemptLimiters(deps.auth.attempts)
   const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs, deps.auth.identity)
-  const hub = new LiveHub({ nc: deps.nc, client, log: deps.log })
+  // The one place the pages, the forms and the live pushes get their currency from.
+  const currency = new Currency(deps.currency)
+  const hub = new LiveHub({ nc: deps.nc, client, log: deps.log, currency })
   const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log, identity: deps.auth.identity }
 
   /** An API request: the caller must be authenticated, except for the services' API docs. */
@@ -110,10 +116,21 @@ export function createGateway(deps: GatewayDeps) {
     )
     .use(assets)
     .use(authApi({ auth, users, log: deps.log, limits }))
+    .use(
+      apiDocs({
+        prefix: '/api/auth',
+        title: 'Gozon identity (gateway)',
+        description: [
+          'Create a user and get a bearer token for the orders and payments APIs, served by the gateway.',
+          'Send the token as `Authorization: Bearer <token>` to `/api/orders/**` and `/api/payments/**` (documents: [/api/orders/swagger](/api/orders/swagger), [/api/payments/swagger](/api/payments/swagger)).',
+        ].join('\n\n'),
+        tags: [{ name: 'auth', description: 'Users and bearer tokens' }],
+      }),
+    )
     .use(authPages({ auth, users, limits }))
-    .use(pages({ client, auth }))
+    .use(pages({ client, auth, currency }))
     // Before the proxy: the live stream is the gateway's own, not the orders service's.
-    .use(liveRoutes({ hub, client, log: deps.log, auth }))
+    .use(liveRoutes({ hub, client, log: deps.log, auth, currency }))
     .all('/api/orders', toService(deps.orders), { parse: 'none' })
     .all('/api/orders/*', toService(deps.orders), { parse: 'none' })
     .all('/api/payments', toService(deps.payments), { parse: 'none' })

@@ -1,6 +1,7 @@
 // The gateway's configuration, read once from the environment at start.
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from '../shared/config'
 import { readIdentitySettings } from '../shared/identity'
+import { currencyProblem } from '../views/money'
 import type { AuthSettings } from './auth/authenticator'
 
 export type GatewayConfig = {
@@ -12,6 +13,8 @@ export type GatewayConfig = {
   /** The gateway's own database: user names and password hashes. */
   databaseUrl: string
   upstreamTimeoutMs: number
+  /** The shop's currency (ISO 4217, two decimals): shown with every amount on the pages and read in the forms. */
+  currency: string
   logLevel: LogLevel
   auth: AuthSettings
   /** When set, GET /metrics needs `Authorization: Bearer <this>`; when not, it answers loopback callers only. */
@@ -22,6 +25,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   const reader = new EnvReader(env)
   const sessionKey = reader.secret('SESSION_SIGNING_KEY', 32)
   if (!sessionKey) reader.problem('SESSION_SIGNING_KEY is required: at least 32 random characters (`bun start` generates one in .data/secrets.json)')
+  const currency = reader.string('CURRENCY', 'EUR')
+  const problem = currencyProblem(currency)
+  if (problem) reader.problem(`CURRENCY ${problem}`)
   const attemptsPerMinute = reader.int('AUTH_ATTEMPTS_PER_MINUTE', 6, { min: 1, max: 1_000_000 })
   const config: GatewayConfig = {
     host: reader.string('HOST', '127.0.0.1'),
@@ -31,6 +37,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     natsUrl: reader.url('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
     databaseUrl: reader.url('GATEWAY_DATABASE_URL', defaultDatabaseUrl(DEFAULTS.identityDatabase), ['postgres:', 'postgresql:']),
     upstreamTimeoutMs: reader.int('UPSTREAM_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+    currency,
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     auth: {
       identity: readIdentitySettings(reader),

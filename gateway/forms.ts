@@ -1,6 +1,6 @@
 // What the gateway's page routes share: reading form fields, telling htmx
 // requests from plain ones, redirecting either kind, and refusing a form.
-import { ERRORS } from '../shared/errors'
+import { ERRORS, type ErrorBody } from '../shared/errors'
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage } from '../views/layout'
 
@@ -28,4 +28,97 @@ export function formResponse(request: Request, fragment: Html, page: () => Html,
 export function refusedForm(request: Request, code: 'cross_origin_request' | 'csrf_token_invalid'): Response {
   const message = ERRORS[code].message
   return formResponse(request, html`<p class="alert" role="alert">${message}</p>`, () => errorPage({ title: 'Request refused', message }), 403)
+}
+
+/**
+ * What the answer to a money form's submission (an order, a top-up) tells
+ * the shopper, as far as the gateway can know it:
+ * - `done`: it succeeded;
+ * - `refused`: the service definitively refused it (a 4xx such as 422
+ *   balance_limit_exceeded; refusals are stored under the key and replayed);
+ * - `unknown`: no answer (timeout, network error) or a 5xx: it may have been
+ *   done, or may still be done;
+ * - `in_flight`: the first submission under this key is still running (409);
+ * - `reused`: this key was used with other values (422), so the shopper
+ *   changed the form after an unknown outcome, which may have gone through.
+ */
+export type Outcome = 'done' | 'refused' | 'unknown' | 'in_flight' | 'reused'
+
+export function outcomeOf(result: { ok: boolean; status: number; error?: ErrorBody }): Outcome {
+  if (result.ok) return 'done'
+  if (!result.error || result.status >= 500) return 'unknown'
+  if (result.error.error === 'idempotency_key_in_flight') return 'in_flight'
+  if (result.error.error === 'idempotency_key_reused') return 'reused'
+  return 'refused'
+}
+
+/**
+ * The Idempotency-Key the re-rendered form carries. The key belongs to the
+ * shopper's intent: while the outcome of the submission is open (unknown, in
+ * flight, or `not_sent` because the gateway's own field check refused it and
+ * the outcome of any earlier press is still what it was), the form keeps the
+ * submitted key, so pressing again replays or completes that one request and
+ * never makes a second. A definitive answer starts a new intent: undefined,
+ * a fresh key.
+ */
+export function keyAfter(outcome: Outcome | 'not_sent', submittedKey: string | undefined): string | undefined {
+  if (outcome === 'not_sent' || outcome === 'unknown' || outcome === 'in_flight') return submittedKey
+  return undefined
+}
+
+/** How a form names what it does, for the messages after its submission. */
+export type FormIntent = {
+  service: 'orders' | 'payments'
+  /** "order", "top-up". */
+  noun: string
+  button: string
+  /** What pressing again will not do: "order or pay twice". */
+  notTwice: string
+  /** Where the shopper sees what went through: "your orders". */
+  where: string
+}
+
+export const ORDER_INTENT: FormIntent = {
+  service: 'orders',
+  noun: 'order',
+  button: 'Place order',
+  notTwice: 'order or pay twice',
+  where: 'your orders',
+}
+
+export const TOP_UP_INTENT: FormIntent = {
+  service: 'payments',
+  noun: 'top-up',
+  button: 'Add money',
+  notTwice: 'add the money twice',
+  where: 'your statement',
+}
+
+/**
+ * The message next to a form after an answer that was not a success. After
+ * an unknown outcome it never claims that nothing changed: it says the
+ * outcome is not known yet and that pressing again is safe.
+ */
+export function outcomeMessage(
+  intent: FormIntent,
+  result: { status: number; error?: ErrorBody; unanswered?: 'timeout' | 'unreachable' },
+  refusal: (error: ErrorBody) => string = (error) => error.message,
+): string {
+  const again = `Pressing “${intent.button}” again is safe: it will not ${intent.notTwice}.`
+  switch (outcomeOf({ ok: false, ...result })) {
+    case 'unknown': {
+      const why = result.error
+        ? `the ${intent.service} service reported a problem (${result.error.message})`
+        : result.unanswered === 'timeout'
+          ? `the ${intent.service} service did not answer in time`
+          : `the ${intent.service} service could not be reached`
+      return `We could not confirm your ${intent.noun} yet: ${why}. ${again}`
+    }
+    case 'in_flight':
+      return `Your ${intent.noun} is still being processed. Press “${intent.button}” again in a moment: it is safe, it will not ${intent.notTwice}.`
+    case 'reused':
+      return `Your earlier ${intent.noun}, with the values sent before, may have gone through: check ${intent.where} before submitting again.`
+    default:
+      return result.error ? refusal(result.error) : `The ${intent.service} service refused this ${intent.noun}.`
+  }
 }

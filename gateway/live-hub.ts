@@ -13,6 +13,7 @@ import type { Logger } from '../shared/logger'
 import { decodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
 import { renderBalance } from '../views/account'
 import { html } from '../views/html'
+import type { Currency } from '../views/money'
 import { type Order, renderOrder } from '../views/orders'
 import type { ServiceClient } from './service-client'
 
@@ -45,7 +46,7 @@ export class LiveHub {
   private readonly chains = new Map<string, Promise<void>>()
   private subscription: Subscription | undefined
 
-  constructor(private readonly deps: { nc: NatsConnection; client: ServiceClient; log: Logger }) {}
+  constructor(private readonly deps: { nc: NatsConnection; client: ServiceClient; log: Logger; currency: Currency }) {}
 
   start(): void {
     this.subscription = this.deps.nc.subscribe(SUBJECTS.orderStatusChanged, {
@@ -126,7 +127,8 @@ export class LiveHub {
     const pages = entries.filter((e) => e.socket.kind === 'page')
     if (pages.length > 0) {
       const balance = await this.deps.client.balance(change.userId)
-      const fragment = html`${renderOrder(order, { oob: true })}${renderBalance(balance, { oob: true })}`.value
+      const { currency } = this.deps
+      const fragment = html`${renderOrder(order, currency, { oob: true })}${renderBalance(balance, currency, { oob: true })}`.value
       for (const entry of pages) this.push(entry, fragment)
     }
     const event = apiEvent(order)

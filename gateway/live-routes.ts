@@ -10,6 +10,7 @@ import { errorResponse } from '../shared/errors'
 import type { Logger } from '../shared/logger'
 import { renderBalance } from '../views/account'
 import { html } from '../views/html'
+import type { Currency } from '../views/money'
 import { renderOrder } from '../views/orders'
 import { apiEvent, type LiveHub, type LiveSocket } from './live-hub'
 import type { ServiceClient } from './service-client'
@@ -34,8 +35,8 @@ export const LIVE_SOCKET_SETTINGS = {
   sendPings: true,
 }
 
-export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger; auth: Authenticator }) {
-  const { hub, client, auth } = deps
+export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger; auth: Authenticator; currency: Currency }) {
+  const { hub, client, auth, currency } = deps
   const sockets = new WeakMap<object, LiveSocket>()
 
   function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket | undefined {
@@ -69,7 +70,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
     ])
     const orders = list.ok ? [...list.body.items] : []
     if (one?.ok && !orders.some((o) => o.id === one.body.id)) orders.push(one.body)
-    return [html`${orders.map((o) => renderOrder(o, { oob: true }))}${renderBalance(balance, { oob: true })}`.value]
+    return [html`${orders.map((o) => renderOrder(o, currency, { oob: true }))}${renderBalance(balance, currency, { oob: true })}`.value]
   }
 
   async function apiSnapshot(userId: string): Promise<string[]> {

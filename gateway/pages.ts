@@ -4,15 +4,17 @@
 import { Elysia } from 'elysia'
 import type { ErrorBody } from '../shared/errors'
 import { isIdempotencyKey } from '../shared/http/idempotency'
+import { MAX_BALANCE } from '../shared/money'
 import { type FormState, renderAccountPanel, renderBalance } from '../views/account'
+import { IDEMPOTENCY_FIELD } from '../views/form-fields'
 import { html, htmlResponse } from '../views/html'
 import { errorPage, layout, type Shopper } from '../views/layout'
-import { parseMoney } from '../views/money'
-import { renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrdersPage } from '../views/orders'
+import type { Currency } from '../views/money'
+import { renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrderList, renderOrdersPage } from '../views/orders'
 import { renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
 import { formGuard } from './auth/pages'
-import { field, goTo, isHtmx } from './forms'
+import { field, goTo, isHtmx, keyAfter, ORDER_INTENT, outcomeMessage, outcomeOf, TOP_UP_INTENT } from './forms'
 import type { ServiceClient } from './service-client'
 
 /** The signed-in shopper of a page request: the user id for the services, the name and CSRF token for the page. */
@@ -20,17 +22,24 @@ type Viewer = { userId: string; shopper: Shopper }
 
 /** The form's Idempotency-Key (views/form-fields.ts idempotencyKeyField), if it carries a usable one. */
 const formKey = (body: unknown) => {
-  const key = field(body, 'idempotencyKey')
+  const key = field(body, IDEMPOTENCY_FIELD)
   return isIdempotencyKey(key) ? key : undefined
 }
 
-function serviceMessage(error: ErrorBody | undefined, what: string): string {
-  if (!error) return `The ${what} service did not answer. Nothing was changed; please try again.`
+/** Why a page could not read what it shows (reads change nothing; the forms have outcomeMessage). */
+function readMessage(error: ErrorBody | undefined, what: string): string {
+  if (!error) return `The ${what} service did not answer just now; please try again in a moment.`
   return error.message
 }
 
-export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
-  const { client, auth } = deps
+export function pages(deps: { client: ServiceClient; auth: Authenticator; currency: Currency }) {
+  const { client, auth, currency } = deps
+
+  /** A refusal of payments, in money rather than minor units. */
+  const topUpRefusal = (error: ErrorBody) =>
+    error.error === 'balance_limit_exceeded'
+      ? `This top-up would take the balance past the maximum of ${currency.format(MAX_BALANCE)}.`
+      : error.message
 
   function viewerOf(request: Request): Viewer | undefined {
     const session = auth.session(request)
@@ -41,9 +50,9 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
   async function ordersPage({ userId, shopper }: Viewer, form?: FormState, status = 200): Promise<Response> {
     const [list, balance] = await Promise.all([client.listOrders(userId, { limit: 50 }), client.balance(userId)])
     const body = list.ok
-      ? renderOrdersPage({ orders: list.body.items, form, csrf: shopper.csrf })
-      : html`${renderOrderForm(shopper.csrf, form)}<p class="alert" role="alert">${serviceMessage(list.error, 'orders')}</p>`
-    return htmlResponse(layout({ title: 'Orders', shopper, balance, active: 'orders', body }), { status })
+      ? renderOrdersPage({ orders: list.body.items, form, csrf: shopper.csrf, currency })
+      : html`${renderOrderForm(shopper.csrf, currency, form)}<p class="alert" role="alert">${readMessage(list.error, 'orders')}</p>`
+    return htmlResponse(layout({ title: 'Orders', shopper, currency, balance, active: 'orders', body }), { status })
   }
 
   async function accountPanel({ userId, shopper }: Viewer, form?: FormState) {
@@ -51,14 +60,22 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
     const [account, statement] = await Promise.all([client.getAccount(userId), client.statement(userId)])
     if (account.ok) {
       return {
-        panel: renderAccountPanel({ state: 'open', csrf, balance: account.body.balance, statement: statement.ok ? statement.body : [], form }),
+        panel: renderAccountPanel({
+          state: 'open',
+          csrf,
+          currency,
+          balance: account.body.balance,
+          statement: statement.ok ? statement.body : [],
+          form,
+        }),
         balance: account.body.balance,
         status: 200,
       }
     }
-    if (account.status === 404) return { panel: renderAccountPanel({ state: 'missing', csrf }), balance: null, status: 200 }
+    if (account.status === 404) return { panel: renderAccountPanel({ state: 'missing', csrf, message: form?.message }), balance: null, status: 200 }
+    // Payments did not answer: the top-up form stays if a top-up is what awaits confirmation (its key kept).
     return {
-      panel: renderAccountPanel({ state: 'missing', csrf, message: serviceMessage(account.error, 'payments') }),
+      panel: renderAccountPanel({ state: 'unavailable', csrf, currency, message: readMessage(account.error, 'payments'), form }),
       balance: undefined,
       status: 502,
     }
@@ -66,7 +83,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
 
   async function accountPage(viewer: Viewer, form?: FormState, status?: number): Promise<Response> {
     const { panel, balance, status: panelStatus } = await accountPanel(viewer, form)
-    return htmlResponse(layout({ title: 'Account', shopper: viewer.shopper, balance, active: 'account', body: panel }), {
+    return htmlResponse(layout({ title: 'Account', shopper: viewer.shopper, currency, balance, active: 'account', body: panel }), {
       status: status ?? panelStatus,
     })
   }
@@ -79,28 +96,35 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
     .post('/orders', async ({ request, body, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
       const values = { amount: field(body, 'amount'), description: field(body, 'description').trim() }
+      const submittedKey = formKey(body)
       const errors: Record<string, string> = {}
-      const amount = parseMoney(values.amount)
+      const amount = currency.parse(values.amount)
       if (!amount.ok) errors.amount = amount.error
       if (values.description.length > 200) errors.description = 'At most 200 characters.'
       if (values.description.includes('\u0000')) errors.description = 'The description contains a character that is not allowed.'
-      let form: FormState | undefined
+      let form: FormState
       let status = 422
+      let extra = html``
       if (amount.ok && Object.keys(errors).length === 0) {
-        const created = await client.createOrder(
-          viewer.userId,
-          { amount: amount.minor, description: values.description || undefined },
-          formKey(body),
-        )
+        const created = await client.createOrder(viewer.userId, { amount: amount.minor, description: values.description || undefined }, submittedKey)
         if (created.ok) {
-          return isHtmx(request) ? htmlResponse(renderOrderCreated(created.body, viewer.shopper.csrf)) : goTo(request, '/orders')
+          return isHtmx(request) ? htmlResponse(renderOrderCreated(created.body, viewer.shopper.csrf, currency)) : goTo(request, '/orders')
         }
+        const outcome = outcomeOf(created)
         status = created.status
-        form = { values, message: serviceMessage(created.error, 'orders') }
+        form = { values, message: outcomeMessage(ORDER_INTENT, created), idempotencyKey: keyAfter(outcome, submittedKey) }
+        // The earlier submission may have placed an order this page does not show yet: show the list as it is now.
+        if (outcome === 'reused' && isHtmx(request)) {
+          const list = await client.listOrders(viewer.userId, { limit: 50 })
+          if (list.ok) extra = renderOrderList(list.body.items, currency, { oob: true })
+        }
       } else {
-        form = { values, errors }
+        // Nothing was sent: the outcome of an earlier press, if any, is still open.
+        form = { values, errors, idempotencyKey: keyAfter('not_sent', submittedKey) }
       }
-      return isHtmx(request) ? htmlResponse(renderOrderForm(viewer.shopper.csrf, form), { status }) : ordersPage(viewer, form, status)
+      return isHtmx(request)
+        ? htmlResponse(html`${renderOrderForm(viewer.shopper.csrf, currency, form)}${extra}`, { status })
+        : ordersPage(viewer, form, status)
     })
     .get('/orders/:id', async ({ request, params, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
@@ -111,20 +135,21 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
         return htmlResponse(
           errorPage({
             shopper,
+            currency,
             title: notFound ? 'Order not found' : 'Orders unavailable',
-            message: notFound ? 'There is no such order among yours.' : serviceMessage(order.error, 'orders'),
+            message: notFound ? 'There is no such order among yours.' : readMessage(order.error, 'orders'),
           }),
           { status: notFound ? 404 : 502 },
         )
       }
-      const body = renderOrderDetail(order.body)
-      return htmlResponse(layout({ title: 'Order', shopper, balance, active: 'orders', body, liveQuery: `order=${order.body.id}` }))
+      const body = renderOrderDetail(order.body, currency)
+      return htmlResponse(layout({ title: 'Order', shopper, currency, balance, active: 'orders', body, liveQuery: `order=${order.body.id}` }))
     })
     .get('/orders/:id/row', async ({ request, params, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
       const order = await client.getOrder(viewer.userId, params.id)
       if (!order.ok) return htmlResponse(html``, { status: order.status })
-      return htmlResponse(renderOrder(order.body))
+      return htmlResponse(renderOrder(order.body, currency))
     })
     .get('/operations', async ({ request, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
@@ -135,7 +160,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
         client.balance(userId),
       ])
       const body = renderOperations({ orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined })
-      return htmlResponse(layout({ title: 'Operations', shopper, balance, active: 'operations', body }))
+      return htmlResponse(layout({ title: 'Operations', shopper, currency, balance, active: 'operations', body }))
     })
     .get('/account', ({ request, viewer }) => (viewer ? accountPage(viewer) : goTo(request, '/sign-in')))
     .post('/account', async ({ request, viewer }) => {
@@ -143,26 +168,28 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator }) {
       const opened = await client.openAccount(viewer.userId)
       if (!isHtmx(request)) return opened.ok ? goTo(request, '/account') : accountPage(viewer, undefined, opened.status)
       const { panel, balance, status } = await accountPanel(viewer)
-      return htmlResponse(html`${panel}${renderBalance(balance, { oob: true })}`, { status: opened.ok ? status : opened.status })
+      return htmlResponse(html`${panel}${renderBalance(balance, currency, { oob: true })}`, { status: opened.ok ? status : opened.status })
     })
     .post('/account/top-up', async ({ request, body, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
       const values = { amount: field(body, 'amount') }
-      const amount = parseMoney(values.amount)
+      const submittedKey = formKey(body)
+      const amount = currency.parse(values.amount)
       let form: FormState | undefined
       let status = 200
       if (!amount.ok) {
-        form = { values, errors: { amount: amount.error } }
+        // Nothing was sent: the key stays with the shopper's intent.
+        form = { values, errors: { amount: amount.error }, idempotencyKey: keyAfter('not_sent', submittedKey) }
         status = 422
       } else {
-        const done = await client.topUp(viewer.userId, amount.minor, formKey(body))
+        const done = await client.topUp(viewer.userId, amount.minor, submittedKey)
         if (!done.ok) {
-          form = { values, message: serviceMessage(done.error, 'payments') }
+          form = { values, message: outcomeMessage(TOP_UP_INTENT, done, topUpRefusal), idempotencyKey: keyAfter(outcomeOf(done), submittedKey) }
           status = done.status
         }
       }
       if (!isHtmx(request)) return status === 200 ? goTo(request, '/account') : accountPage(viewer, form, status)
       const panel = await accountPanel(viewer, form)
-      return htmlResponse(html`${panel.panel}${renderBalance(panel.balance, { oob: true })}`, { status })
+      return htmlResponse(html`${panel.panel}${renderBalance(panel.balance, currency, { oob: true })}`, { status })
     })
 }

@@ -3,7 +3,7 @@
 // own credentials and identity headers are removed, and the caller the
 // gateway authenticated is stated with the gateway's proof (shared/identity.ts).
 import { errorResponse } from '../shared/errors'
-import { type Audience, IDENTITY_HEADER, identityHeaders, type IdentitySettings, USER_ID_HEADER } from '../shared/identity'
+import { type Audience, bodyDigest, IDENTITY_HEADER, identityHeaders, type IdentitySettings, USER_ID_HEADER } from '../shared/identity'
 import type { Logger } from '../shared/logger'
 
 // Hop-by-hop headers belong to one connection and are not forwarded.
@@ -37,16 +37,21 @@ export type ForwardOptions = { timeoutMs: number; log: Logger; identity: Identit
 /** Forwards `request`; `userId` is the authenticated caller, or undefined for public paths (API docs). */
 export async function forward(request: Request, upstream: Upstream, userId: string | undefined, options: ForwardOptions): Promise<Response> {
   const url = new URL(request.url)
-  const target = `${upstream.baseUrl}${url.pathname}${url.search}`
+  const pathAndQuery = `${url.pathname}${url.search}`
   const headers = without(request.headers, [...HOP_BY_HOP, ...CLIENT_IDENTITY])
-  if (userId !== undefined) for (const [name, value] of Object.entries(identityHeaders(options.identity, upstream.name, userId))) headers.set(name, value)
-  if (!headers.has('x-request-id')) headers.set('x-request-id', crypto.randomUUID())
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
+  const body = hasBody ? await request.arrayBuffer() : undefined
+  if (userId !== undefined) {
+    // The proof names this very request: method, path with query and the body's digest.
+    const proof = identityHeaders(options.identity, upstream.name, userId, { method: request.method, pathAndQuery, bodyDigest: bodyDigest(body) })
+    for (const [name, value] of Object.entries(proof)) headers.set(name, value)
+  }
+  if (!headers.has('x-request-id')) headers.set('x-request-id', crypto.randomUUID())
   try {
-    const response = await fetch(target, {
+    const response = await fetch(`${upstream.baseUrl}${pathAndQuery}`, {
       method: request.method,
       headers,
-      body: hasBody ? await request.arrayBuffer() : undefined,
+      body,
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs),
     })

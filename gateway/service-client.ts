@@ -6,7 +6,7 @@ import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import type { OperationsReport } from '../shared/operations'
 import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
-import { identityHeaders, type IdentitySettings } from '../shared/identity'
+import { bodyDigest, identityHeaders, type IdentitySettings } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
 import type { Upstream } from './proxy'
@@ -16,7 +16,12 @@ export type OrderPage = { items: Order[]; nextCursor: string | null }
 
 export type Result<T> =
   | { ok: true; status: number; body: T }
-  | { ok: false; status: number; error: ErrorBody | undefined }
+  /**
+   * `error`: the service's error body. Without one, `unanswered` says why
+   * (502): no answer within the timeout, or the service could not be reached
+   * or the connection failed. Either way the request may have been done.
+   */
+  | { ok: false; status: number; error: ErrorBody | undefined; unanswered?: 'timeout' | 'unreachable' }
 
 export class ServiceClient {
   constructor(
@@ -33,21 +38,23 @@ export class ServiceClient {
     body?: unknown,
     idempotencyKey?: string,
   ): Promise<Result<T>> {
-    const headers: Record<string, string> = identityHeaders(this.identity, service, userId)
+    const text = body === undefined ? undefined : JSON.stringify(body)
+    const headers: Record<string, string> = identityHeaders(this.identity, service, userId, { method, pathAndQuery: path, bodyDigest: bodyDigest(text) })
     if (idempotencyKey) headers[IDEMPOTENCY_HEADER] = idempotencyKey
-    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (text !== undefined) headers['content-type'] = 'application/json'
     try {
       const response = await fetch(`${this.upstreams[service].baseUrl}${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: text,
         signal: AbortSignal.timeout(this.timeoutMs),
       })
       const parsed = (await response.json().catch(() => undefined)) as unknown
       if (response.ok) return { ok: true, status: response.status, body: parsed as T }
       return { ok: false, status: response.status, error: parsed as ErrorBody | undefined }
-    } catch {
-      return { ok: false, status: 502, error: undefined }
+    } catch (error) {
+      const timeout = error instanceof DOMException && error.name === 'TimeoutError'
+      return { ok: false, status: 502, error: undefined, unanswered: timeout ? 'timeout' : 'unreachable' }
     }
   }
 

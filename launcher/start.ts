@@ -207,7 +207,7 @@ try {
     const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
     writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, postgres: postgres?.process.pid, nats: nats?.process.pid }))
   }
-  console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger; Ctrl-C stops)\n`)
+  console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger, ${gatewayUrl}/api/auth/swagger; Ctrl-C stops)\n`)
 } catch (error) {
   // One plain line a person can act on (for example: how to install nats-server).
   console.error(`gozon: could not start: ${error instanceof Error ? error.message : String(error)}`)

@@ -10,7 +10,7 @@ import { operationsRoute } from '../shared/operations'
 import { ordersController } from './controller'
 import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS } from './payment-results'
 import { schema } from './schema'
-import { DEFAULT_SWEEPER, StuckOrderSweeper } from './sweeper'
+import { countGivenUp, DEFAULT_SWEEPER, latestGivenUp, StuckOrderSweeper } from './sweeper'
 
 export type OrdersDeps = ServiceDeps<typeof schema>
 
@@ -21,9 +21,19 @@ export function createApp(deps: OrdersDeps) {
     description: 'Creates orders and follows their payment: NEW → FINISHED | CANCELLED.',
     log: deps.log,
     metrics: deps.metrics,
-    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
+    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
-    .use(operationsRoute({ service: 'orders', prefix: '/api/orders', db: deps.db, nc: deps.nc, consumer: CONSUMERS.orders, identity: deps.identity }))
+    .use(
+      operationsRoute({
+        service: 'orders',
+        prefix: '/api/orders',
+        db: deps.db,
+        nc: deps.nc,
+        consumer: CONSUMERS.orders,
+        identity: deps.identity,
+        givenUp: async () => ({ count: await countGivenUp(deps.db), latest: await latestGivenUp(deps.db) }),
+      }),
+    )
     .use(ordersController(deps))
 }
 
@@ -36,7 +46,7 @@ export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SU
   createApp,
   background: (deps, config) =>
     new StuckOrderSweeper(
-      { db: deps.db, log: deps.log, outboxWritten: deps.outboxWritten },
-      { ...DEFAULT_SWEEPER, stuckAfterMs: config.sweepStuckAfterMs, intervalMs: Math.min(DEFAULT_SWEEPER.intervalMs, config.sweepStuckAfterMs) },
+      { db: deps.db, log: deps.log, outboxWritten: deps.outboxWritten, metrics: deps.metrics },
+      { ...DEFAULT_SWEEPER, ...config.sweeper, intervalMs: Math.min(DEFAULT_SWEEPER.intervalMs, config.sweeper.stuckAfterMs) },
     ),
 }

@@ -8,8 +8,9 @@ import type { schema } from './schema'
 import { createOrder, getOrder, listOrders } from './service'
 import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
+import { operationDocs } from '../shared/http/api-docs'
 
-export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity'>) {
+export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'config'>) {
   const limiter = new RateLimiter(deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
@@ -20,7 +21,7 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
         limiter.take(userId, set)
         let written: Awaited<ReturnType<typeof createOrder>>['message'] | undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
-          const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId })
+          const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId }, deps.config.sweeper.stuckAfterMs)
           written = message
           return order
         })
@@ -37,17 +38,22 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
         response: { 201: OrderView },
         detail: {
           summary: 'Create an order; payment starts asynchronously',
-          description: 'Send an Idempotency-Key header (1-255 printable ASCII) to make retries safe: the same key and body replay the first response.',
+          description:
+            'The order is created `NEW`; it becomes `FINISHED` or `CANCELLED` once its payment is decided (poll GET /api/orders/{id}, or listen on the gateway\'s WebSocket /api/orders/live). Send an Idempotency-Key header (1-255 printable ASCII) to make retries safe: the same key and body replay the first response.',
+          ...operationDocs({ jsonBody: true, idempotencyKey: true, rateLimited: true }),
         },
       },
     )
     .get('', ({ query, userId }) => listOrders(deps.db, userId, { limit: query.limit ?? 50, cursor: query.cursor, status: query.status }), {
       query: ListOrdersQuery,
       response: { 200: OrderPage },
-      detail: { summary: "The caller's orders, newest first; ?status= keeps one status" },
+      detail: {
+        summary: "The caller's orders, newest first; ?status= keeps one status",
+        ...operationDocs({ errors: ['validation_failed', 'invalid_cursor'] }),
+      },
     })
     .get('/:id', ({ params, userId }) => getOrder(deps.db, userId, params.id), {
       response: { 200: OrderView },
-      detail: { summary: 'One of the caller’s orders' },
+      detail: { summary: 'One of the caller’s orders', ...operationDocs({ errors: ['order_not_found'] }) },
     })
 }

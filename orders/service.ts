@@ -18,19 +18,21 @@ const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
 export async function createOrder(
   db: Executor,
   input: { userId: string; amount: number; description?: string; requestId?: string },
+  /** When the stuck-order sweeper asks again if no answer came (orders/sweeper.ts). */
+  firstAskAfterMs: number,
 ): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> }> {
   const id = Bun.randomUUIDv7()
   const description = input.description ?? null
   const message: OutgoingMessage<typeof SUBJECTS.paymentRequested> = {
     id: messageIds.paymentRequested(id),
     subject: SUBJECTS.paymentRequested,
-    payload: { orderId: id, userId: input.userId, amount: input.amount },
+    payload: { orderId: id, userId: input.userId, amount: input.amount, askedAt: Date.now() },
     requestId: input.requestId,
   }
   const rows = await db.execute<{ created_at: string }>(sql`
     with created as (
-      insert into ${orders} (id, user_id, amount, description)
-      values (${id}, ${input.userId}, ${input.amount}, ${description})
+      insert into ${orders} (id, user_id, amount, description, next_ask_at)
+      values (${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000}))
       returning created_at
     ),
     payment_requested as (

@@ -20,7 +20,7 @@ export function createApp(deps: PaymentsDeps) {
     description: 'One account per user: top-ups, balance, statement; charges each order exactly once.',
     log: deps.log,
     metrics: deps.metrics,
-    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc) },
+    health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(operationsRoute({ service: 'payments', prefix: '/api/payments', db: deps.db, nc: deps.nc, consumer: CONSUMERS.payments, identity: deps.identity }))
     .use(paymentsController(deps))

@@ -44,6 +44,7 @@ function chargeArguments(request: PaymentRequested, requestId: string | undefine
     orderId,
     userId,
     amount,
+    askedAt: request.askedAt ?? null,
     resultMessageId: messageIds.paymentResult(orderId),
     requestId: requestId ?? null,
     succeededSubject: SUBJECTS.paymentSucceeded,

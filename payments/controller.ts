@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
 import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
+import { operationDocs } from '../shared/http/api-docs'
 import type { ServiceDeps } from '../shared/backend-service'
 
 export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity'>) {
@@ -23,12 +24,12 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
       },
       {
         response: { 200: AccountView, 201: AccountView },
-        detail: { summary: "Open the caller's account (201), or return it if it exists (200)" },
+        detail: { summary: "Open the caller's account (201), or return it if it exists (200)", ...operationDocs({}) },
       },
     )
     .get('', ({ userId }) => getAccount(deps.db, userId), {
       response: { 200: AccountView },
-      detail: { summary: "The caller's account and balance" },
+      detail: { summary: "The caller's account and balance", ...operationDocs({ errors: ['account_not_found'] }) },
     })
     .post(
       '/top-up',
@@ -41,20 +42,22 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
         return result.body as Static<typeof BalanceView>
       },
       {
-      body: TopUpBody,
-      response: { 200: BalanceView },
-      detail: {
-        summary: 'Add money (minor units); the balance is capped at 10^15',
-        description: 'Send an Idempotency-Key header to make retries safe: the same key and body replay the first response.',
+        body: TopUpBody,
+        response: { 200: BalanceView },
+        detail: {
+          summary: 'Add money (minor units); the balance is capped at 10^15',
+          description: 'Send an Idempotency-Key header to make retries safe: the same key and body replay the first response.',
+          ...operationDocs({ jsonBody: true, idempotencyKey: true, rateLimited: true, errors: ['account_not_found', 'balance_limit_exceeded'] }),
+        },
       },
-    })
+    )
     .get(
       '/transactions',
       ({ userId, query }) => listTransactions(deps.db, userId, { limit: query.limit ?? 100, before: query.before }),
       {
         query: TransactionsQuery,
         response: { 200: Type.Array(LedgerEntryView) },
-        detail: { summary: 'The statement (ledger), newest first' },
+        detail: { summary: 'The statement (ledger), newest first', ...operationDocs({ errors: ['account_not_found', 'validation_failed'] }) },
       },
     )
 }

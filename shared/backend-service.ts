@@ -13,10 +13,11 @@ import type { Registry } from 'prom-client'
 import { connectDatabase, type Database } from './db/client'
 import { migrateDatabase } from './db/migrate'
 import type { Logger } from './logger'
-import type { Envelope, Subject } from './messaging/contracts'
+import type { Envelope, StreamOwner, Subject } from './messaging/contracts'
 import type { OutgoingMessage } from './messaging/outbox'
 import { InboxConsumer, type MessageHandler } from './messaging/inbox-consumer'
-import { connectNats, declareMessaging } from './messaging/nats'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connectNats, ensureConsumer, ensureOwnStreams } from './messaging/nats'
 import { OutboxRelay } from './messaging/outbox-relay'
 import type { ServiceConfig } from './service-config'
 
@@ -32,10 +33,15 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   rateLimit: RateLimit
   /** How a request proves its caller (shared/identity.ts). */
   identity: IdentitySettings
+  /** The service's whole configuration, as read at start. */
+  config: ServiceConfig
+  /** True once the service's durable consumer is pulling (for /health). */
+  consumerReady: () => boolean
 }
 
 export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subject> = {
-  name: string
+  /** Also the owner name of the streams it publishes to (shared/messaging/contracts.ts STREAMS). */
+  name: StreamOwner
   schema: TSchema
   migrationsFolder: string
   consumes: { stream: string; durable: string; subjects: readonly S[]; lockKey?: (message: Envelope<S>) => string }
@@ -64,7 +70,8 @@ export async function startBackendService<TSchema extends Record<string, unknown
   await migrateDatabase(config.databaseUrl, spec.migrationsFolder)
   const db = connectDatabase(config.databaseUrl, spec.schema, { max: config.databasePoolMax })
   const nc = await connectNats(config.natsUrl, `gozon-${spec.name}`, log)
-  await declareMessaging(nc, spec.consumes, config.messaging)
+  const jsm = await jetstreamManager(nc)
+  await ensureOwnStreams(jsm, spec.name, config.messaging)
 
   // The relay has a connection of its own: it never waits behind HTTP requests
   // for one, and its claim walks the outbox index in order (a plain index scan
@@ -72,10 +79,28 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const relayDb = connectDatabase(config.databaseUrl, spec.schema, { max: 1, settings: { enable_bitmapscan: 'off' } })
   const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay` }, config.relay)
   const metrics = createRegistry(spec.name)
-  const deps: ServiceDeps<TSchema> = { db, nc, log, outboxWritten: (messages) => relay.publishNow(messages), metrics, rateLimit: config.rateLimit, identity: config.identity }
-  const consumer = new InboxConsumer(
-    { db, nc, log, ...spec.consumes, handle: spec.handler(deps) },
-    { ...config.consumer, maxDeliver: config.messaging.maxDeliver },
+  let consumer: InboxConsumer<S> | undefined
+  const deps: ServiceDeps<TSchema> = {
+    db,
+    nc,
+    log,
+    outboxWritten: (messages) => relay.publishNow(messages),
+    metrics,
+    rateLimit: config.rateLimit,
+    identity: config.identity,
+    config,
+    consumerReady: () => consumer?.ready ?? false,
+  }
+  consumer = new InboxConsumer(
+    {
+      db,
+      nc,
+      log,
+      ...spec.consumes,
+      handle: spec.handler(deps),
+      prepare: () => ensureConsumer(jsm, spec.consumes, config.messaging),
+    },
+    { ...config.consumer, maxDeliver: config.messaging.maxDeliver, ackWaitMs: config.messaging.ackWaitMs },
   )
   messagingMetrics(metrics, { db, relay, consumer })
   const app = spec.createApp(deps).listen({ hostname: config.host, port: config.port })

@@ -17,6 +17,10 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The request body is larger than 16 KiB' },
   rate_limited: { status: 429, message: 'Too many requests; retry after the time in Retry-After' },
   idempotency_key_in_flight: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry shortly' },
+  idempotency_claim_lost: {
+    status: 409,
+    message: 'This request took too long and was undone (nothing of it was kept); retry with the same Idempotency-Key to get the outcome',
+  },
   unsupported_media_type: { status: 415, message: 'Send the request body as application/json' },
   validation_failed: { status: 422, message: 'The request is not valid' },
   invalid_cursor: { status: 422, message: 'The cursor is malformed; use the nextCursor of a previous page' },

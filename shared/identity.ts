@@ -1,13 +1,23 @@
 // Who is calling a service. Only the gateway authenticates people (passwords,
 // sessions, tokens: gateway/auth/); it then tells a service who the caller is
 // in the `Gozon-Identity` header, with proof that only a holder of
-// IDENTITY_PROOF_KEY can produce:
+// IDENTITY_PROOF_KEY can produce, bound to the one request it travels with:
 //
-//   v1.<audience>.<userId>.<issued at, unix ms>.<base64url HMAC-SHA256(key, "gozon-identity.v1.<audience>.<userId>.<issued at>")>
+//   v2.<audience>.<userId>.<issued at, unix ms>.<nonce>.<base64url HMAC-SHA256(key,
+//       "gozon-identity.v2\n<audience>\n<userId>\n<issued at>\n<nonce>\n<METHOD>\n<path?query>\n<base64url SHA-256 of the body>")>
 //
-// The audience is the service the proof is for ("orders" or "payments"), so a
-// proof seen by one service is worthless at the other; a proof older than
-// PROOF_MAX_AGE_MS is refused, which bounds replay of a captured header.
+// - The audience is the service the proof is for ("orders" or "payments"), so
+//   a proof seen by one service is worthless at the other.
+// - Method, path with query and body digest: a proof captured from one request
+//   (say a GET of the balance) is refused for any other (a top-up, an order).
+// - It lives PROOF_MAX_AGE_MS (15 s), and each service remembers the nonces it
+//   accepted for that long and refuses a second use (ProofReplayCache).
+// What is left: with several instances of a service behind a balancer, each
+// remembers only its own nonces, so the exact same request could be replayed
+// once per other instance within 15 s by someone who can read the traffic
+// between the gateway and the services. For the requests that move money that
+// is harmless when they carry an Idempotency-Key (the pages always send one):
+// the replay gets the first response back and does nothing.
 //
 // For local development only, DEV_TRUST_USER_ID_HEADER=true makes the gateway
 // and the services believe a bare `X-User-Id` header. It is off by default and
@@ -22,7 +32,7 @@ export const IDENTITY_HEADER = 'gozon-identity'
 /** The development-only header; the gateway strips it from clients unless dev mode is on. */
 export const USER_ID_HEADER = 'x-user-id'
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
-export const PROOF_MAX_AGE_MS = 60_000
+export const PROOF_MAX_AGE_MS = 15_000
 /** Clocks of the gateway and a service may differ a little. */
 const PROOF_MAX_SKEW_MS = 5_000
 
@@ -60,41 +70,106 @@ export function warnIfInsecure(log: Logger, settings: IdentitySettings): void {
   console.error(`\n*** ${message} ***\n`)
 }
 
-function mac(key: string, text: string): Buffer {
-  return createHmac('sha256', key).update(text).digest()
+/** What a proof is bound to, besides audience, user and time: the request itself. */
+export type BoundRequest = {
+  method: string
+  /** Path and query exactly as sent ("/api/orders?limit=5"). */
+  pathAndQuery: string
+  /** base64url SHA-256 of the body bytes (bodyDigest); of nothing for a request without body. */
+  bodyDigest: string
 }
 
-export function signIdentity(key: string, audience: Audience, userId: string, now = Date.now()): string {
-  const signed = `v1.${audience}.${userId}.${now}`
-  return `${signed}.${mac(key, `gozon-identity.${signed}`).toString('base64url')}`
+/** The digest a proof carries for a body: base64url SHA-256 of its bytes (UTF-8 for a string). */
+export function bodyDigest(body: string | ArrayBuffer | Uint8Array | undefined): string {
+  return new Bun.CryptoHasher('sha256').update(body ?? '').digest('base64url')
 }
 
-/** The user id the proof vouches for, or undefined when it is malformed, forged, for another service or too old. */
-export function verifyIdentity(key: string, audience: Audience, proof: string, now = Date.now()): string | undefined {
+function mac(key: string, fields: string[]): Buffer {
+  return createHmac('sha256', key).update(fields.join('\n')).digest()
+}
+
+const macFields = (audience: string, userId: string, issuedAt: string, nonce: string, request: BoundRequest) => [
+  'gozon-identity.v2',
+  audience,
+  userId,
+  issuedAt,
+  nonce,
+  request.method.toUpperCase(),
+  request.pathAndQuery,
+  request.bodyDigest,
+]
+
+export function signIdentity(key: string, audience: Audience, userId: string, request: BoundRequest, now = Date.now()): string {
+  const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('base64url')
+  const issuedAt = String(now)
+  return `v2.${audience}.${userId}.${issuedAt}.${nonce}.${mac(key, macFields(audience, userId, issuedAt, nonce, request)).toString('base64url')}`
+}
+
+/** A proof that verified: who, and its nonce (to be remembered against replay). */
+export type VerifiedProof = { userId: string; nonce: string; issuedAt: number }
+
+/** The proof's claims, or undefined when it is malformed, forged, for another service or request, or too old. */
+export function verifyIdentity(key: string, audience: Audience, proof: string, request: BoundRequest, now = Date.now()): VerifiedProof | undefined {
   const parts = proof.split('.')
   // The user id may itself contain dots: everything between audience and time.
-  if (parts.length < 5 || parts[0] !== 'v1' || parts[1] !== audience) return undefined
-  const signature = Buffer.from(parts.at(-1) ?? '', 'base64url')
-  const issuedAtText = parts.at(-2) ?? ''
-  const userId = parts.slice(2, -2).join('.')
-  if (!/^\d{1,15}$/.test(issuedAtText) || !isValidUserId(userId)) return undefined
+  if (parts.length < 6 || parts[0] !== 'v2' || parts[1] !== audience) return undefined
+  const signature = parts.at(-1) ?? ''
+  const nonce = parts.at(-2) ?? ''
+  const issuedAtText = parts.at(-3) ?? ''
+  const userId = parts.slice(2, -3).join('.')
+  if (!/^\d{1,15}$/.test(issuedAtText) || !/^[A-Za-z0-9_-]{16}$/.test(nonce) || !isValidUserId(userId)) return undefined
   const issuedAt = Number(issuedAtText)
   if (issuedAt > now + PROOF_MAX_SKEW_MS || now - issuedAt > PROOF_MAX_AGE_MS) return undefined
-  const expected = mac(key, `gozon-identity.v1.${audience}.${userId}.${issuedAtText}`)
-  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined
-  return userId
+  const expected = mac(key, macFields(audience, userId, issuedAtText, nonce, request))
+  // Canonical base64url only: re-encoding must give back the very text sent.
+  const given = Buffer.from(signature, 'base64url')
+  if (given.length !== expected.length || given.toString('base64url') !== signature || !timingSafeEqual(given, expected)) return undefined
+  return { userId, nonce, issuedAt }
 }
 
-/** The headers that tell `audience` who the caller is: a fresh proof, or X-User-Id in dev mode without a key. */
-export function identityHeaders(settings: IdentitySettings, audience: Audience, userId: string): Record<string, string> {
-  if (settings.proofKey) return { [IDENTITY_HEADER]: signIdentity(settings.proofKey, audience, userId) }
+/**
+ * The nonces of proofs accepted in the last PROOF_MAX_AGE_MS (+ skew), so the
+ * same proof is accepted once. Insertion order is time order, so forgetting
+ * the expired ones is a walk from the oldest.
+ */
+export class ProofReplayCache {
+  private readonly seen = new Map<string, number>()
+
+  /** True the first time a nonce is offered within its lifetime; false for a replay. */
+  accept(proof: VerifiedProof, now = Date.now()): boolean {
+    for (const [nonce, expires] of this.seen) {
+      if (expires > now) break
+      this.seen.delete(nonce)
+    }
+    if (this.seen.has(proof.nonce)) return false
+    this.seen.set(proof.nonce, Math.max(now, proof.issuedAt) + PROOF_MAX_AGE_MS + PROOF_MAX_SKEW_MS)
+    return true
+  }
+
+  get size(): number {
+    return this.seen.size
+  }
+}
+
+/** The headers that tell `audience` who the caller is: a fresh proof for this request, or X-User-Id in dev mode without a key. */
+export function identityHeaders(settings: IdentitySettings, audience: Audience, userId: string, request: BoundRequest): Record<string, string> {
+  if (settings.proofKey) return { [IDENTITY_HEADER]: signIdentity(settings.proofKey, audience, userId, request) }
   return { [USER_ID_HEADER]: userId }
 }
 
-/** The caller's user id from a request to a service, or undefined. */
-export function callerOf(settings: IdentitySettings, audience: Audience, headers: Headers): string | undefined {
+/** The caller's user id from a request to a service, or undefined (no, a bad or a replayed proof). */
+export function callerOf(
+  settings: IdentitySettings,
+  audience: Audience,
+  headers: Headers,
+  request: BoundRequest,
+  replays: ProofReplayCache,
+): string | undefined {
   const proof = headers.get(IDENTITY_HEADER)
-  if (proof !== null && settings.proofKey) return verifyIdentity(settings.proofKey, audience, proof)
+  if (proof !== null && settings.proofKey) {
+    const verified = verifyIdentity(settings.proofKey, audience, proof, request)
+    return verified && replays.accept(verified) ? verified.userId : undefined
+  }
   if (settings.devTrustUserIdHeader) {
     const userId = headers.get(USER_ID_HEADER)
     return isValidUserId(userId) ? userId : undefined
@@ -102,10 +177,36 @@ export function callerOf(settings: IdentitySettings, audience: Audience, headers
   return undefined
 }
 
+/** What a service's request is, as its proof must name it. */
+export async function boundRequestOf(request: Request): Promise<BoundRequest> {
+  const url = new URL(request.url)
+  return { method: request.method, pathAndQuery: `${url.pathname}${url.search}`, bodyDigest: await receivedBodyDigest(request) }
+}
+
+// The digest of each request's body, taken from a copy when the request
+// arrives (rememberBodyDigest, a service's first hook), so the proof check
+// sees the bytes the handler gets, however Elysia parses them.
+const digests = new WeakMap<Request, string>()
+const EMPTY_BODY_DIGEST = bodyDigest(undefined)
+
+async function receivedBodyDigest(request: Request): Promise<string> {
+  return digests.get(request) ?? EMPTY_BODY_DIGEST
+}
+
+/** Remembers the digest of the request's body (none for GET and HEAD). */
+export async function rememberBodyDigest(request: Request): Promise<void> {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.body === null) return
+  digests.set(request, bodyDigest(await request.clone().arrayBuffer()))
+}
+
+const replayCaches = new Map<Audience, ProofReplayCache>()
+
 /** Resolves `userId` for every route of the controller that uses it, or answers 401. */
 export function identity(settings: IdentitySettings, audience: Audience) {
-  return new Elysia({ name: 'gozon.identity', seed: audience }).resolve({ as: 'scoped' }, ({ request }) => {
-    const userId = callerOf(settings, audience, request.headers)
+  const replays = replayCaches.get(audience) ?? new ProofReplayCache()
+  replayCaches.set(audience, replays)
+  return new Elysia({ name: 'gozon.identity', seed: audience }).resolve({ as: 'scoped' }, async ({ request }) => {
+    const userId = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
     if (userId === undefined) throw new AppError('unauthorized')
     return { userId }
   })

@@ -3,19 +3,45 @@
 // user's data is in them (dead letters show subject, reason and time only).
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { type Static, Type } from '@sinclair/typebox'
 import { desc } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
+import { operationDocs } from './http/api-docs'
 import { type Audience, identity, type IdentitySettings } from './identity'
 
-export type OperationsReport = {
-  service: string
-  outbox: { pending: number; oldestPendingAgeSeconds: number }
-  consumer: { stream: string; durable: string; pending: number; ackPending: number; redelivered: number } | { error: string }
-  deadLetters: { count: number; latest: { id: number; subject: string; reason: string; deliveries: number; createdAt: string }[] }
-}
+const Count = Type.Integer({ minimum: 0 })
+
+export const OperationsReportView = Type.Object({
+  service: Type.String(),
+  outbox: Type.Object({ pending: Count, oldestPendingAgeSeconds: Type.Number({ minimum: 0 }) }),
+  consumer: Type.Union([
+    Type.Object({ stream: Type.String(), durable: Type.String(), pending: Count, ackPending: Count, redelivered: Count }),
+    Type.Object({ error: Type.String({ description: 'Why the consumer could not be read' }) }),
+  ]),
+  deadLetters: Type.Object({
+    count: Count,
+    latest: Type.Array(
+      Type.Object({ id: Type.Integer(), subject: Type.String(), reason: Type.String(), deliveries: Count, createdAt: Type.String({ format: 'date-time' }) }),
+      { description: 'The 20 latest, newest first' },
+    ),
+  }),
+  givenUp: Type.Optional(
+    Type.Object(
+      {
+        count: Count,
+        latest: Type.Array(Type.Object({ orderId: Type.String(), asks: Count, createdAt: Type.String({ format: 'date-time' }), gaveUpAt: Type.String({ format: 'date-time' }) })),
+      },
+      { description: 'Orders only: orders still NEW that the stuck-order sweeper stopped asking for (orders/sweeper.ts)' },
+    ),
+  ),
+})
+
+export type OperationsReport = Static<typeof OperationsReportView>
+
+export type GivenUpOrders = NonNullable<OperationsReport['givenUp']>
 
 export function operationsRoute(deps: {
   service: Audience
@@ -24,6 +50,8 @@ export function operationsRoute(deps: {
   db: Executor
   nc: NatsConnection
   consumer: { stream: string; durable: string }
+  /** The service's own figures for the report, if it has any. */
+  givenUp?: () => Promise<GivenUpOrders>
 }) {
   async function consumerLag(): Promise<OperationsReport['consumer']> {
     try {
@@ -45,7 +73,7 @@ export function operationsRoute(deps: {
     .get(
       '/operations',
       async (): Promise<OperationsReport> => {
-        const [outbox, dead, latest, consumer] = await Promise.all([
+        const [outbox, dead, latest, consumer, givenUp] = await Promise.all([
           outboxBacklog(deps.db),
           deadLetterCount(deps.db),
           deps.db
@@ -60,6 +88,7 @@ export function operationsRoute(deps: {
             .orderBy(desc(deadLetters.id))
             .limit(20),
           consumerLag(),
+          deps.givenUp?.(),
         ])
         return {
           service: deps.service,
@@ -69,8 +98,17 @@ export function operationsRoute(deps: {
             count: dead,
             latest: latest.map((d) => ({ ...d, createdAt: d.createdAt.toISOString() })),
           },
+          ...(givenUp ? { givenUp } : {}),
         }
       },
-      { detail: { summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)', tags: ['operations'] } },
+      {
+        response: { 200: OperationsReportView },
+        detail: {
+          summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)',
+          description: "Any signed-in caller may read them: no user's data is in them.",
+          tags: ['operations'],
+          ...operationDocs({}),
+        },
+      },
     )
 }

@@ -21,9 +21,21 @@ export type ServiceConfig = {
   rateLimit: RateLimit
   /** How callers prove who they are (shared/identity.ts). */
   identity: IdentitySettings
-  /** Orders still NEW this long after their payment was asked for are asked for again (orders only). */
-  sweepStuckAfterMs: number
+  /** The stuck-order sweeper (orders only; orders/sweeper.ts). */
+  sweeper: AskSettings
 }
+
+/** When the orders sweeper asks payments again for an order left NEW (orders/sweeper.ts). */
+export type AskSettings = {
+  /** The first ask after the order's own request; also the back-off's base. */
+  stuckAfterMs: number
+  /** Asks in all, the order's own request included; then the order is given up and reported. */
+  maxAsks: number
+  /** The longest wait between two asks. */
+  maxDelayMs: number
+}
+
+export const DEFAULT_ASKS: AskSettings = { stuckAfterMs: 10_000, maxAsks: 8, maxDelayMs: 600_000 }
 
 function readServiceConfig(
   env: EnvReader,
@@ -50,9 +62,15 @@ function readServiceConfig(
       pollIntervalMs: env.int('RELAY_POLL_INTERVAL_MS', DEFAULT_RELAY.pollIntervalMs, { min: 10, max: 60_000 }),
       retentionMs: env.int('OUTBOX_RETENTION_MS', DEFAULT_RELAY.retentionMs, { min: 0, max: 30 * 86_400_000 }),
       graceMs: env.int('RELAY_GRACE_MS', DEFAULT_RELAY.graceMs, { min: 0, max: 600_000 }),
+      // Longer than a publish can take (publishTimeoutMs), or two relays could publish one row at once.
+      leaseMs: env.int('RELAY_LEASE_MS', DEFAULT_RELAY.leaseMs, { min: DEFAULT_RELAY.publishTimeoutMs + 1000, max: 600_000 }),
     },
     identity: readIdentitySettings(env),
-    sweepStuckAfterMs: env.int('ORDERS_STUCK_AFTER_MS', 10_000, { min: 100, max: 3_600_000 }),
+    sweeper: {
+      stuckAfterMs: env.int('ORDERS_STUCK_AFTER_MS', DEFAULT_ASKS.stuckAfterMs, { min: 100, max: 3_600_000 }),
+      maxAsks: env.int('ORDERS_MAX_PAYMENT_ASKS', DEFAULT_ASKS.maxAsks, { min: 1, max: 1000 }),
+      maxDelayMs: env.int('ORDERS_MAX_ASK_DELAY_MS', DEFAULT_ASKS.maxDelayMs, { min: 100, max: 86_400_000 }),
+    },
     rateLimit: {
       burst: env.int('RATE_LIMIT_BURST', 200, { min: 1, max: 1_000_000 }),
       perSecond: env.int('RATE_LIMIT_PER_SECOND', 50, { min: 1, max: 1_000_000 }),

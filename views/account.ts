@@ -4,7 +4,7 @@
 import type { LedgerEntryView } from '../shared/api-types'
 import { type Html, html } from './html'
 import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
-import { formatMoney } from './money'
+import type { Currency } from './money'
 
 export type { FormState }
 
@@ -13,21 +13,21 @@ export type LedgerEntry = LedgerEntryView
 const oobAttr = (oob: boolean) => (oob ? html` hx-swap-oob="true"` : '')
 
 /** `balance`: minor units; null: no account yet; undefined: could not be read just now. */
-export function renderBalance(balance: number | null | undefined, options: { oob?: boolean } = {}): Html {
+export function renderBalance(balance: number | null | undefined, currency: Currency, options: { oob?: boolean } = {}): Html {
   if (balance === undefined) return html`<span id="balance" class="balance muted"${oobAttr(options.oob ?? false)}>Balance unavailable</span>`
   if (balance === null)
     return html`<a id="balance" class="balance muted" href="/account"${oobAttr(options.oob ?? false)}>No account yet</a>`
-  return html`<span id="balance" class="balance"${oobAttr(options.oob ?? false)} data-minor="${balance}">Balance <strong>${formatMoney(balance)}</strong></span>`
+  return html`<span id="balance" class="balance"${oobAttr(options.oob ?? false)} data-minor="${balance}">Balance <strong>${currency.format(balance)}</strong></span>`
 }
 
-export function renderTopUpForm(csrf: string, state: FormState = {}): Html {
+export function renderTopUpForm(csrf: string, currency: Currency, state: FormState = {}): Html {
   const error = state.errors?.amount
   return html`<form id="top-up-form" class="stack" method="post" action="/account/top-up"
       hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button">
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
   ${csrfField(csrf)}
-  ${idempotencyKeyField()}
-  <label for="top-up-amount">Top up</label>
+  ${idempotencyKeyField(state.idempotencyKey)}
+  <label for="top-up-amount">Top up (${currency.code})</label>
   <div class="row">
     <input id="top-up-amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="25.00"
       value="${state.values?.amount ?? ''}" ${error ? html`aria-invalid="true" aria-describedby="top-up-amount-error"` : ''} required>
@@ -37,7 +37,7 @@ export function renderTopUpForm(csrf: string, state: FormState = {}): Html {
 </form>`
 }
 
-export function renderStatement(entries: LedgerEntry[]): Html {
+export function renderStatement(entries: LedgerEntry[], currency: Currency): Html {
   if (entries.length === 0) return html`<p id="statement" class="muted">No transactions yet.</p>`
   return html`<table id="statement" class="statement">
   <thead><tr><th>When</th><th>What</th><th class="num">Amount</th><th class="num">Balance</th></tr></thead>
@@ -46,8 +46,8 @@ export function renderStatement(entries: LedgerEntry[]): Html {
     (e) => html`<tr id="entry-${e.id}">
     <td><time datetime="${e.createdAt}">${e.createdAt.slice(0, 16).replace('T', ' ')}</time></td>
     <td>${e.kind === 'top_up' ? 'Top-up' : html`Payment for <a href="/orders/${e.orderId ?? ''}">order ${(e.orderId ?? '').slice(-8)}</a>`}</td>
-    <td class="num ${e.kind === 'payment' ? 'debit' : 'credit'}">${e.kind === 'payment' ? '−' : '+'}${formatMoney(e.amount)}</td>
-    <td class="num">${formatMoney(e.balanceAfter)}</td>
+    <td class="num ${e.kind === 'payment' ? 'debit' : 'credit'}">${e.kind === 'payment' ? '−' : '+'}${currency.format(e.amount)}</td>
+    <td class="num">${currency.format(e.balanceAfter)}</td>
   </tr>`,
   )}
   </tbody>
@@ -56,9 +56,18 @@ export function renderStatement(entries: LedgerEntry[]): Html {
 
 export type AccountPanelProps =
   | { state: 'missing'; csrf: string; message?: string }
-  | { state: 'open'; csrf: string; balance: number; statement: LedgerEntry[]; form?: FormState }
+  | { state: 'open'; csrf: string; currency: Currency; balance: number; statement: LedgerEntry[]; form?: FormState }
+  /** Payments did not answer: its message, and the top-up form again if a top-up is what could not be confirmed. */
+  | { state: 'unavailable'; csrf: string; currency: Currency; message: string; form?: FormState }
 
 export function renderAccountPanel(props: AccountPanelProps): Html {
+  if (props.state === 'unavailable') {
+    return html`<section id="account-panel" class="card">
+  <h1>Your account</h1>
+  ${props.form?.message ? '' : html`<p class="alert" role="alert">${props.message}</p>`}
+  ${props.form ? renderTopUpForm(props.csrf, props.currency, props.form) : ''}
+</section>`
+  }
   if (props.state === 'missing') {
     return html`<section id="account-panel" class="card">
   <h1>Your account</h1>
@@ -72,9 +81,9 @@ export function renderAccountPanel(props: AccountPanelProps): Html {
   }
   return html`<section id="account-panel" class="card">
   <h1>Your account</h1>
-  <p class="big-balance">Balance <strong id="account-balance">${formatMoney(props.balance)}</strong></p>
-  ${renderTopUpForm(props.csrf, props.form)}
+  <p class="big-balance">Balance <strong id="account-balance">${props.currency.format(props.balance)}</strong></p>
+  ${renderTopUpForm(props.csrf, props.currency, props.form)}
   <h2>Statement</h2>
-  ${renderStatement(props.statement)}
+  ${renderStatement(props.statement, props.currency)}
 </section>`
 }

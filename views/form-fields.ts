@@ -1,7 +1,13 @@
 // Hidden fields every state-changing form carries.
 import { type Html, html } from './html'
 
-export type FormState = { values?: Record<string, string>; errors?: Record<string, string>; message?: string }
+export type FormState = {
+  values?: Record<string, string>
+  errors?: Record<string, string>
+  message?: string
+  /** The Idempotency-Key to render: the submitted one while its outcome is open (gateway/forms.ts keyAfter); none for a fresh one. */
+  idempotencyKey?: string
+}
 
 /** The form field the gateway checks on every signed-in POST (gateway/auth/tokens.ts csrfToken). */
 export const CSRF_FIELD = 'csrfToken'
@@ -10,13 +16,18 @@ export function csrfField(token: string): Html {
   return html`<input type="hidden" name="${CSRF_FIELD}" value="${token}">`
 }
 
+/** The hidden field of a money form's Idempotency-Key. */
+export const IDEMPOTENCY_FIELD = 'idempotencyKey'
+
 /**
- * A fresh Idempotency-Key in every rendered money form: a double click or a
- * retried submit of the same form carries the same key, so the API does the
- * work once; the next render (after any answer) carries a new one.
+ * A money form's Idempotency-Key: it belongs to the shopper's intent, not to
+ * a render. A double click or a retried submit carries the same key, so the
+ * API does the work once; a form re-rendered while the first submission's
+ * outcome is unknown carries that same `key` again; a new intent (a fresh
+ * form, or after a definitive answer) gets a new one.
  */
-export function idempotencyKeyField(): Html {
-  return html`<input type="hidden" name="idempotencyKey" value="${crypto.randomUUID()}">`
+export function idempotencyKeyField(key?: string): Html {
+  return html`<input type="hidden" name="${IDEMPOTENCY_FIELD}" value="${key ?? crypto.randomUUID()}">`
 }
 
 /** A labelled input with its error underneath, wired for screen readers. */

@@ -4,20 +4,27 @@
 import { type Html, html } from './html'
 import { renderBalance } from './account'
 import { csrfField } from './form-fields'
+import type { Currency } from './money'
 
 export type Shopper = { username: string; csrf: string }
 
 export type LayoutProps = {
   title: string
-  /** The signed-in shopper: the name shown, and the CSRF token of the sign-out form. */
-  shopper?: Shopper
-  /** Minor units; null when the shopper has no account, undefined when it could not be read. */
-  balance?: number | null
   active?: 'orders' | 'account' | 'operations'
   body: Html
   /** Extra query for the live socket (the detail page asks for its order). */
   liveQuery?: string
-}
+} & (
+  | { shopper?: undefined }
+  | {
+      /** The signed-in shopper: the name shown, and the CSRF token of the sign-out form. */
+      shopper: Shopper
+      /** Minor units; null when the shopper has no account, undefined when it could not be read. */
+      balance?: number | null
+      /** The shop's currency, for the balance in the top bar. */
+      currency: Currency
+    }
+)
 
 export function layout(props: LayoutProps): Html {
   return html`<!doctype html>
@@ -41,7 +48,7 @@ export function layout(props: LayoutProps): Html {
     <a href="/operations" ${props.active === 'operations' ? html`aria-current="page"` : ''}>Operations</a>
   </nav>
   <div class="who">
-    ${renderBalance(props.balance)}
+    ${renderBalance(props.balance, props.currency)}
     <span class="user" id="current-user">${props.shopper.username}</span>
     <form method="post" action="/sign-out" class="inline">${csrfField(props.shopper.csrf)}<button type="submit" class="link">Sign out</button></form>
   </div>`
@@ -56,10 +63,9 @@ ${props.shopper ? html`<div id="live" hx-ws:connect="/ws${props.liveQuery ? `?${
 </html>`
 }
 
-export function errorPage(props: { shopper?: Shopper; title: string; message: string }): Html {
-  return layout({
-    title: props.title,
-    shopper: props.shopper,
-    body: html`<section class="card"><h1>${props.title}</h1><p>${props.message}</p><p><a href="/orders">Back to your orders</a></p></section>`,
-  })
+export function errorPage(
+  props: { title: string; message: string } & ({ shopper?: undefined } | { shopper: Shopper; currency: Currency }),
+): Html {
+  const body = html`<section class="card"><h1>${props.title}</h1><p>${props.message}</p><p><a href="/orders">Back to your orders</a></p></section>`
+  return layout(props.shopper ? { title: props.title, shopper: props.shopper, currency: props.currency, body } : { title: props.title, body })
 }

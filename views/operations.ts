@@ -9,6 +9,15 @@ function consumerFacts(consumer: OperationsReport['consumer']): Html {
     <span class="num">${consumer.redelivered}</span> redelivered <span class="muted">(${consumer.stream} / ${consumer.durable})</span></dd>`
 }
 
+/** Orders whose payment the sweeper stopped asking for: an operator looks at each (payments down for long? lost messages?). */
+function givenUpTable(givenUp: NonNullable<OperationsReport['givenUp']>): Html {
+  return html`<table class="statement" id="given-up"><thead><tr><th>Order</th><th>Placed</th><th>Given up</th><th class="num">Asks</th></tr></thead><tbody>
+    ${givenUp.latest.map(
+      (o) => html`<tr><td><code>${o.orderId}</code></td><td><time datetime="${o.createdAt}">${o.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td><time datetime="${o.gaveUpAt}">${o.gaveUpAt.slice(0, 19).replace('T', ' ')}</time></td><td class="num">${o.asks}</td></tr>`,
+    )}
+  </tbody></table>`
+}
+
 function serviceCard(name: string, report: OperationsReport | undefined): Html {
   if (!report) return html`<section class="card" id="ops-${name}"><h2>${name}</h2><p class="alert">The ${name} service did not answer.</p></section>`
   return html`<section class="card" id="ops-${name}">
@@ -19,7 +28,9 @@ function serviceCard(name: string, report: OperationsReport | undefined): Html {
     }</dd>
     <dt>Consumer lag</dt>${consumerFacts(report.consumer)}
     <dt>Dead letters</dt><dd><span class="num" data-metric="dead-letters">${report.deadLetters.count}</span></dd>
+    ${report.givenUp ? html`<dt>Orders given up</dt><dd><span class="num" data-metric="given-up">${report.givenUp.count}</span> still unpaid after every ask</dd>` : ''}
   </dl>
+  ${report.givenUp && report.givenUp.latest.length > 0 ? givenUpTable(report.givenUp) : ''}
   ${
     report.deadLetters.latest.length > 0
       ? html`<table class="statement"><thead><tr><th>When</th><th>Subject</th><th>Reason</th><th class="num">Deliveries</th></tr></thead><tbody>
@@ -54,6 +65,7 @@ function reconciliationCard(): Html {
     and checks that every FINISHED order has exactly one payment of its amount for its user, every CANCELLED order none,
     no payment or ledger debit is without its order, and every balance equals top-ups minus payments.</p>
   <p class="muted">It prints one line per discrepancy and a summary line, and exits 1 if it found any (2 if it could not read a database).
-    NEW orders count as in flight until they are older than <code>--stuck-after</code> (5 minutes).</p>
+    NEW orders count as in flight until they are older than <code>--stuck-after</code> (5 minutes); the orders the
+    sweeper gave up on are listed in the orders card above, which needs only the orders database.</p>
 </section>`
 }

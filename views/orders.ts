@@ -2,7 +2,7 @@
 // list, the detail page and the live push all use it, under the stable id
 // `order-<id>`, so a pushed fragment replaces it out of band wherever it is.
 import { type Html, html } from './html'
-import { formatMoney } from './money'
+import type { Currency } from './money'
 import type { OrderView } from '../shared/api-types'
 import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
 
@@ -27,13 +27,13 @@ export function renderStatusBadge(order: Pick<Order, 'status'>): Html {
  * response may have missed a push that arrived before it was in the page;
  * reading it after insertion cannot miss the change (final states are final).
  */
-export function renderOrder(order: Order, options: { oob?: boolean; refresh?: boolean } = {}): Html {
+export function renderOrder(order: Order, currency: Currency, options: { oob?: boolean; refresh?: boolean } = {}): Html {
   const refresh = options.refresh && order.status === 'NEW'
   return html`<li id="${orderElementId(order.id)}" class="order" data-status="${order.status}"${options.oob ? html` hx-swap-oob="true"` : ''}${
     refresh ? html` hx-get="/orders/${order.id}/row" hx-trigger="load" hx-swap="outerHTML"` : ''
   }>
   <a class="order-main" href="/orders/${order.id}">
-    <span class="amount">${formatMoney(order.amount)}</span>
+    <span class="amount">${currency.format(order.amount)}</span>
     <span class="description">${order.description ?? 'No description'}</span>
   </a>
   ${renderStatusBadge(order)}
@@ -42,21 +42,24 @@ export function renderOrder(order: Order, options: { oob?: boolean; refresh?: bo
 </li>`
 }
 
-export function renderOrderList(orders: Order[]): Html {
+/** `oob`: the list alone, to replace the one in the page out of band (its placeholder stays). */
+export function renderOrderList(orders: Order[], currency: Currency, options: { oob?: boolean } = {}): Html {
+  const list = html`<ul id="order-list" class="orders"${options.oob ? html` hx-swap-oob="true"` : ''}>${orders.map((o) => renderOrder(o, currency))}</ul>`
+  if (options.oob) return list
   // The placeholder sits after the list and hides itself (CSS) once an order is in it.
-  return html`<ul id="order-list" class="orders">${orders.map((o) => renderOrder(o))}</ul>
+  return html`${list}
 <p id="no-orders" class="muted">No orders yet.</p>`
 }
 
-export function renderOrderForm(csrf: string, state: FormState = {}): Html {
+export function renderOrderForm(csrf: string, currency: Currency, state: FormState = {}): Html {
   const errors = state.errors ?? {}
   return html`<form id="order-form" class="stack card" method="post" action="/orders"
       hx-post="/orders" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
   <h2>New order</h2>
   ${csrfField(csrf)}
-  ${idempotencyKeyField()}
+  ${idempotencyKeyField(state.idempotencyKey)}
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
-  <label for="order-amount">Amount</label>
+  <label for="order-amount">Amount (${currency.code})</label>
   <input id="order-amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="12.50"
     value="${state.values?.amount ?? ''}" ${errors.amount ? html`aria-invalid="true" aria-describedby="order-amount-error"` : ''} required>
   ${errors.amount ? html`<p class="field-error" id="order-amount-error">${errors.amount}</p>` : ''}
@@ -69,26 +72,26 @@ export function renderOrderForm(csrf: string, state: FormState = {}): Html {
 }
 
 /** After a successful htmx submit: a fresh form, and the new order at the top of the list. */
-export function renderOrderCreated(order: Order, csrf: string): Html {
-  return html`${renderOrderForm(csrf)}
-<ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order, { refresh: true })}</ul>`
+export function renderOrderCreated(order: Order, csrf: string, currency: Currency): Html {
+  return html`${renderOrderForm(csrf, currency)}
+<ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order, currency, { refresh: true })}</ul>`
 }
 
-export function renderOrdersPage(props: { orders: Order[]; csrf: string; form?: FormState }): Html {
+export function renderOrdersPage(props: { orders: Order[]; csrf: string; currency: Currency; form?: FormState }): Html {
   return html`<div class="columns">
-  ${renderOrderForm(props.csrf, props.form)}
+  ${renderOrderForm(props.csrf, props.currency, props.form)}
   <section class="card">
     <h1>Your orders</h1>
-    ${renderOrderList(props.orders)}
+    ${renderOrderList(props.orders, props.currency)}
   </section>
 </div>`
 }
 
-export function renderOrderDetail(order: Order): Html {
+export function renderOrderDetail(order: Order, currency: Currency): Html {
   return html`<section class="card">
   <p><a href="/orders">← All orders</a></p>
   <h1>Order</h1>
-  <ul class="orders">${renderOrder(order)}</ul>
+  <ul class="orders">${renderOrder(order, currency)}</ul>
   <dl class="facts">
     <dt>Order id</dt><dd><code>${order.id}</code></dd>
     <dt>Placed</dt><dd><time datetime="${order.createdAt}">${order.createdAt}</time></dd>

@@ -2,8 +2,10 @@
 // password for a bearer token.
 //   POST /api/auth/users  {username, password} → 201 {id, username}
 //   POST /api/auth/token  {username, password} → 200 {accessToken, tokenType, expiresIn, expiresAt, userId, username}
+import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../../shared/errors'
+import { operationDocs } from '../../shared/http/api-docs'
 import type { Logger } from '../../shared/logger'
 import { type AttemptLimiters, clientAddress } from './attempts'
 import type { Authenticator } from './authenticator'
@@ -16,6 +18,17 @@ const Credentials = t.Object(
   },
   { additionalProperties: false },
 )
+
+const UserView = t.Object({ id: t.String(), username: t.String() })
+
+const TokenView = t.Object({
+  accessToken: t.String({ description: 'Send as `Authorization: Bearer <accessToken>`' }),
+  tokenType: t.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'Seconds' }),
+  expiresAt: t.String({ format: 'date-time' }),
+  userId: t.String(),
+  username: t.String(),
+})
 
 export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger; limits: AttemptLimiters }) {
   const { auth, users, log, limits } = deps
@@ -35,7 +48,16 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
         set.status = 201
         return { id: user.id, username: user.username }
       },
-      { body: Credentials, detail: { summary: 'Create a user', tags: ['auth'] } },
+      {
+        body: Credentials,
+        response: { 201: UserView },
+        detail: {
+          summary: 'Create a user',
+          description: 'The user name is stored in lower case. Then get a token with `POST /api/auth/token`.',
+          tags: ['auth'],
+          ...operationDocs({ public: true, jsonBody: true, rateLimited: true, errors: ['username_taken'] }),
+        },
+      },
     )
     .post(
       '/token',
@@ -58,6 +80,15 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
           username: user.username,
         }
       },
-      { body: Credentials, detail: { summary: 'Get a bearer token for the API', tags: ['auth'] } },
+      {
+        body: Credentials,
+        response: { 200: TokenView },
+        detail: {
+          summary: 'Get a bearer token for the API',
+          description: 'Send the token to `/api/orders/**` and `/api/payments/**` as `Authorization: Bearer <token>` (in their Swagger UI: **Authorize**).',
+          tags: ['auth'],
+          ...operationDocs({ public: true, jsonBody: true, rateLimited: true, errors: ['invalid_credentials'] }),
+        },
+      },
     )
 }

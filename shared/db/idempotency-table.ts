@@ -1,6 +1,6 @@
 // Idempotency keys of HTTP requests (Idempotency-Key header), per user. Each
 // service that accepts them re-exports this table from its schema.ts.
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, varchar } from 'drizzle-orm/pg-core'
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
 
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
@@ -12,6 +12,11 @@ export const idempotencyKeys = pgTable(
     /** Null while the first request is still running. */
     status: integer('status'),
     response: jsonb('response'),
+    /**
+     * The fence: each claim (and each takeover) gets a new token, and the work
+     * may record its response only while the token is still the one it got.
+     */
+    claimToken: uuid('claim_token').notNull().defaultRandom(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],

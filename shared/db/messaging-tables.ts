@@ -16,6 +16,11 @@ export const outbox = pgTable(
     requestId: text('request_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true }),
+    /**
+     * The sweeping relay's lease: a row claimed for publishing is left alone by
+     * other relays until then, so no transaction stays open across the publish.
+     */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
   },
   (t) => [
     index('outbox_unpublished_idx').on(t.createdAt).where(sql`${t.publishedAt} is null`),

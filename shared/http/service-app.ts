@@ -1,12 +1,13 @@
 // What every HTTP service of Gozon starts from: strict validation (no
 // normalising away of unknown fields), JSON-only bodies, one error handler,
-// a request id, /health and the Swagger UI under the service's API prefix.
-import { openapi } from '@elysiajs/openapi'
-import { dirname, join } from 'node:path'
+// a request id, /health and the API document with its Swagger UI under the
+// service's API prefix (./api-docs.ts).
 import { Elysia } from 'elysia'
 import type { Logger } from '../logger'
 import { httpMetrics } from '../metrics'
 import type { Registry } from 'prom-client'
+import { rememberBodyDigest } from '../identity'
+import { apiDocs } from './api-docs'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
 import { jsonBodyOnly, SERVER_BODY_LIMIT } from './json-body'
@@ -20,6 +21,12 @@ export const requestId = new Elysia({ name: 'gozon.request-id' }).derive({ as: '
   set.headers[REQUEST_ID_HTTP_HEADER] = id
   return { requestId: id }
 })
+
+/** What a reader of a service's API document is told after what the service does: who may call it, and how. */
+const THROUGH_GATEWAY_NOTE = [
+  'Call this API **through the gateway**, with `Authorization: Bearer <token>`: get a token from `POST /api/auth/token` (documented at `/api/auth/swagger`), then press **Authorize** and paste it.',
+  '"Try it out" sends its requests to the origin this page was read from, so read the page through the gateway. Reached directly, a service answers only requests carrying the gateway\'s `Gozon-Identity` proof (401 otherwise).',
+].join('\n\n')
 
 export function createServiceApp(options: {
   name: string
@@ -38,46 +45,19 @@ export function createServiceApp(options: {
     .use(errorsPlugin(options.log))
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
+    // The body's digest, for the identity proof, from a copy of the bytes Elysia then parses.
+    .onRequest(({ request }) => rememberBodyDigest(request))
     .use(requestId)
+    .use(healthRoute(options.health))
     .use(
-      openapi({
-        path: `${options.apiPrefix}/swagger`,
-        provider: 'swagger-ui',
-        // The page is built per request (a static page would lose to /:id routes
-        // in Bun's router) and its assets are served from swagger-ui-dist here,
-        // so the docs work without reaching a CDN.
-        embedSpec: true,
-        swagger: {
-          cdn: `${options.apiPrefix}/swagger/assets/swagger-ui-bundle.js`,
-          theme: `${options.apiPrefix}/swagger/assets/swagger-ui.css`,
-        },
-        documentation: {
-          info: { title: `Gozon ${options.name}`, version: '1.0.0', description: options.description },
-          components: {
-            // What a client of the gateway sends; the gateway turns it into the service's Gozon-Identity proof.
-            securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from POST /api/auth/token' } },
-          },
-          security: [{ bearer: [] }],
-        },
-        exclude: { paths: ['/health', '/metrics'] },
+      apiDocs({
+        prefix: options.apiPrefix,
+        title: `Gozon ${options.name}`,
+        description: `${options.description}\n\n${THROUGH_GATEWAY_NOTE}`,
+        tags: [
+          { name: options.name, description: options.description },
+          { name: 'operations', description: 'Figures for the operations page: no user data' },
+        ],
       }),
     )
-    .use(healthRoute(options.health))
-    .use(swaggerAssets(`${options.apiPrefix}/swagger/assets`))
-}
-
-const SWAGGER_ASSETS = {
-  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
-  'swagger-ui.css': 'text/css; charset=utf-8',
-} as const
-
-function swaggerAssets(prefix: string) {
-  const dir = dirname(Bun.resolveSync('swagger-ui-dist/package.json', import.meta.dir))
-  const app = new Elysia({ name: `gozon.swagger-assets.${prefix}` })
-  for (const [file, type] of Object.entries(SWAGGER_ASSETS)) {
-    app.get(`${prefix}/${file}`, () => new Response(Bun.file(join(dir, file)), { headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' } }), {
-      detail: { hide: true },
-    })
-  }
-  return app
 }

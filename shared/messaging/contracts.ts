@@ -17,11 +17,17 @@ export const SUBJECTS = {
   orderStatusChanged: 'gozon.orders.status-changed',
 } as const
 
-/** JetStream streams; file storage, declared idempotently by both services at start. */
+/**
+ * JetStream streams; file storage. Each is declared and configured only by its
+ * owner, the service that publishes to it; the consuming service only checks
+ * that it exists (shared/messaging/nats.ts).
+ */
 export const STREAMS = {
-  paymentRequests: { name: 'GOZON_PAYMENT_REQUESTS', subjects: [SUBJECTS.paymentRequested] },
-  paymentResults: { name: 'GOZON_PAYMENT_RESULTS', subjects: [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed] },
+  paymentRequests: { name: 'GOZON_PAYMENT_REQUESTS', subjects: [SUBJECTS.paymentRequested], owner: 'orders' },
+  paymentResults: { name: 'GOZON_PAYMENT_RESULTS', subjects: [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed], owner: 'payments' },
 } as const
+
+export type StreamOwner = (typeof STREAMS)[keyof typeof STREAMS]['owner']
 
 /** Durable pull consumers, one per consuming service (instances share it). */
 export const CONSUMERS = {
@@ -41,8 +47,8 @@ export const REQUEST_ID_HEADER = 'Gozon-Request-Id'
 export const messageIds = {
   paymentRequested: (orderId: string) => `payment-requested:${orderId}`,
   paymentResult: (orderId: string) => `payment-result:${orderId}`,
-  /** The sweeper asking again for an order stuck in NEW: a new message, so a new id. */
-  paymentRequestRetry: (orderId: string, at: number) => `payment-requested:${orderId}:retry:${at}`,
+  /** The sweeper asking again for an order stuck in NEW (ask 2, 3, …): a new message, so a new id, one per ask. */
+  paymentRequestAgain: (orderId: string, ask: number) => `payment-requested:${orderId}:ask:${ask}`,
 }
 
 /** A UUID in canonical lower-case form (a pattern, so no format registry is needed). */
@@ -54,7 +60,20 @@ const strict = { additionalProperties: false }
 export const FAILURE_REASONS = ['insufficient_funds', 'account_not_found'] as const
 export type FailureReason = (typeof FAILURE_REASONS)[number]
 
-export const PaymentRequested = Type.Object({ orderId: Uuid, userId: UserId, amount: Amount }, strict)
+export const PaymentRequested = Type.Object(
+  {
+    orderId: Uuid,
+    userId: UserId,
+    amount: Amount,
+    /**
+     * When orders asked (unix ms): payments re-sends a decided order's result
+     * only to an ask made after that result went out; an older ask (from a
+     * backlog) will see the published result anyway.
+     */
+    askedAt: Type.Optional(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 })),
+  },
+  strict,
+)
 export const PaymentSucceeded = Type.Object({ orderId: Uuid, userId: UserId, amount: Amount }, strict)
 export const PaymentFailed = Type.Object(
   {

@@ -9,6 +9,12 @@
 //   unparseable or invalid message      -> dead_letters row, term(): never retried
 //   transient failure (database down)   -> nak(delay) with exponential back-off;
 //                                          after max_deliver, dead-lettered
+//   slow transactions, long queue       -> messages waiting in the buffer are kept
+//                                          alive with working() well within
+//                                          ack_wait; one stuck in a stalled
+//                                          transaction is redelivered (inbox)
+//   consumed stream not declared yet    -> one clear line (StreamMissingError),
+//                                          then wait for its owner; not ready
 //
 // Throughput: messages that arrive while a transaction is running are handled
 // together in the next one (up to `batchSize`): one inbox insert for all of
@@ -23,6 +29,7 @@ import { deadLetters, inbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
 import type { Logger } from '../logger'
 import { decodeMessage, type Envelope, PoisonMessageError, REQUEST_ID_HEADER, type Subject } from './contracts'
+import { StreamMissingError } from './nats'
 
 export type HandlerContext = {
   messageId: string
@@ -50,6 +57,8 @@ export type ConsumerSettings = {
   maxDeliver: number
   /** Inbox rows older than this are deleted (far beyond any redelivery or re-publish). */
   inboxRetentionMs: number
+  /** The durable consumer's ack_wait: messages in hand are kept alive well within it. */
+  ackWaitMs: number
 }
 
 export const DEFAULT_CONSUMER: ConsumerSettings = {
@@ -58,9 +67,12 @@ export const DEFAULT_CONSUMER: ConsumerSettings = {
   pullBatch: 256,
   maxDeliver: 20,
   inboxRetentionMs: 7 * 24 * 3600_000,
+  ackWaitMs: 30_000,
 }
 
 const MAX_NAK_DELAY_MS = 60_000
+/** A consumed stream missing this long at start is reported (before that its owner may just be starting). */
+const STREAM_MISSING_REPORT_MS = 5000
 
 export function nakDelayMs(deliveryCount: number): number {
   return Math.min(MAX_NAK_DELAY_MS, 250 * 2 ** Math.max(0, deliveryCount - 1))
@@ -91,8 +103,10 @@ export class InboxConsumer<S extends Subject> {
   private readonly buffer: JsMsg[] = []
   /** Workers waiting for messages. */
   private idleWorkers: (() => void)[] = []
-  private wakeReader: (() => void) | undefined
   private cleanupTimer: Timer | undefined
+  private keepAliveTimer: Timer | undefined
+  /** True once the durable consumer exists and messages are being pulled. */
+  ready = false
   readonly stats: ConsumerStats = { handled: 0, duplicates: 0, deadLettered: 0, retried: 0, redelivered: 0, transactions: 0 }
   /** Called with each handled message's processing time in ms (for metrics). */
   onHandled: ((ms: number, outcome: 'handled' | 'duplicate') => void) | undefined
@@ -112,6 +126,8 @@ export class InboxConsumer<S extends Subject> {
        * the same order and cannot deadlock.
        */
       lockKey?: (message: Envelope<S>) => string
+      /** Declares the durable consumer (shared/messaging/nats.ts ensureConsumer); run before each (re)start of pulling. */
+      prepare?: () => Promise<void>
     },
     settings: Partial<ConsumerSettings> = {},
   ) {
@@ -122,6 +138,7 @@ export class InboxConsumer<S extends Subject> {
     if (this.running) return
     this.running = true
     this.cleanupTimer = setInterval(() => void this.cleanupInbox(), 10 * 60_000)
+    this.keepAliveTimer = setInterval(() => this.keepAlive(), Math.max(100, Math.floor(this.settings.ackWaitMs / 3)))
     this.loop = this.read()
     this.workers = Array.from({ length: this.settings.concurrency }, () => this.work())
   }
@@ -132,32 +149,57 @@ export class InboxConsumer<S extends Subject> {
     this.running = false
     clearInterval(this.cleanupTimer)
     await this.messages?.close().catch(() => {})
-    this.wakeReader?.()
     await this.loop
     this.wakeAllWorkers()
     await Promise.allSettled(this.workers)
+    clearInterval(this.keepAliveTimer)
+    this.ready = false
   }
 
-  /** Moves messages from the server into the buffer, holding back when it is full. */
+  /**
+   * Tells JetStream that the messages waiting in the buffer are still wanted,
+   * so one queued behind slow transactions is not redelivered meanwhile.
+   * Messages inside a transaction are not kept alive: a transaction stalled
+   * past ack_wait lets JetStream redeliver them (the inbox absorbs it).
+   */
+  private keepAlive(): void {
+    for (const msg of this.buffer) msg.working()
+  }
+
+  /** Moves messages from the server into the buffer. */
   private async read(): Promise<void> {
     const js = jetstream(this.deps.nc)
+    let missingSince: number | undefined
+    let missingReported = false
     while (this.running) {
       try {
+        await this.deps.prepare?.()
+        if (missingReported) this.deps.log.info({ durable: this.deps.durable }, 'consumed stream is there now; consuming')
+        missingSince = undefined
+        missingReported = false
         const consumer: Consumer = await js.consumers.get(this.deps.stream, this.deps.durable)
         this.messages = await consumer.consume({ max_messages: this.settings.pullBatch })
+        this.ready = true
+        // Everything delivered goes straight into the buffer, where keepAlive()
+        // reaches it (a message left waiting inside the client's iterator could
+        // not be kept alive). The buffer is bounded by the consumer's
+        // max_ack_pending: the server sends no more than that unacknowledged.
         for await (const msg of this.messages) {
           this.buffer.push(msg)
           this.wakeAllWorkers()
-          while (this.running && this.buffer.length >= this.settings.pullBatch) {
-            await new Promise<void>((resolve) => {
-              this.wakeReader = resolve
-            })
-          }
           if (!this.running) break
         }
       } catch (error) {
-        if (this.running) this.deps.log.warn({ err: error, durable: this.deps.durable }, 'consume loop failed; restarting')
+        if (error instanceof StreamMissingError) {
+          // The owner may simply be starting too: quiet for a few seconds, then one line, then waiting.
+          missingSince ??= Date.now()
+          if (!missingReported && Date.now() - missingSince > STREAM_MISSING_REPORT_MS) {
+            missingReported = true
+            this.deps.log.error({ stream: error.stream, owner: error.owner }, error.message)
+          }
+        } else if (this.running) this.deps.log.warn({ err: error, durable: this.deps.durable }, 'consume loop failed; restarting')
       }
+      this.ready = false
       // The iterator ends on close() or when the client gives up (missed
       // heartbeats, consumer deleted): start again unless we are stopping.
       if (this.running) await Bun.sleep(500)
@@ -173,8 +215,7 @@ export class InboxConsumer<S extends Subject> {
         continue
       }
       const batch = this.buffer.splice(0, this.settings.batchSize)
-      this.wakeReader?.()
-      await this.processBatch(batch)
+        await this.processBatch(batch)
     }
   }
 

@@ -1,19 +1,21 @@
 // The NATS connection and the declaration of streams and durable consumers.
-// Declarations are idempotent: each instance of each service runs them at
-// start; an existing stream or consumer is updated to the declared config.
+// One owner per stream: the service that publishes to a stream declares and
+// configures it (every instance at start, idempotently), so two services with
+// different settings can never flip it back and forth. The consuming service
+// declares its own durable consumer, after checking that the stream exists:
+// if it does not, it says so in one line and waits (StreamMissingError).
 import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
   type JetStreamManager,
-  jetstreamManager,
   JetStreamApiError,
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream'
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from '../logger'
-import { STREAMS } from './contracts'
+import { STREAMS, type StreamOwner } from './contracts'
 
 export type { NatsConnection }
 
@@ -56,8 +58,21 @@ function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code
 }
 
-export async function ensureStreams(jsm: JetStreamManager, settings: MessagingSettings): Promise<void> {
+/** The consumed stream is not there (yet): its owner has not declared it on this NATS. */
+export class StreamMissingError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly owner: string,
+  ) {
+    super(`stream ${stream} does not exist on this NATS: it is declared by the ${owner} service, which publishes to it; start ${owner} against the same NATS_URL`)
+    this.name = 'StreamMissingError'
+  }
+}
+
+/** Declares (or updates to the declared config) the streams `owner` publishes to. */
+export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner, settings: MessagingSettings): Promise<void> {
   for (const stream of Object.values(STREAMS)) {
+    if (stream.owner !== owner) continue
     const config = {
       subjects: [...stream.subjects],
       storage: StorageType.File,
@@ -82,11 +97,19 @@ export async function ensureStreams(jsm: JetStreamManager, settings: MessagingSe
   }
 }
 
+/** Declares the durable consumer on a stream owned by another service; StreamMissingError when that stream is not there. */
 export async function ensureConsumer(
   jsm: JetStreamManager,
   target: { stream: string; durable: string },
   settings: MessagingSettings,
 ): Promise<void> {
+  try {
+    await jsm.streams.info(target.stream)
+  } catch (error) {
+    if (!isApiError(error, NOT_FOUND)) throw error
+    const owner = Object.values(STREAMS).find((s) => s.name === target.stream)?.owner ?? 'publishing'
+    throw new StreamMissingError(target.stream, owner)
+  }
   const config = {
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(settings.ackWaitMs),
@@ -101,15 +124,4 @@ export async function ensureConsumer(
     if (!isApiError(error, CONSUMER_NOT_FOUND)) throw error
     await jsm.consumers.add(target.stream, { durable_name: target.durable, deliver_policy: DeliverPolicy.All, ...config })
   }
-}
-
-export async function declareMessaging(
-  nc: NatsConnection,
-  consumer: { stream: string; durable: string },
-  settings: MessagingSettings,
-): Promise<JetStreamManager> {
-  const jsm = await jetstreamManager(nc)
-  await ensureStreams(jsm, settings)
-  await ensureConsumer(jsm, consumer, settings)
-  return jsm
 }

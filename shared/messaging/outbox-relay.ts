@@ -7,16 +7,18 @@
 // relay off the order's critical path and costs a fraction of a transaction
 // per message.
 //
-// As a sweeper: every round claims the rows still unpublished after a grace
+// As a sweeper: every round leases the rows still unpublished after a grace
 // period (a crash between commit and publish or between publish and mark, a
-// failed publish, rows of an instance that died) with FOR UPDATE SKIP LOCKED,
-// so several relays can sweep side by side, publishes them concurrently,
-// waits for the acks and marks them, in one transaction. A crash anywhere
-// leaves rows unpublished, and they are published again under the same ids,
-// which JetStream's duplicate window and the consumer's inbox absorb.
+// failed publish, rows of an instance that died) in one short statement
+// (FOR UPDATE SKIP LOCKED, then claimed_until), so several relays can sweep
+// side by side and no transaction stays open while NATS is called; it
+// publishes them concurrently, waits for the acks and marks them. A crash
+// anywhere leaves rows unpublished, and they are published again under the
+// same ids once the lease is over, which JetStream's duplicate window and the
+// consumer's inbox absorb.
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
-import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm'
+import { and, asc, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Executor } from '../db/client'
 import { outbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
@@ -35,6 +37,8 @@ export type RelaySettings = {
   graceMs: number
   /** Eagerly published rows are marked in one statement at most this often. */
   markIntervalMs: number
+  /** How long a swept row stays leased to the relay publishing it (longer than a publish can take). */
+  leaseMs: number
 }
 
 export const DEFAULT_RELAY: RelaySettings = {
@@ -45,6 +49,7 @@ export const DEFAULT_RELAY: RelaySettings = {
   cleanupIntervalMs: 60_000,
   graceMs: 2000,
   markIntervalMs: 100,
+  leaseMs: 15_000,
 }
 
 const MAX_BACKOFF_MS = 5000
@@ -174,40 +179,45 @@ export class OutboxRelay {
   }
 
   /**
-   * One round, in one transaction: claim and mark a batch in one statement
-   * (the rows stay locked until commit), publish them all concurrently, put
-   * back the few whose publish failed, commit. A crash before commit undoes
-   * the marks, so the rows are published again. Exposed for tests.
+   * One round, without holding a transaction across the network: lease a batch
+   * in one statement (claimed_until; other relays skip leased rows), publish
+   * them all concurrently, then mark the acknowledged ones published and give
+   * the lease of the failed ones back. A crash after the lease leaves the rows
+   * unpublished; once the lease runs out another round publishes them again
+   * under the same ids. Exposed for tests.
    */
   async publishBatch(): Promise<{ claimed: number; failed: number }> {
     const started = performance.now()
-    return this.deps.db.transaction(async (tx) => {
-      const claimable = tx
-        .select({ id: outbox.id })
-        .from(outbox)
-        .where(and(isNull(outbox.publishedAt), lt(outbox.createdAt, sql`now() - make_interval(secs => ${this.settings.graceMs / 1000})`)))
-        .orderBy(asc(outbox.createdAt))
-        .limit(this.settings.batchSize)
-        .for('update', { skipLocked: true })
-      const claimed = await tx
-        .update(outbox)
-        .set({ publishedAt: sql`now()` })
-        .where(inArray(outbox.id, claimable))
-        .returning({ id: outbox.id, subject: outbox.subject, payload: outbox.payload, requestId: outbox.requestId, createdAt: outbox.createdAt })
-      if (claimed.length === 0) return { claimed: 0, failed: 0 }
-      const rows = claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+    const claimable = this.deps.db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(
+        and(
+          isNull(outbox.publishedAt),
+          lt(outbox.createdAt, sql`now() - make_interval(secs => ${this.settings.graceMs / 1000})`),
+          or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`)),
+        ),
+      )
+      .orderBy(asc(outbox.createdAt))
+      .limit(this.settings.batchSize)
+      .for('update', { skipLocked: true })
+    const claimed = await this.deps.db
+      .update(outbox)
+      .set({ claimedUntil: sql`now() + make_interval(secs => ${this.settings.leaseMs / 1000})` })
+      .where(inArray(outbox.id, claimable))
+      .returning({ id: outbox.id, subject: outbox.subject, payload: outbox.payload, requestId: outbox.requestId, createdAt: outbox.createdAt })
+    if (claimed.length === 0) return { claimed: 0, failed: 0 }
+    const rows = claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
 
-      const results = await this.publishRows(rows)
-      failpoint(`${this.deps.name}.after-publish`)
-      const failedIds = rows.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.id)
-      if (failedIds.length > 0) {
-        await tx.update(outbox).set({ publishedAt: null }).where(inArray(outbox.id, failedIds))
-      }
-      const published = rows.length - failedIds.length
-      this.onPublished?.(performance.now() - started, published)
-      this.deps.log.debug({ relay: this.deps.name, published }, 'outbox batch published')
-      return { claimed: rows.length, failed: failedIds.length }
-    })
+    const results = await this.publishRows(rows)
+    failpoint(`${this.deps.name}.after-publish`)
+    const ackedIds = rows.filter((_, i) => results[i]!.status === 'fulfilled').map((r) => r.id)
+    const failedIds = rows.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.id)
+    if (ackedIds.length > 0) await this.deps.db.update(outbox).set({ publishedAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, ackedIds))
+    if (failedIds.length > 0) await this.deps.db.update(outbox).set({ claimedUntil: null }).where(inArray(outbox.id, failedIds))
+    this.onPublished?.(performance.now() - started, ackedIds.length)
+    this.deps.log.debug({ relay: this.deps.name, published: ackedIds.length }, 'outbox batch published')
+    return { claimed: rows.length, failed: failedIds.length }
   }
 
   /** Publishes concurrently, all acks in flight at once; counts what JetStream said. */

@@ -45,7 +45,7 @@ async function shopper(index: number): Promise<Page> {
   await page.getByRole('button', { name: 'Open account' }).click()
   await page.getByLabel('Top up').fill('10.00')
   await page.getByRole('button', { name: 'Add money' }).click()
-  await expectPage(page.locator('#account-balance')).toHaveText('10.00')
+  await expectPage(page.locator('#account-balance')).toHaveText('10.00 EUR')
   await page.goto(`${balancer!.url}/orders`)
   return page
 }

@@ -10,7 +10,7 @@ import { freePort, waitForPort } from '../../launcher/free-port'
 import { readdirSync, readFileSync } from 'node:fs'
 import { startNats, type RunningNats } from '../../launcher/nats'
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
-import { signIdentity } from '../../shared/identity'
+import { bodyDigest, signIdentity } from '../../shared/identity'
 import { CONSUMERS } from '../../shared/messaging/contracts'
 import { formatDiscrepancy, formatSummary } from '../../shared/reconcile/checks'
 import { reconcile } from '../../shared/reconcile/read'
@@ -124,10 +124,12 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   }
 
   async function call(name: ServiceName, method: string, path: string, user: string, body?: unknown) {
+    const text = body === undefined ? undefined : JSON.stringify(body)
+    const proof = signIdentity(identityProofKey, name, user, { method, pathAndQuery: path, bodyDigest: bodyDigest(text) })
     const response = await fetch(`http://127.0.0.1:${ports[name]}${path}`, {
       method,
-      headers: { 'gozon-identity': signIdentity(identityProofKey, name, user), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'gozon-identity': proof, ...(text === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: text,
     })
     return { status: response.status, body: (await response.json().catch(() => undefined)) as Record<string, unknown> }
   }

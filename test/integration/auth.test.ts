@@ -3,7 +3,7 @@
 // but the gateway's proof, CSRF and cross-origin defences, attempt limits,
 // the metrics guard, and the development-only X-User-Id mode.
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
-import { signIdentity } from '../../shared/identity'
+import { bodyDigest, signIdentity } from '../../shared/identity'
 import { UPGRADE_HEADERS } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
 
@@ -95,7 +95,7 @@ describe('the identity API', () => {
     const forged = {
       ...bearer(token),
       'x-user-id': victim.id,
-      'gozon-identity': signIdentity('guessed-key-guessed-key-guessed-key', 'orders', victim.id),
+      'gozon-identity': signIdentity('guessed-key-guessed-key-guessed-key', 'orders', victim.id, { method: 'POST', pathAndQuery: '/api/orders', bodyDigest: bodyDigest('{"amount":5}') }),
     }
     const order = await post('/api/orders', { amount: 5 }, forged)
     expect(order).toMatchObject({ status: 201, body: { userId: id } })
@@ -110,28 +110,60 @@ describe('the identity API', () => {
   })
 })
 
-describe('the services trust only the gateway’s proof', () => {
-  const get = (service: 'orders' | 'payments', headers: Record<string, string>) =>
-    fetch(`${sys[service].url}/api/${service}${service === 'payments' ? '/account' : ''}`, { headers })
+describe('the services trust only the gateway’s proof, for the one request it was made for', () => {
+  const path = (service: 'orders' | 'payments') => `/api/${service}${service === 'payments' ? '/account' : ''}`
+  const get = (service: 'orders' | 'payments', headers: Record<string, string>) => fetch(`${sys[service].url}${path(service)}`, { headers })
   const key = () => sys.env.IDENTITY_PROOF_KEY!
+  const getOrders = { method: 'GET', pathAndQuery: '/api/orders', bodyDigest: bodyDigest(undefined) }
 
   test('a valid proof is accepted', async () => {
-    expect((await get('orders', sys.proofFor('vera', 'orders'))).status).toBe(200)
-    expect((await get('payments', sys.proofFor('vera', 'payments'))).status).toBe(404) // known caller, no account yet
+    expect((await get('orders', sys.proofFor('vera', 'orders', { method: 'GET', path: path('orders') }))).status).toBe(200)
+    expect((await get('payments', sys.proofFor('vera', 'payments', { method: 'GET', path: path('payments') }))).status).toBe(404) // known caller, no account yet
   })
 
   test.each([
     ['a bare X-User-Id', () => ({ 'x-user-id': 'vera' })],
-    ['a proof made with another key', () => ({ 'gozon-identity': signIdentity('k'.repeat(40), 'orders', 'vera') })],
-    ['a proof for the payments service', () => ({ 'gozon-identity': signIdentity(key(), 'payments', 'vera') })],
-    ['a proof older than a minute', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', Date.now() - 61_000) })],
-    ['a proof from the future', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', Date.now() + 60_000) })],
-    ['a proof with the user id changed', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera').replace('.vera.', '.vero.') })],
+    ['a proof made with another key', () => ({ 'gozon-identity': signIdentity('k'.repeat(40), 'orders', 'vera', getOrders) })],
+    ['a proof for the payments service', () => ({ 'gozon-identity': signIdentity(key(), 'payments', 'vera', getOrders) })],
+    ['a proof older than 15 s', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', getOrders, Date.now() - 16_000) })],
+    ['a proof from the future', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', getOrders, Date.now() + 60_000) })],
+    ['a proof with the user id changed', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', getOrders).replace('.vera.', '.vero.') })],
+    ['a proof for another query', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', { ...getOrders, pathAndQuery: '/api/orders?limit=1' }) })],
+    ['a proof for another method', () => ({ 'gozon-identity': signIdentity(key(), 'orders', 'vera', { ...getOrders, method: 'POST' }) })],
     ['a bearer token (only the gateway reads those)', () => bearer(sys.tokenFor('vera'))],
   ])('%s is refused with 401', async (_name, headers) => {
     const response = await get('orders', headers())
     expect(response.status).toBe(401)
     expect(((await response.json()) as { error: string }).error).toBe('unauthorized')
+  })
+
+  test('a proof captured from a GET moves no money: refused for a top-up and an order, and not accepted twice', async () => {
+    const payments = sys.payments.url
+    await fetch(`${payments}/api/payments/account`, { method: 'POST', headers: sys.proofFor('walt', 'payments', { method: 'POST', path: '/api/payments/account' }) })
+    const seen = sys.proofFor('walt', 'payments', { method: 'GET', path: '/api/payments/account' })
+    expect((await fetch(`${payments}/api/payments/account`, { headers: seen })).status).toBe(200)
+    const json = { ...seen, 'content-type': 'application/json' }
+    const topUp = await fetch(`${payments}/api/payments/account/top-up`, { method: 'POST', headers: json, body: JSON.stringify({ amount: 1000 }) })
+    expect(topUp.status).toBe(401)
+    const order = await fetch(`${sys.orders.url}/api/orders`, { method: 'POST', headers: json, body: JSON.stringify({ amount: 1 }) })
+    expect(order.status).toBe(401)
+    // The exact same request again, within the proof's 15 s: the nonce was used.
+    expect((await fetch(`${payments}/api/payments/account`, { headers: seen })).status).toBe(401)
+    expect(await sys.balance('walt')).toBe(0)
+  })
+
+  test('a proof for one body is refused with another', async () => {
+    const body = JSON.stringify({ amount: 100 })
+    const proof = sys.proofFor('walt', 'payments', { method: 'POST', path: '/api/payments/account/top-up', body })
+    const other = await fetch(`${sys.payments.url}/api/payments/account/top-up`, {
+      method: 'POST',
+      headers: { ...proof, 'content-type': 'application/json' },
+      body: JSON.stringify({ amount: 100_000 }),
+    })
+    expect(other.status).toBe(401)
+    const same = await fetch(`${sys.payments.url}/api/payments/account/top-up`, { method: 'POST', headers: { ...proof, 'content-type': 'application/json' }, body })
+    expect(same.status).toBe(200)
+    expect(await sys.balance('walt')).toBe(100)
   })
 })
 

@@ -2,7 +2,7 @@
 // hostile WebSocket handshakes and messages are refused or closed and learn nothing.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
-import { signIdentity } from '../../shared/identity'
+import { bodyDigest, signIdentity } from '../../shared/identity'
 import { LIVE_LIMITS } from '../../gateway/live-routes'
 import { openSocket, UPGRADE_HEADERS } from '../support/socket'
 import { randomKey, startSystem, type TestSystem } from '../support/system'
@@ -55,7 +55,7 @@ const cases: Case[] = [
   { name: 'order with only X-User-Id (dev mode is off)', ...anonymous(order({ amount: 5 }), () => ({ 'x-user-id': 'holder' })), status: 401, error: 'unauthorized' },
   {
     name: 'order with a client-made Gozon-Identity proof (another key)',
-    ...anonymous(order({ amount: 5 }), () => ({ 'gozon-identity': signIdentity(randomKey(), 'orders', 'holder') })),
+    ...anonymous(order({ amount: 5 }), () => ({ 'gozon-identity': signIdentity(randomKey(), 'orders', 'holder', { method: 'POST', pathAndQuery: '/api/orders', bodyDigest: bodyDigest('{"amount":5}') }) })),
     status: 401,
     error: 'unauthorized',
   },

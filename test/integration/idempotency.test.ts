@@ -1,6 +1,9 @@
 // Idempotency-Key on order creation and top-up: retries and double submits
 // never create two orders or two top-ups.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { topUp } from '../../payments/accounts'
+import { AppError } from '../../shared/errors'
+import { claimIdempotencyKey, type IdempotencyLimits, idempotent } from '../../shared/http/idempotency'
 import { startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -93,5 +96,85 @@ describe('POST /api/payments/account/top-up with Idempotency-Key', () => {
     const again = await sys.api('POST', '/api/payments/account/top-up', { user: 'nobody', body: { amount: 1 }, headers: withKey('top-2') })
     expect(again).toMatchObject({ status: 404, body: { error: 'account_not_found' } })
     expect(await sys.balance('nobody')).toBe(0)
+  })
+})
+
+describe('a request stalled past the takeover and its retry: only one commits', () => {
+  // Short limits, so the test stalls for a second, not a minute. The work limit
+  // is set high where the fence alone must stop the stalled request.
+  const headers = (key: string) => new Headers({ 'idempotency-key': key })
+  const topUpOnce = (key: string, limits: IdempotencyLimits, gate?: Promise<void>) =>
+    idempotent(
+      sys.payments.db,
+      { headers: headers(key), userId: 'fence', route: 'POST /api/payments/account/top-up', body: { amount: 100 } },
+      200,
+      async (tx) => {
+        const done = await topUp(tx, 'fence', 100)
+        await gate // the stall: a frozen database, a starved pool, a lock wait
+        return done
+      },
+      limits,
+    )
+  const topUps = async () => (await sys.paymentsSql`select count(*)::int as n from ledger_entries where user_id = 'fence' and kind = 'top_up'`)[0]!.n
+
+  beforeAll(() => sys.openAccount('fence'))
+
+  test('stalled before recording its response: the retry takes over, the stalled one is rolled back', async () => {
+    const limits: IdempotencyLimits = { workLimitMs: 60_000, takeoverAfterMs: 300 }
+    let resume!: () => void
+    const stalled = topUpOnce('fence-1', limits, new Promise<void>((r) => (resume = r))).then(
+      (ok) => ({ ok }),
+      (error: unknown) => ({ error }),
+    )
+    await Bun.sleep(500) // past the takeover
+    // The retry takes the claim over; its own top-up then waits for the account row the stalled one holds.
+    const retry = topUpOnce('fence-1', limits)
+    await Bun.sleep(200)
+    resume()
+    const first = await stalled
+    expect('error' in first && first.error instanceof AppError && first.error.code).toBe('idempotency_claim_lost')
+    expect((await retry).replayed).toBe(false)
+    expect(await topUps()).toBe(1)
+    expect(await sys.balance('fence')).toBe(100)
+    // The key now answers with the retry's outcome.
+    const again = await topUpOnce('fence-1', limits)
+    expect(again).toMatchObject({ replayed: true, status: 200, body: { balance: 100 } })
+  })
+
+  test('stalled after recording its response, before commit: the retry waits for it and replays it', async () => {
+    const limits: IdempotencyLimits = { workLimitMs: 60_000, takeoverAfterMs: 300 }
+    const before = await sys.balance('fence')
+    const route = 'POST /api/payments/account/top-up'
+    const claim = await claimIdempotencyKey(sys.payments.db, { userId: 'fence', key: 'fence-2', route, body: { amount: 100 } }, limits)
+    if (claim.replay) throw new Error('a fresh key replayed')
+    let resume!: () => void
+    const gate = new Promise<void>((r) => (resume = r))
+    // The first request's transaction: work and response written, then frozen before its commit.
+    const stalled = sys.payments.db.transaction(async (tx) => {
+      const done = await topUp(tx, 'fence', 100)
+      await claim.complete(tx, 200, done)
+      await gate
+      return done
+    })
+    await Bun.sleep(400) // past the takeover
+    let retried = false
+    const retry = topUpOnce('fence-2', limits).finally(() => (retried = true))
+    await Bun.sleep(300)
+    expect(retried).toBe(false) // waiting on the claim row the first request holds
+    resume()
+    const first = await stalled
+    expect(await retry).toMatchObject({ replayed: true, status: 200, body: first })
+    expect(await sys.balance('fence')).toBe(before + 100)
+  })
+
+  test('stalled past the work limit: rolled back and the claim released, so the retry does the work once', async () => {
+    const limits: IdempotencyLimits = { workLimitMs: 200, takeoverAfterMs: 60_000 }
+    const before = await topUps()
+    const stalled = await topUpOnce('fence-3', limits, Bun.sleep(400)).catch((error: unknown) => error)
+    expect(stalled instanceof AppError && stalled.code).toBe('idempotency_claim_lost')
+    expect(await topUps()).toBe(before)
+    const retry = await topUpOnce('fence-3', limits)
+    expect(retry.replayed).toBe(false)
+    expect(await topUps()).toBe(before + 1)
   })
 })

@@ -29,6 +29,7 @@ test('bun start brings Gozon up, pays an order, and stops cleanly on Ctrl-C', as
     expect((await (await fetch(`${base}/api/payments/account`, { headers: user })).json()).balance).toBe(300)
     expect((await fetch(`${base}/api/orders/swagger`)).status).toBe(200)
     expect((await fetch(`${base}/api/payments/swagger`)).status).toBe(200)
+    expect((await fetch(`${base}/api/auth/swagger`)).status).toBe(200)
     expect((await fetch(`${base}/orders`, { redirect: 'manual' })).status).toBe(303)
     // The keys it generated are kept in the data folder, readable by its owner only.
     expect((statSync(join(gozon.dataDir, 'secrets.json')).mode & 0o777).toString(8)).toBe('600')

@@ -68,14 +68,15 @@ describe('the pages’ socket', () => {
       const tab1 = await openSocket(wsUrl(sys.gateway.url, '/ws'), cookie)
       const tab2 = await openSocket(wsUrl(other.url, '/ws'), cookie)
       const stranger = await openSocket(wsUrl(other.url, '/ws'), { cookie: sys.pageSession('stranger').cookie })
-      for (const tab of [tab1, tab2]) await tab.waitFor((m) => m.includes('id="balance"') && m.includes('10.00'))
+      for (const tab of [tab1, tab2]) await tab.waitFor((m) => m.includes('id="balance"') && m.includes('10.00 EUR'))
 
       const id = await sys.createOrder('pat', 250)
       const pushed = (m: string) => m.includes(`id="order-${id}"`) && m.includes('data-status="FINISHED"')
       const [one, two] = await Promise.all([tab1.waitFor(pushed), tab2.waitFor(pushed)])
       for (const m of [one, two]) {
         expect(m).toContain('hx-swap-oob="true"')
-        expect(m).toMatch(/id="balance"[^>]*>Balance <strong>7\.50<\/strong>/)
+        expect(m).toMatch(/id="balance"[^>]*>Balance <strong>7\.50 EUR<\/strong>/)
+        expect(m).toContain('<span class="amount">2.50 EUR</span>')
       }
       // The stranger's socket (on the gateway that pushed to tab2) works: its own order, placed
       // after pat's was pushed, reaches it; pat's did not, before or since.
@@ -98,7 +99,8 @@ describe('the pages’ socket', () => {
     const socket = await openSocket(wsUrl(sys.gateway.url, `/ws?order=${id}`), { cookie: sys.pageSession('ria').cookie })
     const snapshot = await socket.waitFor((m) => m.includes(`id="order-${id}"`))
     expect(snapshot).toContain('data-status="FINISHED"')
-    expect(snapshot).toContain('9.00')
+    expect(snapshot).toContain('9.00 EUR')
+    expect(snapshot).toContain('<span class="amount">1.00 EUR</span>')
     socket.close()
   })
 

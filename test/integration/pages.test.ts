@@ -10,8 +10,10 @@ beforeAll(async () => {
 })
 afterAll(() => sys.stop())
 
-/** A request of a signed-in browser: its session cookie, and its CSRF token in every form. */
-async function page(method: string, path: string, init: { user?: string; form?: Record<string, string>; htmx?: boolean } = {}) {
+type Gateway = { app: { handle(request: Request): Promise<Response> } }
+
+/** A request of a signed-in browser: its session cookie, and its CSRF token in every form; to `via`, else the system's gateway. */
+async function page(method: string, path: string, init: { user?: string; form?: Record<string, string>; htmx?: boolean; via?: Gateway } = {}) {
   const headers: Record<string, string> = {}
   const session = init.user ? sys.pageSession(init.user) : undefined
   if (session) headers.cookie = session.cookie
@@ -21,7 +23,7 @@ async function page(method: string, path: string, init: { user?: string; form?: 
     headers['content-type'] = 'application/x-www-form-urlencoded'
     body = new URLSearchParams({ ...init.form, ...(session ? { csrfToken: session.csrf } : {}) }).toString()
   }
-  const response = await sys.gateway.app.handle(new Request(`http://localhost${path}`, { method, headers, body, redirect: 'manual' }))
+  const response = await (init.via ?? sys.gateway).app.handle(new Request(`http://localhost${path}`, { method, headers, body, redirect: 'manual' }))
   return { status: response.status, headers: response.headers, text: await response.text() }
 }
 
@@ -64,6 +66,190 @@ describe('operations', () => {
   })
 })
 
+const keyOf = (markup: string) => /name="idempotencyKey" value="([^"]+)"/.exec(markup)?.[1]
+
+/** Waits until `check` is true (a request that went through after its caller gave up, say). */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`still not: ${what}`)
+    await Bun.sleep(25)
+  }
+}
+
+/**
+ * A slow link to a service: holds every request `delayMs`, then passes it on
+ * whether or not its caller still waits, as a service frozen for a while
+ * that then does the work anyway.
+ */
+function slowLink(target: string, delayMs: number) {
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      const url = new URL(request.url)
+      const body = request.method === 'GET' ? undefined : await request.arrayBuffer()
+      const headers = new Headers(request.headers)
+      headers.delete('host')
+      await Bun.sleep(delayMs)
+      return fetch(`${target}${url.pathname}${url.search}`, { method: request.method, headers, body })
+    },
+  })
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) }
+}
+
+/** A gateway whose `service` is behind a slow link (1 s) and that waits for it only 300 ms. */
+async function gatewayWithSlow(service: 'orders' | 'payments') {
+  const link = slowLink(sys[service].url, 1000)
+  const gateway = await sys.startAnotherGateway({ [service]: { name: service, baseUrl: link.url }, upstreamTimeoutMs: 300 })
+  return {
+    ...gateway,
+    async stop() {
+      await gateway.stop()
+      await link.stop()
+    },
+  }
+}
+
+describe('forms keep their intent across failures', () => {
+  test('no JavaScript: an order the orders service did not confirm in time keeps its key; pressing again places it once', async () => {
+    const user = 'slow-orders'
+    await sys.openAccount(user, 5000)
+    const slow = await gatewayWithSlow('orders')
+    try {
+      const key = keyOf((await page('GET', '/orders', { user })).text)!
+      const form = { amount: '12,50', description: 'Patience', idempotencyKey: key }
+      const first = await page('POST', '/orders', { user, via: slow, form })
+      expect(first.status).toBe(502)
+      expect(first.text).toContain('<html')
+      expect(first.text).toContain(
+        'We could not confirm your order yet: the orders service did not answer in time. Pressing “Place order” again is safe: it will not order or pay twice.',
+      )
+      expect(first.text).not.toMatch(/nothing (was )?changed/i)
+      expect(keyOf(first.text)).toBe(key)
+      expect(first.text).toContain('value="12,50"')
+      // It went through after all, once the slow link passed it on.
+      await until('the first order placed', async () => (await sys.api('GET', '/api/orders', { user })).body.items.length === 1)
+
+      // A typo meanwhile is refused by the gateway itself: nothing is sent, the key stays.
+      const typo = await page('POST', '/orders', { user, form: { ...form, amount: '12,5x' } })
+      expect(typo.status).toBe(422)
+      expect(keyOf(typo.text)).toBe(key)
+
+      // Pressed again: the first request's answer, not a second order.
+      const again = await page('POST', '/orders', { user, form })
+      expect(again.status).toBe(303)
+      const placed = (await sys.api('GET', '/api/orders', { user })).body.items
+      expect(placed).toHaveLength(1)
+      expect(placed[0]).toMatchObject({ amount: 1250, description: 'Patience' })
+      await sys.waitForFinal(user, placed[0].id)
+      const after = await page('GET', '/orders', { user })
+      expect(after.text.match(/<li id="order-/g)).toHaveLength(1)
+      expect(after.text).toContain('Balance <strong>37.50 EUR</strong>')
+      expect(keyOf(after.text)).not.toBe(key)
+    } finally {
+      await slow.stop()
+    }
+  })
+
+  test('no JavaScript: a top-up payments did not confirm in time keeps its key; pressing again adds the money once', async () => {
+    const user = 'slow-payments'
+    await sys.openAccount(user, 0)
+    const slow = await gatewayWithSlow('payments')
+    try {
+      const key = keyOf((await page('GET', '/account', { user })).text)!
+      const form = { amount: '12,50', idempotencyKey: key }
+      const first = await page('POST', '/account/top-up', { user, via: slow, form })
+      expect(first.status).toBe(502)
+      expect(first.text).toContain('<html')
+      expect(first.text).toContain(
+        'We could not confirm your top-up yet: the payments service did not answer in time. Pressing “Add money” again is safe: it will not add the money twice.',
+      )
+      expect(first.text).not.toMatch(/nothing (was )?changed/i)
+      // The account could not be read either: the form is still there, with the same key and amount.
+      expect(first.text).toContain('id="top-up-form"')
+      expect(keyOf(first.text)).toBe(key)
+      expect(first.text).toContain('value="12,50"')
+      await until('the first top-up done', async () => (await sys.balance(user)) === 1250)
+
+      const again = await page('POST', '/account/top-up', { user, form })
+      expect(again.status).toBe(303)
+      expect(await sys.balance(user)).toBe(1250)
+      const statement = (await sys.api('GET', '/api/payments/account/transactions', { user })).body
+      expect(statement.filter((e: { kind: string }) => e.kind === 'top_up')).toHaveLength(1)
+      const after = await page('GET', '/account', { user })
+      expect(after.text).toContain('<strong id="account-balance">12.50 EUR</strong>')
+      expect(keyOf(after.text)).not.toBe(key)
+    } finally {
+      await slow.stop()
+    }
+  })
+
+  test('htmx: changing the values after an unknown outcome gets a fresh key and a warning, and the list as it is now', async () => {
+    const user = 'changed-mind'
+    await sys.openAccount(user, 5000)
+    const slow = await gatewayWithSlow('orders')
+    try {
+      const key = keyOf((await page('GET', '/orders', { user })).text)!
+      const first = await page('POST', '/orders', { user, via: slow, htmx: true, form: { amount: '5', description: 'first', idempotencyKey: key } })
+      expect(first.status).toBe(502)
+      expect(first.text).toContain('id="order-form"')
+      expect(keyOf(first.text)).toBe(key)
+      await until('the first order placed', async () => (await sys.api('GET', '/api/orders', { user })).body.items.length === 1)
+
+      const changed = await page('POST', '/orders', { user, htmx: true, form: { amount: '6', description: 'first', idempotencyKey: key } })
+      expect(changed.status).toBe(422)
+      expect(changed.text).toContain('Your earlier order, with the values sent before, may have gone through: check your orders before submitting again.')
+      expect(keyOf(changed.text)).not.toBe(key)
+      expect(changed.text).toContain('<ul id="order-list" class="orders" hx-swap-oob="true">')
+      expect(changed.text).toContain('5.00 EUR')
+      expect((await sys.api('GET', '/api/orders', { user })).body.items).toHaveLength(1)
+    } finally {
+      await slow.stop()
+    }
+  })
+
+  test('a definitive refusal gets a fresh key, and says why in money', async () => {
+    const user = 'nearly-full'
+    await sys.openAccount(user, 0)
+    await sys.paymentsSql`update accounts set balance = 1000000000000000 - 1 where user_id = ${user}`
+    const key = 'refused-top-up-key'
+    const r = await page('POST', '/account/top-up', { user, htmx: true, form: { amount: '5', idempotencyKey: key } })
+    expect(r.status).toBe(422)
+    expect(r.text).toContain('This top-up would take the balance past the maximum of 10,000,000,000,000.00 EUR.')
+    expect(keyOf(r.text)).toBeDefined()
+    expect(keyOf(r.text)).not.toBe(key)
+  })
+})
+
+describe('amounts as people type them', () => {
+  test('a top-up of “12,50” adds 12.50 EUR, which the shopper sees', async () => {
+    const user = 'comma'
+    await sys.openAccount(user, 0)
+    const r = await page('POST', '/account/top-up', { user, htmx: true, form: { amount: '12,50' } })
+    expect(r.status).toBe(200)
+    expect(r.text).toContain('<strong id="account-balance">12.50 EUR</strong>')
+    expect(r.text).toContain('Balance <strong>12.50 EUR</strong>')
+    expect(r.text).toContain('+12.50 EUR')
+    expect(await sys.balance(user)).toBe(1250)
+    for (const [amount, message] of [
+      ['1,250', 'Unclear: write 1250 (no separator) or 1,25 (at most two decimals).'],
+      ['$5', 'Amounts are in EUR'],
+      ['10000000000.01', 'The amount can be at most 10,000,000,000.00 EUR.'],
+    ]) {
+      const refused = await page('POST', '/account/top-up', { user, htmx: true, form: { amount: amount! } })
+      expect(refused.status).toBe(422)
+      expect(refused.text).toContain(`<p class="field-error" id="top-up-amount-error">${message}`)
+    }
+    const plain = await page('POST', '/account/top-up', { user, form: { amount: '€1.250,00' } })
+    expect(plain.status).toBe(303)
+    expect(await sys.balance(user)).toBe(1250 + 125000)
+    const account = await page('GET', '/account', { user })
+    expect(account.text).toContain('<strong id="account-balance">1,262.50 EUR</strong>')
+    expect(account.text).toContain('Top up (EUR)')
+  })
+})
+
 describe('orders page', () => {
   test('an htmx order post answers with a fresh form and the new row; a plain post redirects', async () => {
     await sys.openAccount('olga', 5000)
@@ -72,7 +258,7 @@ describe('orders page', () => {
     expect(htmx.text).toContain('id="order-form"')
     expect(htmx.text).toContain('hx-swap-oob="afterbegin:#order-list"')
     expect(htmx.text).toContain('&lt;b&gt;bold&lt;/b&gt;')
-    expect(htmx.text).toContain('12.34')
+    expect(htmx.text).toContain('12.34 EUR')
     const plain = await page('POST', '/orders', { user: 'olga', form: { amount: '1', description: '' } })
     expect(plain.status).toBe(303)
     expect(plain.headers.get('location')).toBe('/orders')
@@ -145,7 +331,9 @@ describe('orders page', () => {
       expect(response.status).toBe(502)
       const text = await response.text()
       expect(text).toContain('id="account-panel"')
-      expect(text).toContain('did not answer')
+      expect(text).toContain('We could not confirm your top-up yet: the payments service could not be reached.')
+      // The form stays, for pressing again once payments is back.
+      expect(text).toContain('id="top-up-form"')
     } finally {
       await another.stop()
     }

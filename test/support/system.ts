@@ -14,7 +14,7 @@ import { loadPaymentsConfig } from '../../payments/config'
 import { startBackendService } from '../../shared/backend-service'
 import { LOG_LEVELS, type LogLevel } from '../../shared/config'
 import { createLogger } from '../../shared/logger'
-import { type Audience, identityHeaders } from '../../shared/identity'
+import { type Audience, bodyDigest, identityHeaders } from '../../shared/identity'
 import { STREAMS, type Subject } from '../../shared/messaging/contracts'
 import { freshDatabaseUrl, freshNats, sqlClient } from './infra'
 
@@ -66,6 +66,13 @@ export async function startSystem(options: SystemOptions = {}) {
   const payments = await startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), {
     consumer: options.paymentsConsumer,
   })
+  // Each consumer starts pulling once the other service has declared the stream it reads.
+  const started = [options.ordersConsumer !== false && orders, options.paymentsConsumer !== false && payments].filter((s) => s !== false)
+  const deadline = Date.now() + 10_000
+  while (!started.every((service) => service.consumerReady())) {
+    if (Date.now() > deadline) throw new Error('a consumer did not start pulling within 10 s')
+    await Bun.sleep(10)
+  }
   const gatewayNc = await connect({ servers: nats.url })
   const gatewayConfig = loadGatewayConfig(env)
   const identityDb = await openIdentityDatabase(identityDbUrl)
@@ -76,14 +83,18 @@ export async function startSystem(options: SystemOptions = {}) {
     orders: { name: 'orders' as const, baseUrl: orders.url },
     payments: { name: 'payments' as const, baseUrl: payments.url },
     upstreamTimeoutMs: 10_000,
+    currency: gatewayConfig.currency,
     auth: gatewayConfig.auth,
     metricsToken: gatewayConfig.metricsToken,
   }
   const gateway = startGateway(gatewayDeps, { hostname: '127.0.0.1', port: 0 })
-  /** Another gateway instance on the same services and NATS, as behind a load balancer. */
-  const startAnotherGateway = async () => {
+  /**
+   * Another gateway instance on the same services and NATS, as behind a load balancer;
+   * `overrides` change its settings (say, orders behind a slow link and a short upstream timeout).
+   */
+  const startAnotherGateway = async (overrides: Partial<Omit<typeof gatewayDeps, 'nc'>> = {}) => {
     const nc = await connect({ servers: nats.url })
-    const another = startGateway({ ...gatewayDeps, nc }, { hostname: '127.0.0.1', port: 0 })
+    const another = startGateway({ ...gatewayDeps, ...overrides, nc }, { hostname: '127.0.0.1', port: 0 })
     return { ...another, stop: async () => (await another.stop(), await nc.close()) }
   }
   const ordersSql = sqlClient(ordersDbUrl)
@@ -111,9 +122,13 @@ export async function startSystem(options: SystemOptions = {}) {
     return { cookie: `${gateway.auth.cookieName}=${token}`, csrf: gateway.auth.tokens.csrfToken(credential) }
   }
 
-  /** Headers that prove `user` to a service directly, as the gateway would (shared/identity.ts). */
-  function proofFor(user: string, audience: Audience): Record<string, string> {
-    return identityHeaders(gatewayConfig.auth.identity, audience, user)
+  /** Headers that prove `user` to a service directly for this one request, as the gateway would (shared/identity.ts). */
+  function proofFor(user: string, audience: Audience, request: { method: string; path: string; body?: string }): Record<string, string> {
+    return identityHeaders(gatewayConfig.auth.identity, audience, user, {
+      method: request.method,
+      pathAndQuery: request.path,
+      bodyDigest: bodyDigest(request.body),
+    })
   }
 
   /** Calls the public API through the gateway, as a client would; `user` is sent as a bearer token. */

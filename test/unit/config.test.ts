@@ -20,6 +20,14 @@ describe('configuration', () => {
     expect(gateway.ordersUrl).toBe('http://127.0.0.1:3001')
     expect(gateway.databaseUrl).toEndWith('/gozon_identity')
     expect(gateway.auth.hashing).toEqual({ memoryCost: 19_456, timeCost: 2 })
+    expect(gateway.currency).toBe('EUR')
+  })
+
+  test('the shop’s currency is an ISO 4217 code with two decimals', () => {
+    expect(loadGatewayConfig({ ...KEYS, CURRENCY: 'USD' }).currency).toBe('USD')
+    expect(() => loadGatewayConfig({ ...KEYS, CURRENCY: 'JPY' })).toThrow(/CURRENCY must be a currency with two decimals .*JPY has 0/)
+    expect(() => loadGatewayConfig({ ...KEYS, CURRENCY: 'euro' })).toThrow(/CURRENCY must be an ISO 4217 currency code/)
+    expect(() => loadGatewayConfig({ ...KEYS, CURRENCY: 'XYZ' })).toThrow(/CURRENCY must be an ISO 4217 currency code/)
   })
 
   test('identity needs its keys, or the explicit development mode', () => {

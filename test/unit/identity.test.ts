@@ -1,31 +1,66 @@
 // The identity proof (gateway → services) and the gateway's tokens, without a server.
 import { describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
-import { signIdentity, verifyIdentity } from '../../shared/identity'
+import { bodyDigest, ProofReplayCache, signIdentity, verifyIdentity } from '../../shared/identity'
 import { supportsSyncAlways } from '../../launcher/nats'
 
 const KEY = 'k'.repeat(43)
 
 describe('identity proof', () => {
+  const GET = { method: 'GET', pathAndQuery: '/api/payments/account', bodyDigest: bodyDigest(undefined) }
+  const TOP_UP = { method: 'POST', pathAndQuery: '/api/payments/account/top-up', bodyDigest: bodyDigest('{"amount":100}') }
+
   test('round-trips user ids with dots, dashes and underscores', () => {
     for (const userId of ['a', 'ann.lee', 'x-y_z.0', '2f1c7e52-5d0b-4a8e-9a55-0b7f7d0b6c1e']) {
-      expect(verifyIdentity(KEY, 'orders', signIdentity(KEY, 'orders', userId))).toBe(userId)
+      expect(verifyIdentity(KEY, 'orders', signIdentity(KEY, 'orders', userId, GET), GET)?.userId).toBe(userId)
     }
   })
 
-  test('is bound to its audience, key and time', () => {
+  test('is bound to its audience, key and time (15 s)', () => {
     const now = Date.now()
-    const proof = signIdentity(KEY, 'orders', 'ann', now)
-    expect(verifyIdentity(KEY, 'payments', proof, now)).toBeUndefined()
-    expect(verifyIdentity('o'.repeat(43), 'orders', proof, now)).toBeUndefined()
-    expect(verifyIdentity(KEY, 'orders', proof, now + 60_000)).toBe('ann')
-    expect(verifyIdentity(KEY, 'orders', proof, now + 60_001)).toBeUndefined()
-    expect(verifyIdentity(KEY, 'orders', proof, now - 5_001)).toBeUndefined()
+    const proof = signIdentity(KEY, 'orders', 'ann', GET, now)
+    expect(verifyIdentity(KEY, 'payments', proof, GET, now)).toBeUndefined()
+    expect(verifyIdentity('o'.repeat(43), 'orders', proof, GET, now)).toBeUndefined()
+    expect(verifyIdentity(KEY, 'orders', proof, GET, now + 15_000)?.userId).toBe('ann')
+    expect(verifyIdentity(KEY, 'orders', proof, GET, now + 15_001)).toBeUndefined()
+    expect(verifyIdentity(KEY, 'orders', proof, GET, now - 5_001)).toBeUndefined()
+  })
+
+  test('is bound to the request: method, path with query, body', () => {
+    const proof = signIdentity(KEY, 'payments', 'ann', TOP_UP)
+    expect(verifyIdentity(KEY, 'payments', proof, TOP_UP)?.userId).toBe('ann')
+    expect(verifyIdentity(KEY, 'payments', proof, { ...TOP_UP, method: 'PUT' })).toBeUndefined()
+    expect(verifyIdentity(KEY, 'payments', proof, { ...TOP_UP, pathAndQuery: '/api/payments/account/top-up?x=1' })).toBeUndefined()
+    expect(verifyIdentity(KEY, 'payments', proof, { ...TOP_UP, bodyDigest: bodyDigest('{"amount":1000}') })).toBeUndefined()
+    expect(verifyIdentity(KEY, 'payments', signIdentity(KEY, 'payments', 'ann', GET), TOP_UP)).toBeUndefined()
+  })
+
+  test('refuses a signature that is not canonical base64url (last character altered)', () => {
+    const proof = signIdentity(KEY, 'orders', 'ann', GET)
+    const last = proof.at(-1)!
+    // 32 bytes in 43 characters: the last one carries 4 spare bits, so some neighbours decode the same.
+    for (const other of 'AEIMQUYcgkosw048BFJNRVZdhlptx159') {
+      if (other === last) continue
+      expect(verifyIdentity(KEY, 'orders', proof.slice(0, -1) + other, GET)).toBeUndefined()
+    }
+  })
+
+  test('a nonce is accepted once within the proof’s lifetime', () => {
+    const replays = new ProofReplayCache()
+    const now = Date.now()
+    const proof = verifyIdentity(KEY, 'orders', signIdentity(KEY, 'orders', 'ann', GET, now), GET, now)!
+    expect(replays.accept(proof, now)).toBe(true)
+    expect(replays.accept(proof, now + 1000)).toBe(false)
+    const fresh = verifyIdentity(KEY, 'orders', signIdentity(KEY, 'orders', 'ann', GET, now), GET, now)!
+    expect(replays.accept(fresh, now + 1000)).toBe(true)
+    // Forgotten once no proof issued then could verify any more.
+    replays.accept(verifyIdentity(KEY, 'orders', signIdentity(KEY, 'orders', 'bo', GET, now + 30_000), GET, now + 30_000)!, now + 30_000)
+    expect(replays.size).toBe(1)
   })
 
   test('refuses malformed proofs', () => {
-    for (const proof of ['', 'v1', 'v1.orders.ann', 'v2.orders.ann.1.sig', 'v1.orders.a b.1.sig', `v1.orders.ann.${'9'.repeat(16)}.sig`]) {
-      expect(verifyIdentity(KEY, 'orders', proof)).toBeUndefined()
+    for (const proof of ['', 'v2', 'v2.orders.ann', 'v1.orders.ann.1.sig', 'v2.orders.ann.1.short.sig', 'v2.orders.a b.1.AAAAAAAAAAAAAAAA.sig', `v2.orders.ann.${'9'.repeat(16)}.AAAAAAAAAAAAAAAA.sig`]) {
+      expect(verifyIdentity(KEY, 'orders', proof, GET)).toBeUndefined()
     }
   })
 })
