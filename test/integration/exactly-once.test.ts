@@ -149,13 +149,12 @@ describe('the relay restarted with unpublished rows', () => {
         const duplicatesBefore = sys.payments.consumer.stats.duplicates
         await sys.orders.relay.start() // the restarted relay publishes all 30 again, once the dead one's lease is over
         const finals = await Promise.all(ids.map((id) => sys.waitForFinal('r1', id)))
-        const leaseOver = Date.now() + 15_000
-        let left = 30
-        while (left > 0 && Date.now() < leaseOver) {
-          await Bun.sleep(50)
-          ;[{ n: left }] = (await sys.ordersSql`select count(*)::int as n from outbox where published_at is null`) as unknown as [{ n: number }]
-        }
-        expect(left).toBe(0)
+        await pollUntil(
+          'every outbox row published once the dead relay\'s lease is over',
+          async () => ((await sys.ordersSql`select count(*)::int as n from outbox where published_at is null`)[0]!.n as number),
+          (left) => left === 0,
+          { timeoutMs: 15_000, intervalMs: 50 },
+        )
         await sys.waitForConsumerIdle(requests.stream, requests.durable)
 
         expect(finals.filter((o) => o.status === 'FINISHED')).toHaveLength(20)
