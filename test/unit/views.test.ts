@@ -254,6 +254,7 @@ describe('a money form’s Idempotency-Key follows the shopper’s intent', () =
     ['a 503', fail(503, 'service_unavailable'), 'unknown', true],
     ['a 502 with a body', fail(502, 'internal_error'), 'unknown', true],
     ['409 in flight', fail(409, 'idempotency_key_in_flight'), 'in_flight', true],
+    ['409 claim lost to a retry', fail(409, 'idempotency_claim_lost'), 'unknown', true],
     ['422 key reused with other values', fail(422, 'idempotency_key_reused'), 'reused', false],
     ['422 balance limit', fail(422, 'balance_limit_exceeded'), 'refused', false],
     ['422 validation', fail(422, 'validation_failed'), 'refused', false],
