@@ -21,6 +21,21 @@ afterAll(async () => {
   for (const stop of stops.reverse()) await stop()
 })
 
+/** Settings for an orders and a payments service on a nats-server and databases of their own. */
+async function freshServicesEnv(): Promise<Record<string, string>> {
+  const nats = await freshNats()
+  stops.push(() => nats.stop())
+  return {
+    HOST: '127.0.0.1',
+    NATS_URL: nats.url,
+    ORDERS_PORT: '0',
+    PAYMENTS_PORT: '0',
+    ORDERS_DATABASE_URL: await freshDatabaseUrl('streams_orders'),
+    PAYMENTS_DATABASE_URL: await freshDatabaseUrl('streams_payments'),
+    IDENTITY_PROOF_KEY: randomKey(),
+  }
+}
+
 /** A logger like the services' that keeps its lines, to read what a service said. */
 function capturedLog(name: string) {
   const lines: { level: number; msg: string; stream?: string }[] = []
@@ -29,22 +44,12 @@ function capturedLog(name: string) {
 }
 
 test('a consumer whose stream does not exist says so once, is down on /health, and starts when the owner declares it', async () => {
-  const nats = await freshNats()
-  stops.push(() => nats.stop())
-  const env = {
-    HOST: '127.0.0.1',
-    NATS_URL: nats.url,
-    ORDERS_PORT: '0',
-    PAYMENTS_PORT: '0',
-    ORDERS_DATABASE_URL: await freshDatabaseUrl('so_orders'),
-    PAYMENTS_DATABASE_URL: await freshDatabaseUrl('so_payments'),
-    IDENTITY_PROOF_KEY: randomKey(),
-  }
+  const env = await freshServicesEnv()
   const { log, lines } = capturedLog('payments')
   const payments = await startBackendService(paymentsService, loadPaymentsConfig(env), log)
   stops.push(() => payments.stop())
   // Payments declared its own stream only.
-  const probe = await connect({ servers: nats.url })
+  const probe = await connect({ servers: env.NATS_URL })
   stops.push(() => probe.close())
   const jsm = await jetstreamManager(probe)
   expect((await jsm.streams.names().next()).sort()).toEqual([STREAMS.paymentResults.name])
@@ -70,18 +75,7 @@ test('a consumer whose stream does not exist says so once, is down on /health, a
 })
 
 test('restarting a service with other settings changes only the stream it owns', async () => {
-  const nats = await freshNats()
-  stops.push(() => nats.stop())
-  const env = {
-    HOST: '127.0.0.1',
-    NATS_URL: nats.url,
-    ORDERS_PORT: '0',
-    PAYMENTS_PORT: '0',
-    ORDERS_DATABASE_URL: await freshDatabaseUrl('sf_orders'),
-    PAYMENTS_DATABASE_URL: await freshDatabaseUrl('sf_payments'),
-    IDENTITY_PROOF_KEY: randomKey(),
-    NATS_DUPLICATE_WINDOW_MS: '120000',
-  }
+  const env: Record<string, string> = { ...(await freshServicesEnv()), NATS_DUPLICATE_WINDOW_MS: '120000' }
   const silent = () => createLogger('x', 'silent')
   const orders = await startBackendService(ordersService, loadOrdersConfig(env), silent())
   stops.push(() => orders.stop())
@@ -90,7 +84,7 @@ test('restarting a service with other settings changes only the stream it owns',
   const restarted = await startBackendService(paymentsService, loadPaymentsConfig({ ...env, NATS_DUPLICATE_WINDOW_MS: '5000' }), silent())
   stops.push(() => restarted.stop())
 
-  const probe = await connect({ servers: nats.url })
+  const probe = await connect({ servers: env.NATS_URL })
   stops.push(() => probe.close())
   const jsm = await jetstreamManager(probe)
   const window = async (name: string) => (await jsm.streams.info(name)).config.duplicate_window / 1e6
