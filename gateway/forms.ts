@@ -36,8 +36,8 @@ export function refusedForm(request: Request, code: 'cross_origin_request' | 'cs
  * - `done`: it succeeded;
  * - `refused`: the service definitively refused it (a 4xx such as 422
  *   balance_limit_exceeded; refusals are stored under the key and replayed);
- * - `unknown`: no answer (timeout, network error) or a 5xx: it may have been
- *   done, or may still be done;
+ * - `unknown`: no answer (timeout, network error), a 5xx, or a claim lost to
+ *   a retry under the same key: it may have been done, or may still be done;
  * - `in_flight`: the first submission under this key is still running (409);
  * - `reused`: this key was used with other values (422), so the shopper
  *   changed the form after an unknown outcome, which may have gone through.
@@ -46,7 +46,8 @@ export type Outcome = 'done' | 'refused' | 'unknown' | 'in_flight' | 'reused'
 
 export function outcomeOf(result: { ok: boolean; status: number; error?: ErrorBody }): Outcome {
   if (result.ok) return 'done'
-  if (!result.error || result.status >= 500) return 'unknown'
+  // A claim lost to a retry (409 idempotency_claim_lost): this request was undone, the retry's outcome is not known here.
+  if (!result.error || result.status >= 500 || result.error.error === 'idempotency_claim_lost') return 'unknown'
   if (result.error.error === 'idempotency_key_in_flight') return 'in_flight'
   if (result.error.error === 'idempotency_key_reused') return 'reused'
   return 'refused'

@@ -49,7 +49,11 @@ export class ServiceClient {
         body: text,
         signal: AbortSignal.timeout(this.timeoutMs),
       })
-      const parsed = (await response.json().catch(() => undefined)) as unknown
+      // A success whose body cannot be read (it timed out too) is as unknown as no answer.
+      const parsed = (await response.json().catch((error: unknown) => {
+        if (response.ok) throw error
+        return undefined
+      })) as unknown
       if (response.ok) return { ok: true, status: response.status, body: parsed as T }
       return { ok: false, status: response.status, error: parsed as ErrorBody | undefined }
     } catch (error) {

@@ -179,6 +179,12 @@ export class InboxConsumer<S extends Subject> {
         missingReported = false
         const consumer: Consumer = await js.consumers.get(this.deps.stream, this.deps.durable)
         this.messages = await consumer.consume({ max_messages: this.settings.pullBatch })
+        // stop() may have come while we were connecting: it found nothing to close.
+        if (!this.running) {
+          // Not awaited: closing a pull that has just been set up may not settle until its first request ends.
+          void this.messages.close().catch(() => {})
+          break
+        }
         this.ready = true
         // Everything delivered goes straight into the buffer, where keepAlive()
         // reaches it (a message left waiting inside the client's iterator could

@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'bun:test'
+import type { OperationsReport } from '../../shared/operations'
+import { renderOperations } from '../../views/operations'
 import { renderBalance, renderStatement } from '../../views/account'
 import { html, raw } from '../../views/html'
 import { Currency, currencyProblem, formatFigures } from '../../views/money'
@@ -254,6 +256,7 @@ describe('a money form’s Idempotency-Key follows the shopper’s intent', () =
     ['a 503', fail(503, 'service_unavailable'), 'unknown', true],
     ['a 502 with a body', fail(502, 'internal_error'), 'unknown', true],
     ['409 in flight', fail(409, 'idempotency_key_in_flight'), 'in_flight', true],
+    ['409 claim lost to a retry', fail(409, 'idempotency_claim_lost'), 'unknown', true],
     ['422 key reused with other values', fail(422, 'idempotency_key_reused'), 'reused', false],
     ['422 balance limit', fail(422, 'balance_limit_exceeded'), 'refused', false],
     ['422 validation', fail(422, 'validation_failed'), 'refused', false],
@@ -285,5 +288,29 @@ describe('a money form’s Idempotency-Key follows the shopper’s intent', () =
     expect(outcomeMessage(TOP_UP_INTENT, fail(422, 'idempotency_key_reused'))).toContain('check your statement')
     expect(outcomeMessage(TOP_UP_INTENT, fail(422, 'balance_limit_exceeded'), () => 'in money')).toBe('in money')
     for (const m of [timeout, outcomeMessage(ORDER_INTENT, failed)]) expect(m).not.toMatch(/nothing (was )?changed/i)
+  })
+})
+
+describe('the operations page', () => {
+  const report = (givenUp?: OperationsReport['givenUp']): OperationsReport => ({
+    service: 'orders',
+    outbox: { pending: 0, oldestPendingAgeSeconds: 0 },
+    consumer: { stream: 'S', durable: 'd', pending: 0, ackPending: 0, redelivered: 0 },
+    deadLetters: { count: 0, latest: [] },
+    ...(givenUp ? { givenUp } : {}),
+  })
+
+  test('lists the orders the sweeper gave up on, with their asks', () => {
+    const orderId = crypto.randomUUID()
+    const page = renderOperations({
+      orders: report({ count: 1, latest: [{ orderId, asks: 8, createdAt: '2026-12-01T08:00:00.000Z', gaveUpAt: '2026-12-01T08:20:00.000Z' }] }),
+    }).value
+    expect(page).toContain('<span class="num" data-metric="given-up">1</span>')
+    expect(page).toContain(`<td><code>${orderId}</code></td>`)
+    expect(page).toMatch(/<td class="num">8<\/td>/)
+  })
+
+  test('says nothing about given-up orders for a service that has none to report', () => {
+    expect(renderOperations({ payments: report() }).value).not.toContain('given-up')
   })
 })
