@@ -11,7 +11,8 @@ import { html, htmlResponse } from '../views/html'
 import { errorPage, layout, type Shopper } from '../views/layout'
 import type { Currency } from '../views/money'
 import { renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrderList, renderOrdersPage } from '../views/orders'
-import { renderOperations } from '../views/operations'
+import { compareDigests } from '../shared/reconcile/digest'
+import { type ReconciliationState, renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
 import { formGuard } from './auth/pages'
 import { field, goTo, isHtmx, keyAfter, ORDER_INTENT, outcomeMessage, outcomeOf, TOP_UP_INTENT } from './forms'
@@ -88,6 +89,14 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     })
   }
 
+  /** Compares the two services' reconciliation digests (no order leaves either service). */
+  async function reconcile(userId: string): Promise<ReconciliationState> {
+    const [orders, payments] = await Promise.all([client.digest(userId, 'orders'), client.digest(userId, 'payments')])
+    if (!orders.ok) return { state: 'unavailable', service: 'orders' }
+    if (!payments.ok) return { state: 'unavailable', service: 'payments' }
+    return { state: 'compared', comparison: compareDigests(orders.body, payments.body) }
+  }
+
   return new Elysia({ name: 'gateway.pages' })
     .use(formGuard(auth))
     .resolve(({ request }) => ({ viewer: viewerOf(request) }))
@@ -154,12 +163,14 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     .get('/operations', async ({ request, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
       const { userId, shopper } = viewer
-      const [orders, payments, balance] = await Promise.all([
+      const compare = new URL(request.url).searchParams.get('compare') === '1'
+      const [orders, payments, balance, reconciliation] = await Promise.all([
         client.operations(userId, 'orders'),
         client.operations(userId, 'payments'),
         client.balance(userId),
+        compare ? reconcile(userId) : ({ state: 'not_asked' } as const),
       ])
-      const body = renderOperations({ orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined })
+      const body = renderOperations({ orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined }, currency, reconciliation)
       return htmlResponse(layout({ title: 'Operations', shopper, currency, balance, active: 'operations', body }))
     })
     .get('/account', ({ request, viewer }) => (viewer ? accountPage(viewer) : goTo(request, '/sign-in')))

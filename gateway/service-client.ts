@@ -5,6 +5,7 @@
 import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import type { OperationsReport } from '../shared/operations'
+import type { Digest } from '../shared/reconcile/digest'
 import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
 import { bodyDigest, identityHeaders, type IdentitySettings } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
@@ -97,6 +98,11 @@ export class ServiceClient {
 
   operations(userId: string, service: 'orders' | 'payments') {
     return this.call<OperationsReport>(service, 'GET', `/api/${service}/operations`, userId)
+  }
+
+  /** The service's side of the reconciliation digest (shared/reconcile/digest.ts). */
+  digest(userId: string, service: 'orders' | 'payments') {
+    return this.call<Digest>(service, 'GET', `/api/${service}/operations/digest`, userId)
   }
 
   /** Minor units; null when the user has no account; undefined when payments did not answer. */

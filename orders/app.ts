@@ -7,6 +7,7 @@ import { databaseIsUp } from '../shared/db/client'
 import { CONSUMERS } from '../shared/messaging/contracts'
 import { createServiceApp } from '../shared/http/service-app'
 import { operationsRoute } from '../shared/operations'
+import { ordersDigest } from '../shared/reconcile/digest'
 import { ordersController } from './controller'
 import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS } from './payment-results'
 import { schema } from './schema'
@@ -32,6 +33,7 @@ export function createApp(deps: OrdersDeps) {
         consumer: CONSUMERS.orders,
         identity: deps.identity,
         givenUp: async () => ({ count: await countGivenUp(deps.db), latest: await latestGivenUp(deps.db) }),
+        digest: () => ordersDigest(deps.db),
       }),
     )
     .use(ordersController(deps))

@@ -5,6 +5,7 @@ import type { BackendSpec, ServiceDeps } from '../shared/backend-service'
 import { databaseIsUp } from '../shared/db/client'
 import { createServiceApp } from '../shared/http/service-app'
 import { operationsRoute } from '../shared/operations'
+import { paymentsDigest } from '../shared/reconcile/digest'
 import { CONSUMERS, SUBJECTS } from '../shared/messaging/contracts'
 import { natsIsUp } from '../shared/messaging/health'
 import { paymentsController } from './controller'
@@ -22,7 +23,17 @@ export function createApp(deps: PaymentsDeps) {
     metrics: deps.metrics,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
-    .use(operationsRoute({ service: 'payments', prefix: '/api/payments', db: deps.db, nc: deps.nc, consumer: CONSUMERS.payments, identity: deps.identity }))
+    .use(
+      operationsRoute({
+        service: 'payments',
+        prefix: '/api/payments',
+        db: deps.db,
+        nc: deps.nc,
+        consumer: CONSUMERS.payments,
+        identity: deps.identity,
+        digest: () => paymentsDigest(deps.db),
+      }),
+    )
     .use(paymentsController(deps))
 }
 

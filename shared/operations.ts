@@ -11,6 +11,7 @@ import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
 import { operationDocs } from './http/api-docs'
 import { type Audience, identity, type IdentitySettings } from './identity'
+import { type Digest, DigestView } from './reconcile/digest'
 
 const Count = Type.Integer({ minimum: 0 })
 
@@ -52,6 +53,8 @@ export function operationsRoute(deps: {
   consumer: { stream: string; durable: string }
   /** The service's own figures for the report, if it has any. */
   givenUp?: () => Promise<GivenUpOrders>
+  /** Its side of the reconciliation digest (shared/reconcile/digest.ts). */
+  digest: () => Promise<Digest>
 }) {
   async function consumerLag(): Promise<OperationsReport['consumer']> {
     try {
@@ -111,4 +114,14 @@ export function operationsRoute(deps: {
         },
       },
     )
+    .get('/operations/digest', () => deps.digest(), {
+      response: { 200: DigestView },
+      detail: {
+        summary: 'This service’s side of the reconciliation digest (paid orders folded into buckets; no order leaves the service)',
+        description:
+          'The Operations page compares the orders and payments digests bucket by bucket; `bun run reconcile` finds the orders of a differing bucket. Reads the whole table: meant for an operator, not for polling.',
+        tags: ['operations'],
+        ...operationDocs({}),
+      },
+    })
 }

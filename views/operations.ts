@@ -1,6 +1,8 @@
 // The operations page: outbox backlog, consumer lag and dead letters of each
 // service, aggregate figures only.
 import type { OperationsReport } from '../shared/operations'
+import { DIGEST_BUCKETS, type DigestComparison } from '../shared/reconcile/digest'
+import type { Currency } from './money'
 import { type Html, html } from './html'
 
 function consumerFacts(consumer: OperationsReport['consumer']): Html {
@@ -43,29 +45,60 @@ function serviceCard(name: string, report: OperationsReport | undefined): Html {
 </section>`
 }
 
-export function renderOperations(reports: { orders?: OperationsReport; payments?: OperationsReport }): Html {
+export function renderOperations(
+  reports: { orders?: OperationsReport; payments?: OperationsReport },
+  currency: Currency,
+  reconciliation: ReconciliationState = { state: 'not_asked' },
+): Html {
   return html`<h1>Operations</h1>
 <p class="muted">Read-only figures of the messaging between the services; <a href="/operations">refresh</a>. Prometheus metrics: <code>/metrics</code> on each service.</p>
 ${serviceCard('orders', reports.orders)}
 ${serviceCard('payments', reports.payments)}
-${reconciliationCard()}`
+${reconciliationCard(reconciliation, currency)}`
 }
 
 /**
- * How to reconcile orders with payments. Only instructions: the comparison
- * needs both databases, and no service (nor the gateway) reads another's
- * tables, so it runs as an operator's tool, not behind this page.
+ * Reconciliation: with `?compare=1`, the comparison of the two services'
+ * digests (shared/reconcile/digest.ts: each service folds its paid orders into
+ * buckets, no order leaves it); always, how to find the orders themselves
+ * with `bun run reconcile`, which reads both databases.
  */
-function reconciliationCard(): Html {
+function reconciliationCard(comparison: ReconciliationState, currency: Currency): Html {
   return html`<section class="card" id="ops-reconciliation">
   <h2>Reconciliation</h2>
-  <p>Each service reads only its own database, so orders are compared with payments by an operator's tool, not here.
-    Run <code>bun run reconcile</code> where the databases are reachable (<code>ORDERS_DATABASE_URL</code> and
-    <code>PAYMENTS_DATABASE_URL</code>, or <code>DATABASE_URL</code>, as for <code>bun start</code>): it reads both, read-only,
-    and checks that every FINISHED order has exactly one payment of its amount for its user, every CANCELLED order none,
-    no payment or ledger debit is without its order, and every balance equals top-ups minus payments.</p>
-  <p class="muted">It prints one line per discrepancy and a summary line, and exits 1 if it found any (2 if it could not read a database).
-    NEW orders count as in flight until they are older than <code>--stuck-after</code> (5 minutes); the orders the
-    sweeper gave up on are listed in the orders card above, which needs only the orders database.</p>
+  ${renderComparison(comparison, currency)}
+  <p class="muted">To see which orders differ, run <code>bun run reconcile</code> where both databases are reachable
+    (<code>ORDERS_DATABASE_URL</code> and <code>PAYMENTS_DATABASE_URL</code>, or <code>DATABASE_URL</code>, as for <code>bun start</code>):
+    it checks that every FINISHED order has exactly one payment of its amount for its user, every CANCELLED order none,
+    no payment or ledger debit is without its order, and every balance equals top-ups minus payments, prints one line per
+    discrepancy and a summary line, and exits 1 if it found any (2 if it could not read a database).</p>
 </section>`
+}
+
+/** Not asked for yet; asked, and one side did not answer; or the comparison. */
+export type ReconciliationState = { state: 'not_asked' } | { state: 'unavailable'; service: string } | { state: 'compared'; comparison: DigestComparison }
+
+function renderComparison(state: ReconciliationState, currency: Currency): Html {
+  if (state.state === 'not_asked') {
+    return html`<p><a class="button" href="/operations?compare=1#ops-reconciliation" id="compare">Compare orders with payments</a>
+    <span class="muted">(each service reads its whole table once)</span></p>`
+  }
+  if (state.state === 'unavailable') return html`<p class="alert" role="alert">The ${state.service} service did not answer; nothing was compared.</p>`
+  const { comparison: c } = state
+  const paid = html`${c.paid.orders} paid orders (${currency.format(Number(c.paid.ordersAmount))}) on the orders side,
+    ${c.paid.payments} succeeded payments (${currency.format(Number(c.paid.paymentsAmount))}) on the payments side`
+  const books =
+    c.books.accountsOff > 0 || c.books.paymentsWithoutDebit > 0
+      ? html`<p class="alert" role="alert">The payments books do not balance: <span data-metric="accounts-off">${c.books.accountsOff}</span> accounts
+    whose balance is not top-ups minus debits, <span data-metric="payments-without-debit">${c.books.paymentsWithoutDebit}</span> succeeded payments without their debit.</p>`
+      : ''
+  if (c.agree) {
+    return html`<p id="reconciliation-result" data-agree="true"><strong>Orders and payments agree:</strong> ${paid}; every balance is top-ups minus debits.</p>
+    <p><a href="/operations?compare=1#ops-reconciliation">Compare again</a></p>`
+  }
+  return html`<p id="reconciliation-result" data-agree="false" class="${c.inFlight > 0 ? '' : 'alert'}"><strong>Orders and payments differ</strong>
+    in <span data-metric="differing-buckets">${c.differing.length}</span> of ${DIGEST_BUCKETS} buckets: ${paid}.
+    ${c.inFlight > 0 ? html`${c.inFlight} orders are still in flight (NEW), so a difference may only be a result on its way: compare again in a moment.` : ''}</p>
+  ${books}
+  <p><a href="/operations?compare=1#ops-reconciliation">Compare again</a></p>`
 }

@@ -26,6 +26,7 @@ const EXPECTED: Record<string, { prefix: string; service?: 'orders' | 'payments'
       'GET /api/orders': [401, 422, 502, 503],
       'GET /api/orders/{id}': [401, 404, 502, 503],
       'GET /api/orders/operations': [401, 502, 503],
+      'GET /api/orders/operations/digest': [401, 502, 503],
     },
   },
   payments: {
@@ -37,6 +38,7 @@ const EXPECTED: Record<string, { prefix: string; service?: 'orders' | 'payments'
       'POST /api/payments/account/top-up': [400, 401, 404, 409, 413, 415, 422, 429, 502, 503],
       'GET /api/payments/account/transactions': [401, 404, 422, 502, 503],
       'GET /api/payments/operations': [401, 502, 503],
+      'GET /api/payments/operations/digest': [401, 502, 503],
     },
   },
   auth: {

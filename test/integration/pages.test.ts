@@ -63,6 +63,44 @@ describe('operations', () => {
     expect(r.text).toContain('payload is not valid UTF-8 JSON')
     expect(r.text).toContain('id="ops-reconciliation"')
     expect(r.text).toContain('<code>bun run reconcile</code>')
+    expect(r.text).toContain('href="/operations?compare=1#ops-reconciliation"')
+  })
+
+  test('comparing the services’ digests: agree after payments; a changed amount, or books that do not balance, show', async () => {
+    await sys.openAccount('rita', 1000)
+    const ids = [await sys.createOrder('rita', 300), await sys.createOrder('rita', 200), await sys.createOrder('rita', 900)]
+    expect((await Promise.all(ids.map((id) => sys.waitForFinal('rita', id)))).map((o) => o.status)).toEqual(['FINISHED', 'FINISHED', 'CANCELLED'])
+    // Wait until nothing is in flight anywhere (other tests of this file share the system).
+    await sys.waitForConsumerIdle('GOZON_PAYMENT_RESULTS', 'orders-service')
+    const compared = async () => {
+      const r = await page('GET', '/operations?compare=1', { user: 'olga' })
+      expect(r.status).toBe(200)
+      return r.text
+    }
+    const agreed = await compared()
+    expect(agreed).toContain('data-agree="true"')
+    expect(agreed).toContain('<strong>Orders and payments agree:</strong>')
+
+    // The digests carry no order: buckets of counts, sums and hashes only.
+    const digest = await sys.api('GET', '/api/orders/operations/digest', { user: 'olga' })
+    expect(digest.status).toBe(200)
+    expect(digest.body.buckets).toHaveLength(64)
+    expect(JSON.stringify(digest.body)).not.toContain(ids[0]!)
+
+    // A FINISHED order whose amount no longer matches its payment: one bucket differs.
+    await sys.ordersSql`update orders set amount = 301 where id = ${ids[0]!}`
+    const differs = await compared()
+    expect(differs).toContain('data-agree="false"')
+    expect(differs).toContain('<span data-metric="differing-buckets">1</span> of 64 buckets')
+    await sys.ordersSql`update orders set amount = 300 where id = ${ids[0]!}`
+    expect(await compared()).toContain('data-agree="true"')
+
+    // A balance changed behind the ledger's back.
+    await sys.paymentsSql`update accounts set balance = balance + 1 where user_id = 'rita'`
+    const books = await compared()
+    expect(books).toContain('data-agree="false"')
+    expect(books).toContain('<span data-metric="accounts-off">1</span> accounts')
+    await sys.paymentsSql`update accounts set balance = balance - 1 where user_id = 'rita'`
   })
 })
 

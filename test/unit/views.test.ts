@@ -304,13 +304,13 @@ describe('the operations page', () => {
     const orderId = crypto.randomUUID()
     const page = renderOperations({
       orders: report({ count: 1, latest: [{ orderId, asks: 8, createdAt: '2026-12-01T08:00:00.000Z', gaveUpAt: '2026-12-01T08:20:00.000Z' }] }),
-    }).value
+    }, eur).value
     expect(page).toContain('<span class="num" data-metric="given-up">1</span>')
     expect(page).toContain(`<td><code>${orderId}</code></td>`)
     expect(page).toMatch(/<td class="num">8<\/td>/)
   })
 
   test('says nothing about given-up orders for a service that has none to report', () => {
-    expect(renderOperations({ payments: report() }).value).not.toContain('given-up')
+    expect(renderOperations({ payments: report() }, eur).value).not.toContain('given-up')
   })
 })
