@@ -69,7 +69,7 @@ test('validation errors show next to the field, and nothing is placed', async ({
   const { context, page } = await newShopper(browser, 'typo')
   for (const [amount, message] of [
     ['abc', 'Enter the amount in digits, like 12.50.'],
-    ['1.234', 'Unclear: write 1234 (no separator) or 1.23 (at most two decimals).'],
+    ['1.234', 'Unclear: is that 1234 or 1.234? For 1234, write it without a separator; amounts have at most two decimals.'],
     ['12.345,678', 'At most two decimals'],
     ['0', 'The amount must be more than 0.00 EUR.'],
     ['$5', 'Amounts are in EUR'],

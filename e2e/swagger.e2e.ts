@@ -79,6 +79,7 @@ test('the orders API page: authorized with a real token, GET /api/orders answers
     ['GET', '/api/orders'],
     ['GET', '/api/orders/{id}'],
     ['GET', '/api/orders/operations'],
+    ['GET', '/api/orders/operations/digest'],
   ])
   // Without a token the gateway refuses: the button is what makes it work.
   const refused = await tryItOut(page, 'GET', '/api/orders')
@@ -100,6 +101,7 @@ test('the payments API page: authorized with a real token, GET /api/payments/acc
     ['POST', '/api/payments/account/top-up'],
     ['GET', '/api/payments/account/transactions'],
     ['GET', '/api/payments/operations'],
+    ['GET', '/api/payments/operations/digest'],
   ])
   await authorize(page, token)
   const block = await tryItOut(page, 'GET', '/api/payments/account')

@@ -56,8 +56,14 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     return htmlResponse(layout({ title: 'Orders', shopper, currency, balance, active: 'orders', body }), { status })
   }
 
-  async function accountPanel({ userId, shopper }: Viewer, form?: FormState) {
+  /**
+   * The account panel. `unanswered`: payments just did not answer the top-up;
+   * asking it again for the balance would only make the shopper wait a second
+   * timeout before seeing the message, so the panel says it is unavailable.
+   */
+  async function accountPanel({ userId, shopper }: Viewer, form?: FormState, unanswered = false) {
     const { csrf } = shopper
+    if (unanswered) return unavailablePanel(csrf, undefined, form)
     const [account, statement] = await Promise.all([client.getAccount(userId), client.statement(userId)])
     if (account.ok) {
       return {
@@ -74,16 +80,20 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       }
     }
     if (account.status === 404) return { panel: renderAccountPanel({ state: 'missing', csrf, message: form?.message }), balance: null, status: 200 }
-    // Payments did not answer: the top-up form stays if a top-up is what awaits confirmation (its key kept).
+    return unavailablePanel(csrf, account.error, form)
+  }
+
+  /** Payments did not answer: the top-up form stays if a top-up is what awaits confirmation (its key kept). */
+  function unavailablePanel(csrf: string, error: ErrorBody | undefined, form?: FormState) {
     return {
-      panel: renderAccountPanel({ state: 'unavailable', csrf, currency, message: readMessage(account.error, 'payments'), form }),
+      panel: renderAccountPanel({ state: 'unavailable', csrf, currency, message: readMessage(error, 'payments'), form }),
       balance: undefined,
       status: 502,
     }
   }
 
-  async function accountPage(viewer: Viewer, form?: FormState, status?: number): Promise<Response> {
-    const { panel, balance, status: panelStatus } = await accountPanel(viewer, form)
+  async function accountPage(viewer: Viewer, form?: FormState, status?: number, unanswered = false): Promise<Response> {
+    const { panel, balance, status: panelStatus } = await accountPanel(viewer, form, unanswered)
     return htmlResponse(layout({ title: 'Account', shopper: viewer.shopper, currency, balance, active: 'account', body: panel }), {
       status: status ?? panelStatus,
     })
@@ -188,6 +198,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       const amount = currency.parse(values.amount)
       let form: FormState | undefined
       let status = 200
+      let unanswered = false
       if (!amount.ok) {
         // Nothing was sent: the key stays with the shopper's intent.
         form = { values, errors: { amount: amount.error }, idempotencyKey: keyAfter('not_sent', submittedKey) }
@@ -197,10 +208,11 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
         if (!done.ok) {
           form = { values, message: outcomeMessage(TOP_UP_INTENT, done, topUpRefusal), idempotencyKey: keyAfter(outcomeOf(done), submittedKey) }
           status = done.status
+          unanswered = done.unanswered !== undefined
         }
       }
-      if (!isHtmx(request)) return status === 200 ? goTo(request, '/account') : accountPage(viewer, form, status)
-      const panel = await accountPanel(viewer, form)
+      if (!isHtmx(request)) return status === 200 ? goTo(request, '/account') : accountPage(viewer, form, status, unanswered)
+      const panel = await accountPanel(viewer, form, unanswered)
       return htmlResponse(html`${panel.panel}${renderBalance(panel.balance, currency, { oob: true })}`, { status })
     })
 }

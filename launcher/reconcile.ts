@@ -39,7 +39,9 @@ function databaseOn(serverUrl: string, database: string): string {
 export function databaseUrls(env: Record<string, string | undefined>): { orders: string; payments: string } {
   const value = (name: string) => (env[name] === '' ? undefined : env[name])
   const server = value('DATABASE_URL')
-  const derive = (database: string) => (server ? databaseOn(server, database) : defaultDatabaseUrl(database))
+  // The embedded PostgreSQL of `bun start`, on the port it was started with.
+  const embeddedPort = Number(value('EMBEDDED_POSTGRES_PORT') ?? DEFAULTS.embeddedPostgresPort)
+  const derive = (database: string) => (server ? databaseOn(server, database) : defaultDatabaseUrl(database, embeddedPort))
   return {
     orders: value('ORDERS_DATABASE_URL') ?? derive(DEFAULTS.ordersDatabase),
     payments: value('PAYMENTS_DATABASE_URL') ?? derive(DEFAULTS.paymentsDatabase),

@@ -9,7 +9,7 @@ export const TopUpBody = Type.Object({ amount: Amount }, { additionalProperties:
 export const TransactionsQuery = t.Object(
   {
     limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 100 })),
-    before: t.Optional(t.Integer({ minimum: 1, description: 'Only entries with an id below this (for paging)' })),
+    before: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Only entries with an id below this (for paging)' })),
   },
   { additionalProperties: false },
 )

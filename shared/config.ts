@@ -107,8 +107,8 @@ export const DEFAULTS = {
   identityDatabase: 'gozon_identity',
 } as const
 
-export const defaultDatabaseUrl = (database: string): string =>
-  `postgres://${DEFAULTS.postgresUser}:${DEFAULTS.postgresPassword}@127.0.0.1:${DEFAULTS.embeddedPostgresPort}/${database}`
+export const defaultDatabaseUrl = (database: string, port: number = DEFAULTS.embeddedPostgresPort): string =>
+  `postgres://${DEFAULTS.postgresUser}:${DEFAULTS.postgresPassword}@127.0.0.1:${port}/${database}`
 
 export const defaultNatsUrl = `nats://127.0.0.1:${DEFAULTS.embeddedNatsPort}`
 

@@ -27,7 +27,10 @@ export const ERRORS = {
   idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different request' },
   balance_limit_exceeded: { status: 422, message: 'This top-up would take the balance past the maximum of 10^15 minor units' },
   internal_error: { status: 500, message: 'Something went wrong on our side' },
-  upstream_unavailable: { status: 502, message: 'A backing service did not answer' },
+  upstream_unavailable: {
+    status: 502,
+    message: 'A backing service did not answer in time; the request may still take effect: retry with the same Idempotency-Key to learn its outcome',
+  },
   service_unavailable: { status: 503, message: 'A dependency of this service is unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>
 

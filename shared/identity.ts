@@ -193,19 +193,22 @@ async function receivedBodyDigest(request: Request): Promise<string> {
   return digests.get(request) ?? EMPTY_BODY_DIGEST
 }
 
-/** Remembers the digest of the request's body (none for GET and HEAD). */
-export async function rememberBodyDigest(request: Request): Promise<void> {
-  if (request.method === 'GET' || request.method === 'HEAD' || request.body === null) return
-  digests.set(request, bodyDigest(await request.clone().arrayBuffer()))
+/** Remembers the digest of the request's body, read by the service when it arrived. */
+export function rememberBodyDigest(request: Request, body: ArrayBuffer): void {
+  digests.set(request, bodyDigest(body))
 }
 
 const replayCaches = new Map<Audience, ProofReplayCache>()
 
-/** Resolves `userId` for every route of the controller that uses it, or answers 401. */
+/**
+ * Derives `userId` for every route of the controller that uses it, or answers
+ * 401, before the body and query are validated: a caller without a valid
+ * proof learns nothing about the schema.
+ */
 export function identity(settings: IdentitySettings, audience: Audience) {
   const replays = replayCaches.get(audience) ?? new ProofReplayCache()
   replayCaches.set(audience, replays)
-  return new Elysia({ name: 'gozon.identity', seed: audience }).resolve({ as: 'scoped' }, async ({ request }) => {
+  return new Elysia({ name: 'gozon.identity', seed: audience }).derive({ as: 'scoped' }, async ({ request }) => {
     const userId = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
     if (userId === undefined) throw new AppError('unauthorized')
     return { userId }

@@ -135,8 +135,10 @@ function readFigures(text: string): Figures {
     if (marks.indexOf(mark) !== marks.length - 1) return refuse('Put spaces only between groups of thousands, like 1 250,00.')
     if (after.length === 3 && spaces === 0) {
       const before = digits.slice(0, -1).join('')
+      // 0,001 cannot be a thousands group: it is just too many decimals.
+      if (/^0*$/.test(before)) return refuse('At most two decimals, like 12.50.')
       const whole = (before + after).replace(/^0+(?=\d)/, '')
-      return refuse(`Unclear: write ${whole} (no separator) or ${before}${mark}${after.slice(0, 2)} (at most two decimals).`)
+      return refuse(`Unclear: is that ${whole} or ${before}${mark}${after}? For ${whole}, write it without a separator; amounts have at most two decimals.`)
     }
     decimal = mark
   }

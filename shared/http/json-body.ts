@@ -34,4 +34,38 @@ export function requireJsonBody(request: Request): void {
   if (mediaType !== 'application/json') throw new AppError('unsupported_media_type')
 }
 
+/** No body of ours nests deeper; far deeper ones would overflow the stack of the schema check's error report. */
+export const MAX_JSON_DEPTH = 32
+
+/** True when the JSON text opens more than `max` arrays or objects inside each other (strings are skipped). */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
 export const jsonBodyOnly = new Elysia({ name: 'gozon.json-body' }).onRequest(({ request }) => requireJsonBody(request))
+
+/**
+ * Reads a copy of the body as it arrives (the handler still gets the original):
+ * hands it to `seen` (the identity proof's digest), and refuses JSON nested
+ * deeper than MAX_JSON_DEPTH with 422.
+ */
+export async function inspectBody(request: Request, seen: (body: ArrayBuffer) => void): Promise<void> {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.body === null) return
+  const body = await request.clone().arrayBuffer()
+  seen(body)
+  if (nestedDeeperThan(new TextDecoder().decode(body), MAX_JSON_DEPTH)) {
+    throw new AppError('validation_failed', [{ field: '/', message: `The JSON is nested more than ${MAX_JSON_DEPTH} levels deep` }])
+  }
+}

@@ -10,7 +10,7 @@ import { rememberBodyDigest } from '../identity'
 import { apiDocs } from './api-docs'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
-import { jsonBodyOnly, SERVER_BODY_LIMIT } from './json-body'
+import { inspectBody, jsonBodyOnly, SERVER_BODY_LIMIT } from './json-body'
 
 export const REQUEST_ID_HTTP_HEADER = 'x-request-id'
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/
@@ -46,7 +46,7 @@ export function createServiceApp(options: {
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
     // The body's digest, for the identity proof, from a copy of the bytes Elysia then parses.
-    .onRequest(({ request }) => rememberBodyDigest(request))
+    .onRequest(({ request }) => inspectBody(request, (body) => rememberBodyDigest(request, body)))
     .use(requestId)
     .use(healthRoute(options.health))
     .use(

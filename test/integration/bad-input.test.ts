@@ -117,6 +117,20 @@ const cases: Case[] = [
   { name: 'list with limit 0', method: 'GET', path: '/api/orders?limit=0', user: 'holder', status: 422, error: 'validation_failed' },
   { name: 'list with limit 101', method: 'GET', path: '/api/orders?limit=101', user: 'holder', status: 422, error: 'validation_failed' },
   { name: 'list with limit abc', method: 'GET', path: '/api/orders?limit=abc', user: 'holder', status: 422, error: 'validation_failed' },
+  {
+    name: 'order whose description is an array nested 5000 deep (10 KB)',
+    ...order(`{"amount":1,"description":${'['.repeat(5000)}${']'.repeat(5000)}}`),
+    status: 422,
+    error: 'validation_failed',
+  },
+  {
+    name: 'statement before an id past 2^53',
+    method: 'GET',
+    path: '/api/payments/account/transactions?before=99999999999999999999999',
+    user: 'holder',
+    status: 422,
+    error: 'validation_failed',
+  },
   { name: 'list with a forged cursor', method: 'GET', path: '/api/orders?cursor=bm9wZQ', user: 'holder', status: 422, error: 'invalid_cursor' },
   { name: 'statement of a missing account', method: 'GET', path: '/api/payments/account/transactions', user: 'nobody', status: 404, error: 'account_not_found' },
   { name: 'an unknown API route', method: 'GET', path: '/api/shipping', user: 'holder', status: 404, error: 'not_found' },
@@ -223,5 +237,21 @@ describe('hostile WebSockets', () => {
     const socket = await openSocket(wsUrl('/api/orders/live'), sys.bearer('holder'))
     socket.send('{"subscribe":"' + 'x'.repeat(LIVE_LIMITS.maxPayloadBytes) + '"}')
     expect((await socket.closed).code).toBe(1009)
+  })
+})
+
+describe('a service called without the gateway’s proof answers 401 before it looks at the request', () => {
+  test.each([
+    ['a top-up with a string amount', 'payments', 'POST', '/api/payments/account/top-up', JSON.stringify({ amount: 'x' })],
+    ['an order with an unknown field', 'orders', 'POST', '/api/orders', JSON.stringify({ amount: 1, status: 'FINISHED' })],
+    ['a list with limit abc', 'orders', 'GET', '/api/orders?limit=abc', undefined],
+  ] as const)('%s', async (_name, service, method, path, body) => {
+    const response = await fetch(`${sys[service].url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body,
+    })
+    expect(response.status).toBe(401)
+    expect(((await response.json()) as { error: string }).error).toBe('unauthorized')
   })
 })

@@ -271,7 +271,7 @@ describe('amounts as people type them', () => {
     expect(r.text).toContain('+12.50 EUR')
     expect(await sys.balance(user)).toBe(1250)
     for (const [amount, message] of [
-      ['1,250', 'Unclear: write 1250 (no separator) or 1,25 (at most two decimals).'],
+      ['1,250', 'Unclear: is that 1250 or 1,250? For 1250, write it without a separator; amounts have at most two decimals.'],
       ['$5', 'Amounts are in EUR'],
       ['10000000000.01', 'The amount can be at most 10,000,000,000.00 EUR.'],
     ]) {

@@ -303,6 +303,8 @@ describe('the command line', () => {
       payments: 'postgres://gozon:gozon@127.0.0.1:5433/gozon_payments',
     })
     expect(databaseUrls({ DATABASE_URL: server, PAYMENTS_DATABASE_URL: 'postgres://x@h/p' }).payments).toBe('postgres://x@h/p')
+    // The embedded PostgreSQL on the port bun start was given.
+    expect(databaseUrls({ EMBEDDED_POSTGRES_PORT: '5533' }).orders).toBe('postgres://gozon:gozon@127.0.0.1:5533/gozon_orders')
     const db = await freshPair('', urls)
     await db.ordersSql.end()
     await db.paymentsSql.end()
