@@ -85,12 +85,14 @@ function renderComparison(state: ReconciliationState, currency: Currency): Html 
   }
   if (state.state === 'unavailable') return html`<p class="alert" role="alert">The ${state.service} service did not answer; nothing was compared.</p>`
   const { comparison: c } = state
-  const paid = html`${c.paid.orders} paid orders (${currency.format(Number(c.paid.ordersAmount))}) on the orders side,
-    ${c.paid.payments} succeeded payments (${currency.format(Number(c.paid.paymentsAmount))}) on the payments side`
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+  const paid = html`${count(c.paid.orders, 'paid order', 'paid orders')} (${currency.format(Number(c.paid.ordersAmount))}) on the orders side,
+    ${count(c.paid.payments, 'succeeded payment', 'succeeded payments')} (${currency.format(Number(c.paid.paymentsAmount))}) on the payments side`
   const books =
     c.books.accountsOff > 0 || c.books.paymentsWithoutDebit > 0
-      ? html`<p class="alert" role="alert">The payments books do not balance: <span data-metric="accounts-off">${c.books.accountsOff}</span> accounts
-    whose balance is not top-ups minus debits, <span data-metric="payments-without-debit">${c.books.paymentsWithoutDebit}</span> succeeded payments without their debit.</p>`
+      ? html`<p class="alert" role="alert">The payments books do not balance: accounts whose balance is not top-ups minus debits:
+    <span data-metric="accounts-off">${c.books.accountsOff}</span>; succeeded payments without their debit:
+    <span data-metric="payments-without-debit">${c.books.paymentsWithoutDebit}</span>.</p>`
       : ''
   if (c.agree) {
     return html`<p id="reconciliation-result" data-agree="true"><strong>Orders and payments agree:</strong> ${paid}; every balance is top-ups minus debits.</p>
@@ -98,7 +100,7 @@ function renderComparison(state: ReconciliationState, currency: Currency): Html 
   }
   return html`<p id="reconciliation-result" data-agree="false" class="${c.inFlight > 0 ? '' : 'alert'}"><strong>Orders and payments differ</strong>
     in <span data-metric="differing-buckets">${c.differing.length}</span> of ${DIGEST_BUCKETS} buckets: ${paid}.
-    ${c.inFlight > 0 ? html`${c.inFlight} orders are still in flight (NEW), so a difference may only be a result on its way: compare again in a moment.` : ''}</p>
+    ${c.inFlight > 0 ? html`${count(c.inFlight, 'order is', 'orders are')} still in flight (NEW), so a difference may only be a result on its way: compare again in a moment.` : ''}</p>
   ${books}
   <p><a href="/operations?compare=1#ops-reconciliation">Compare again</a></p>`
 }

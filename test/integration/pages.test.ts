@@ -99,7 +99,7 @@ describe('operations', () => {
     await sys.paymentsSql`update accounts set balance = balance + 1 where user_id = 'rita'`
     const books = await compared()
     expect(books).toContain('data-agree="false"')
-    expect(books).toContain('<span data-metric="accounts-off">1</span> accounts')
+    expect(books).toContain('accounts whose balance is not top-ups minus debits:\n    <span data-metric="accounts-off">1</span>')
     await sys.paymentsSql`update accounts set balance = balance - 1 where user_id = 'rita'`
   })
 })
