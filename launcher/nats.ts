@@ -1,18 +1,36 @@
 // A private nats-server with JetStream for `bun start` and for the tests,
-// started from the nats-server on PATH, listening on loopback only.
+// listening on loopback only, with `sync_interval: always` (fsync before every
+// acknowledgement): 2.10 or later is required unless explicitly waived.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitForPort } from './free-port'
 
 export const NATS_INSTALL_HINT =
-  'nats-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y nats-server`) or point NATS_URL at a running server with JetStream.'
+  'nats-server was not found. Run `bash launcher/install-nats.sh` (Debian: fetches Debian 13\'s nats-server 2.10 into .tools/), install nats-server 2.10 or later, or point NATS_URL at a running server with JetStream.'
 
-/** nats-server from PATH, or from /usr/sbin where Debian puts it (often not on a user's PATH). */
-export function natsServerBinary(): string | undefined {
-  const found = Bun.which('nats-server') ?? (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : undefined)
-  if (!found) return undefined
-  return spawnSync(found, ['--version'], { encoding: 'utf8' }).status === 0 ? found : undefined
+/** Where launcher/install-nats.sh unpacks Debian 13's nats-server. */
+const LOCAL_NATS_SERVER = join(import.meta.dir, '..', '.tools', 'nats-server', 'usr', 'sbin', 'nats-server')
+
+/** The setting that lets Gozon run on a nats-server that cannot fsync before acknowledging. */
+export const ALLOW_NATS_WITHOUT_FSYNC = 'GOZON_ALLOW_NATS_WITHOUT_FSYNC'
+
+/**
+ * The nats-server to run: GOZON_NATS_SERVER if set; else the first of
+ * .tools/nats-server (launcher/install-nats.sh), PATH and /usr/sbin (where
+ * Debian puts it, often not on a user's PATH) that is 2.10 or later; else the
+ * first one found at all (startNats then refuses it unless allowed).
+ */
+export function natsServerBinary(env: Record<string, string | undefined> = process.env): { path: string; version: string } | undefined {
+  const candidates = env.GOZON_NATS_SERVER
+    ? [env.GOZON_NATS_SERVER]
+    : [LOCAL_NATS_SERVER, Bun.which('nats-server'), '/usr/sbin/nats-server'].filter((c): c is string => Boolean(c) && existsSync(c!))
+  const found: { path: string; version: string }[] = []
+  for (const path of candidates) {
+    const run = spawnSync(path, ['--version'], { encoding: 'utf8' })
+    if (run.status === 0) found.push({ path, version: (run.stdout ?? '').trim() })
+  }
+  return found.find((f) => supportsSyncAlways(f.version)) ?? found[0]
 }
 
 /**
@@ -37,12 +55,37 @@ export type RunningNats = {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startNats(options: { storeDir: string; port: number; onLog?: (line: string) => void }): Promise<RunningNats> {
+/** Thrown for a nats-server older than 2.10 when running without fsync is not explicitly allowed. */
+export class NatsTooOldError extends Error {
+  constructor(version: string, path: string) {
+    super(
+      `${path} is ${version}, older than 2.10: it cannot fsync before acknowledging a publish (sync_interval: always), so a crash can lose acknowledged messages. ` +
+        `Run \`bash launcher/install-nats.sh\` (fetches Debian 13's nats-server 2.10 into .tools/, touching nothing else), install 2.10 or later, ` +
+        `or set ${ALLOW_NATS_WITHOUT_FSYNC}=true to run anyway without that guarantee.`,
+    )
+    this.name = 'NatsTooOldError'
+  }
+}
+
+export async function startNats(options: {
+  storeDir: string
+  port: number
+  onLog?: (line: string) => void
+  /** Run a server older than 2.10 (no fsync before the acknowledgement); default: the GOZON_ALLOW_NATS_WITHOUT_FSYNC setting. */
+  allowWithoutFsync?: boolean
+}): Promise<RunningNats> {
   const binary = natsServerBinary()
   if (!binary) throw new Error(NATS_INSTALL_HINT)
+  const syncAlways = supportsSyncAlways(binary.version)
+  const allowed = options.allowWithoutFsync ?? process.env[ALLOW_NATS_WITHOUT_FSYNC] === 'true'
+  if (!syncAlways && !allowed) throw new NatsTooOldError(binary.version, binary.path)
+  if (!syncAlways) {
+    console.error(
+      `\n*** ${ALLOW_NATS_WITHOUT_FSYNC}=true: running ${binary.version}, which cannot fsync before acknowledging. A message acknowledged just before a crash can be lost; the stuck-order sweeper asks again for the orders it leaves waiting. ***\n`,
+    )
+  }
   mkdirSync(options.storeDir, { recursive: true })
   const configFile = join(options.storeDir, 'nats-server.conf')
-  const syncAlways = supportsSyncAlways(spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '')
   writeFileSync(
     configFile,
     [
@@ -54,7 +97,7 @@ export async function startNats(options: { storeDir: string; port: number; onLog
       '',
     ].join('\n'),
   )
-  const child = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(binary.path, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   const log = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onLog?.(line)
   }

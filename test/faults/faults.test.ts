@@ -105,6 +105,34 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   }, 90_000)
 }
 
+test('5b. nats-server SIGKILLed mid-stream with the stuck-order sweeper off: no acknowledged publish is lost', async () => {
+  // One ask per order (its own request): nothing would heal a lost message.
+  sys = await startFaultSystem({ ORDERS_MAX_PAYMENT_ASKS: '1' })
+  expect(sys.natsSyncsAlways()).toBe(process.env.GOZON_ALLOW_NATS_WITHOUT_FSYNC !== 'true') // sync_interval: always (nats-server 2.10+)
+  await sys.start('orders')
+  await sys.start('payments')
+  await shoppers(sys, 5, 100_000)
+  const s = sys
+  let placed = 0
+  let running = true
+  const stream = (async () => {
+    while (running) {
+      placed += await placeOrders(s, 5, 5, 10)
+      await Bun.sleep(10)
+    }
+  })()
+  await placedMore(() => placed, 100, 'before the fault')
+  await s.stopNats('SIGKILL')
+  await Bun.sleep(2000) // the fault
+  await s.restartNats()
+  await placedMore(() => placed, 50, 'after nats-server is back')
+  running = false
+  await stream
+  const [asked] = await s.ordersSql`select count(*)::int as n from outbox where id like '%:ask:%'`
+  expect(asked!.n).toBe(0) // no order was asked for again: every one was paid from its first request
+  report('5b (nats-server SIGKILL, sweeper off)', await s.checkInvariants())
+}, 90_000)
+
 /** Places orders in a loop until stopped; counts the ones created (some fail while a dependency is down). */
 function orderStream(s: System, users: number) {
   let placed = 0

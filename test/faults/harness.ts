@@ -167,6 +167,9 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     process.kill(postmaster, signal)
   }
 
+  /** True when the scenario's nats-server fsyncs every message before acknowledging it. */
+  const natsSyncsAlways = () => nats.syncAlways
+
   async function stopNats(signal: NodeJS.Signals) {
     await nats.stop(signal)
   }
@@ -268,6 +271,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     call,
     stopNats,
     restartNats,
+    natsSyncsAlways,
     stopPostgres,
     restartPostgres,
     signalPostgres,
