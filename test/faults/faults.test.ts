@@ -84,24 +84,15 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     await sys.start('orders')
     await sys.start('payments')
     await shoppers(sys, 5, 100_000)
-    const s = sys
-    let placed = 0
-    let running = true
-    const stream = (async () => {
-      while (running) {
-        placed += await placeOrders(s, 5, 5, 10)
-        await Bun.sleep(20)
-      }
-    })()
-    await placedMore(() => placed, 50, 'before the fault')
-    await s.stopNats(signal)
+    const stream = orderStream(sys, 5)
+    await placedMore(stream.placed, 50, 'before the fault')
+    await sys.stopNats(signal)
     await Bun.sleep(5000) // the fault
-    await s.restartNats()
-    await placedMore(() => placed, 25, 'after nats-server is back')
-    running = false
-    await stream
+    await sys.restartNats()
+    await placedMore(stream.placed, 25, 'after nats-server is back')
+    const { placed } = await stream.stop()
     expect(placed).toBeGreaterThan(50)
-    report(`5 (nats-server ${signal} for 5 s)`, await s.checkInvariants())
+    report(`5 (nats-server ${signal} for 5 s)`, await sys.checkInvariants())
   }, 90_000)
 }
 
@@ -112,25 +103,16 @@ test('5b. nats-server SIGKILLed mid-stream with the stuck-order sweeper off: no 
   await sys.start('orders')
   await sys.start('payments')
   await shoppers(sys, 5, 100_000)
-  const s = sys
-  let placed = 0
-  let running = true
-  const stream = (async () => {
-    while (running) {
-      placed += await placeOrders(s, 5, 5, 10)
-      await Bun.sleep(10)
-    }
-  })()
-  await placedMore(() => placed, 100, 'before the fault')
-  await s.stopNats('SIGKILL')
+  const stream = orderStream(sys, 5)
+  await placedMore(stream.placed, 100, 'before the fault')
+  await sys.stopNats('SIGKILL')
   await Bun.sleep(2000) // the fault
-  await s.restartNats()
-  await placedMore(() => placed, 50, 'after nats-server is back')
-  running = false
-  await stream
-  const [asked] = await s.ordersSql`select count(*)::int as n from outbox where id like '%:ask:%'`
+  await sys.restartNats()
+  await placedMore(stream.placed, 50, 'after nats-server is back')
+  await stream.stop()
+  const [asked] = await sys.ordersSql`select count(*)::int as n from outbox where id like '%:ask:%'`
   expect(asked!.n).toBe(0) // no order was asked for again: every one was paid from its first request
-  report('5b (nats-server SIGKILL, sweeper off)', await s.checkInvariants())
+  report('5b (nats-server SIGKILL, sweeper off)', await sys.checkInvariants())
 }, 90_000)
 
 /** Places orders in a loop until stopped; counts the ones created (some fail while a dependency is down). */
