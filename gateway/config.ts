@@ -34,7 +34,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     port: reader.port('GATEWAY_PORT', DEFAULTS.gatewayPort),
     ordersUrl: reader.url('ORDERS_URL', `http://127.0.0.1:${DEFAULTS.ordersPort}`, ['http:', 'https:']),
     paymentsUrl: reader.url('PAYMENTS_URL', `http://127.0.0.1:${DEFAULTS.paymentsPort}`, ['http:', 'https:']),
-    natsUrl: reader.url('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
+    natsUrl: reader.urls('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
     databaseUrl: reader.url('GATEWAY_DATABASE_URL', defaultDatabaseUrl(DEFAULTS.identityDatabase), ['postgres:', 'postgresql:']),
     upstreamTimeoutMs: reader.int('UPSTREAM_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
     currency,

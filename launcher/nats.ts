@@ -4,6 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import { waitForPort } from './free-port'
 
 export const NATS_INSTALL_HINT =
@@ -67,12 +69,17 @@ export class NatsTooOldError extends Error {
   }
 }
 
+/** One node of a JetStream cluster on loopback: its name, its route port, and the other nodes' route ports. */
+export type ClusterNode = { clusterName: string; serverName: string; routePort: number; peerRoutePorts: number[] }
+
 export async function startNats(options: {
   storeDir: string
   port: number
   onLog?: (line: string) => void
   /** Run a server older than 2.10 (no fsync before the acknowledgement); default: the GOZON_ALLOW_NATS_WITHOUT_FSYNC setting. */
   allowWithoutFsync?: boolean
+  /** Start it as one node of a cluster (startNatsCluster). */
+  cluster?: ClusterNode
 }): Promise<RunningNats> {
   const binary = natsServerBinary()
   if (!binary) throw new Error(NATS_INSTALL_HINT)
@@ -90,10 +97,20 @@ export async function startNats(options: {
     configFile,
     [
       `listen: "127.0.0.1:${options.port}"`,
+      ...(options.cluster ? [`server_name: ${JSON.stringify(options.cluster.serverName)}`] : []),
       'jetstream {',
       `  store_dir: ${JSON.stringify(options.storeDir)}`,
       ...(syncAlways ? ['  sync_interval: always'] : []),
       '}',
+      ...(options.cluster
+        ? [
+            'cluster {',
+            `  name: ${JSON.stringify(options.cluster.clusterName)}`,
+            `  listen: "127.0.0.1:${options.cluster.routePort}"`,
+            `  routes: [${options.cluster.peerRoutePorts.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ')}]`,
+            '}',
+          ]
+        : []),
       '',
     ].join('\n'),
   )
@@ -121,5 +138,76 @@ export async function startNats(options: {
       })
       return stopped
     },
+  }
+}
+
+export type RunningCluster = {
+  nodes: RunningNats[]
+  /** Every node's client URL, comma-separated: what NATS_URL carries for clients that fail over. */
+  url: string
+  /** Stops node `i` (SIGKILL to crash it). */
+  stopNode(i: number, signal?: NodeJS.Signals): Promise<void>
+  /** Starts node `i` again on its ports and store. */
+  restartNode(i: number): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * A JetStream cluster of `clientPorts.length` nodes on loopback: each with its
+ * own store directory (`<rootDir>/n<i>`), routes to every other node, and
+ * `sync_interval: always`. Streams declared with num_replicas 3 live on
+ * three of them and survive the loss of one.
+ */
+export async function startNatsCluster(options: {
+  rootDir: string
+  clientPorts: number[]
+  routePorts: number[]
+  onLog?: (node: number, line: string) => void
+}): Promise<RunningCluster> {
+  const nodeOptions = (i: number) => ({
+    storeDir: join(options.rootDir, `n${i + 1}`),
+    port: options.clientPorts[i]!,
+    onLog: (line: string) => options.onLog?.(i, line),
+    cluster: {
+      clusterName: 'gozon',
+      serverName: `gozon-n${i + 1}`,
+      routePort: options.routePorts[i]!,
+      peerRoutePorts: options.routePorts.filter((_, j) => j !== i),
+    },
+  })
+  const nodes = await Promise.all(options.clientPorts.map((_, i) => startNats(nodeOptions(i))))
+  await jetStreamReady(nodes.map((n) => n.url))
+  return {
+    nodes,
+    url: nodes.map((n) => n.url).join(','),
+    async stopNode(i, signal = 'SIGTERM') {
+      await nodes[i]!.stop(signal)
+    },
+    async restartNode(i) {
+      nodes[i] = await startNats(nodeOptions(i))
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()))
+    },
+  }
+}
+
+/** Waits until the cluster's JetStream answers (its nodes have elected a meta leader), at most `timeoutMs`. */
+async function jetStreamReady(servers: string[], timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers, maxReconnectAttempts: -1 })
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 1000, checkAPI: false })
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      try {
+        await jsm.getAccountInfo()
+        return
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the NATS cluster's JetStream did not come up within ${timeoutMs} ms: ${String(error)}`)
+        await Bun.sleep(200)
+      }
+    }
+  } finally {
+    await nc.close()
   }
 }

@@ -54,6 +54,20 @@ export class EnvReader {
     return value
   }
 
+  /** One URL, or several separated by commas (every node of a cluster); each must be valid. */
+  urls(name: string, fallback: string, protocols: string[]): string {
+    const value = this.string(name, fallback)
+    for (const one of value.split(',')) {
+      try {
+        const parsed = new URL(one.trim())
+        if (!protocols.includes(parsed.protocol)) this.problems.push(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`)
+      } catch {
+        this.problems.push(`${name} is not a valid URL or comma-separated list of URLs`)
+      }
+    }
+    return value
+  }
+
   boolean(name: string, fallback: boolean): boolean {
     const raw = this.env[name]
     if (raw === undefined || raw === '') return fallback

@@ -49,12 +49,13 @@ function readServiceConfig(
     port: env.port(names.port, defaults.port),
     databaseUrl: env.url(names.databaseUrl, defaults.databaseUrl, ['postgres:', 'postgresql:']),
     databasePoolMax: env.int('DATABASE_POOL_MAX', 10, { min: 1, max: 200 }),
-    natsUrl: env.url('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
+    natsUrl: env.urls('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     messaging: {
       duplicateWindowMs: env.int('NATS_DUPLICATE_WINDOW_MS', DEFAULT_MESSAGING.duplicateWindowMs, { min: 1000, max: 86_400_000 }),
       ackWaitMs: env.int('CONSUMER_ACK_WAIT_MS', DEFAULT_MESSAGING.ackWaitMs, { min: 500, max: 3_600_000 }),
       maxDeliver,
+      streamReplicas: env.int('NATS_STREAM_REPLICAS', DEFAULT_MESSAGING.streamReplicas, { min: 1, max: 5 }),
     },
     relay: {
       ...DEFAULT_RELAY,

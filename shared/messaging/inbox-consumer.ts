@@ -178,7 +178,9 @@ export class InboxConsumer<S extends Subject> {
         missingSince = undefined
         missingReported = false
         const consumer: Consumer = await js.consumers.get(this.deps.stream, this.deps.durable)
-        this.messages = await consumer.consume({ max_messages: this.settings.pullBatch })
+        // Short pulls (5 s, heartbeats every 2.5 s): a consumer whose cluster node died is noticed in
+        // seconds rather than after the default 30 s, and the loop below starts again on another node.
+        this.messages = await consumer.consume({ max_messages: this.settings.pullBatch, expires: 5000 })
         // stop() may have come while we were connecting: it found nothing to close.
         if (!this.running) {
           // Not awaited: closing a pull that has just been set up may not settle until its first request ends.

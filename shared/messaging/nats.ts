@@ -21,7 +21,8 @@ export type { NatsConnection }
 
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: url,
+    // NATS_URL may list every node of a cluster ("nats://a:4222,nats://b:4222"): the client fails over between them.
+    servers: url.split(',').map((server) => server.trim()),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -42,12 +43,15 @@ export type MessagingSettings = {
   ackWaitMs: number
   /** Deliveries before a message is given up (and dead-lettered). */
   maxDeliver: number
+  /** Copies of each stream the publishing service declares: 1 on a single server, 3 on a three-node cluster. */
+  streamReplicas: number
 }
 
 export const DEFAULT_MESSAGING: MessagingSettings = {
   duplicateWindowMs: 10 * 60_000,
   ackWaitMs: 30_000,
   maxDeliver: 20,
+  streamReplicas: 1,
 }
 
 const STREAM_MAX_AGE_MS = 7 * 24 * 3600_000
@@ -80,7 +84,7 @@ export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner
       discard: DiscardPolicy.Old,
       max_age: nanos(STREAM_MAX_AGE_MS),
       duplicate_window: nanos(settings.duplicateWindowMs),
-      num_replicas: 1,
+      num_replicas: settings.streamReplicas,
     }
     try {
       await jsm.streams.info(stream.name)

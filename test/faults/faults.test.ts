@@ -4,7 +4,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { SUBJECTS } from '../../shared/messaging/contracts'
 import { pollUntil } from '../support/poll'
-import { report, startFaultSystem } from './harness'
+import { orderStream, placedMore, report, shoppers, startFaultSystem } from './harness'
 
 type System = Awaited<ReturnType<typeof startFaultSystem>>
 let sys: System | undefined
@@ -12,19 +12,6 @@ afterEach(async () => {
   await sys?.stop()
   sys = undefined
 })
-
-async function shoppers(s: System, users: number, topUp: number) {
-  for (let i = 0; i < users; i++) {
-    await s.call('payments', 'POST', '/api/payments/account', `f${i}`)
-    await s.call('payments', 'POST', '/api/payments/account/top-up', `f${i}`, { amount: topUp })
-  }
-}
-
-/** Waits until a running stream of orders has placed `more` beyond what it had (the load really runs). */
-async function placedMore(placed: () => number, more: number, when: string, timeoutMs = 20_000) {
-  const from = placed()
-  await pollUntil(`${more} more orders placed ${when}`, placed, (n) => n >= from + more, { timeoutMs, intervalMs: 50 })
-}
 
 async function placeOrders(s: System, count: number, users: number, amount: number): Promise<number> {
   let created = 0
@@ -114,37 +101,6 @@ test('5b. nats-server SIGKILLed mid-stream with the stuck-order sweeper off: no 
   expect(asked!.n).toBe(0) // no order was asked for again: every one was paid from its first request
   report('5b (nats-server SIGKILL, sweeper off)', await sys.checkInvariants())
 }, 90_000)
-
-/** Places orders in a loop until stopped; counts the ones created (some fail while a dependency is down). */
-function orderStream(s: System, users: number) {
-  let placed = 0
-  let refused = 0
-  let running = true
-  const done = (async () => {
-    while (running) {
-      await Promise.all(
-        Array.from({ length: 5 }, async (_, i) => {
-          try {
-            const r = await s.call('orders', 'POST', '/api/orders', `f${i % users}`, { amount: 10 })
-            if (r.status === 201) placed += 1
-            else refused += 1
-          } catch {
-            refused += 1
-          }
-        }),
-      )
-      await Bun.sleep(20)
-    }
-  })()
-  return {
-    placed: () => placed,
-    async stop() {
-      running = false
-      await done
-      return { placed, refused }
-    },
-  }
-}
 
 for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
   const mode = signal === 'SIGINT' ? 'fast' : 'immediate'

@@ -8,24 +8,35 @@ import { connect } from '@nats-io/transport-node'
 import { join } from 'node:path'
 import { freePort, waitForPort } from '../../launcher/free-port'
 import { readdirSync, readFileSync } from 'node:fs'
-import { startNats, type RunningNats } from '../../launcher/nats'
+import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from '../../launcher/nats'
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
 import { bodyDigest, signIdentity } from '../../shared/identity'
 import { CONSUMERS } from '../../shared/messaging/contracts'
 import { formatDiscrepancy, formatSummary } from '../../shared/reconcile/checks'
 import { reconcile } from '../../shared/reconcile/read'
 import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
+import { pollUntil } from '../support/poll'
 import { randomKey } from '../support/system'
 
 const root = join(import.meta.dir, '..', '..')
 
 export type ServiceName = 'orders' | 'payments'
 
-export async function startFaultSystem(env: Record<string, string> = {}, options: { ownPostgres?: boolean } = {}) {
+export async function startFaultSystem(env: Record<string, string> = {}, options: { ownPostgres?: boolean; natsNodes?: 1 | 3 } = {}) {
   const { root: tmp } = await infra()
   const natsPort = await freePort()
   const natsDir = join(tmp, `fault-nats-${natsPort}`)
-  let nats: RunningNats = await startNats({ storeDir: natsDir, port: natsPort })
+  // One nats-server, or a three-node JetStream cluster whose streams keep three replicas.
+  let nats: RunningNats | undefined = options.natsNodes === 3 ? undefined : await startNats({ storeDir: natsDir, port: natsPort })
+  const cluster: RunningCluster | undefined =
+    options.natsNodes === 3
+      ? await startNatsCluster({
+          rootDir: natsDir,
+          clientPorts: [natsPort, await freePort(), await freePort()],
+          routePorts: [await freePort(), await freePort(), await freePort()],
+        })
+      : undefined
+  const natsUrl = cluster?.url ?? nats!.url
   // A PostgreSQL of its own, for scenarios that stop or freeze it.
   const pgPort = options.ownPostgres ? await freePort() : 0
   const pgDir = join(tmp, `fault-pg-${pgPort}`)
@@ -44,7 +55,8 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     IDENTITY_PROOF_KEY: identityProofKey,
     ...process.env,
     HOST: '127.0.0.1',
-    NATS_URL: nats.url,
+    NATS_URL: natsUrl,
+    ...(cluster ? { NATS_STREAM_REPLICAS: '3' } : {}),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     CONSUMER_ACK_WAIT_MS: '1500',
     RELAY_GRACE_MS: '300',
@@ -168,13 +180,41 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   }
 
   /** True when the scenario's nats-server fsyncs every message before acknowledging it. */
-  const natsSyncsAlways = () => nats.syncAlways
+  const natsSyncsAlways = () => (cluster ? cluster.nodes.every((n) => n.syncAlways) : nats!.syncAlways)
 
   async function stopNats(signal: NodeJS.Signals) {
-    await nats.stop(signal)
+    await nats!.stop(signal)
   }
   async function restartNats() {
     nats = await startNats({ storeDir: natsDir, port: natsPort })
+  }
+  /** The cluster's node `i` (0-2), or the single server. */
+  function natsNode(i: number): RunningNats {
+    return cluster ? cluster.nodes[i]! : nats!
+  }
+  async function stopNatsNode(i: number, signal: NodeJS.Signals) {
+    await cluster!.stopNode(i, signal)
+  }
+  async function restartNatsNode(i: number) {
+    await cluster!.restartNode(i)
+  }
+  /** The cluster node (0-2) that leads `stream`, from JetStream's own stream info; waits out an election. */
+  async function streamLeader(stream: string, timeoutMs = 20_000): Promise<number> {
+    const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1 })
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false })
+      const leaderOf = async () => {
+        try {
+          const leader = (await jsm.streams.info(stream)).cluster?.leader
+          return leader ? Number(/gozon-n(\d+)$/.exec(leader)?.[1]) - 1 : -1
+        } catch {
+          return -1 // no answer while the cluster elects
+        }
+      }
+      return await pollUntil(`a leader for ${stream}`, leaderOf, (i) => i >= 0, { timeoutMs, intervalMs: 200 })
+    } finally {
+      await nc.close()
+    }
   }
 
   /** Runs the reconciliation (shared/reconcile, as `bun run reconcile`) and throws listing every discrepancy. */
@@ -219,7 +259,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
         await Bun.sleep(100)
       }
     }
-    const nc = await connect({ servers: nats.url })
+    const nc = await connect({ servers: natsUrl.split(',') })
     try {
       const jsm = await jetstreamManager(nc)
       for (const c of [CONSUMERS.orders, CONSUMERS.payments]) {
@@ -245,13 +285,13 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     await Promise.all((['orders', 'payments'] as const).map((n) => kill(n, 'SIGTERM')))
     await ordersSql.end()
     await paymentsSql.end()
-    await nats.stop()
+    await (cluster ?? nats!).stop()
     await pg?.stop()
   }
 
   /** Publishes straight to JetStream, as a duplicating or misbehaving producer would. */
   async function publishRaw(subject: string, payload: unknown, msgID?: string) {
-    const nc = await connect({ servers: nats.url })
+    const nc = await connect({ servers: natsUrl.split(',') })
     try {
       const data = typeof payload === 'string' ? payload : JSON.stringify(payload)
       return await jetstream(nc).publish(subject, data, msgID ? { msgID } : {})
@@ -272,6 +312,10 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     stopNats,
     restartNats,
     natsSyncsAlways,
+    natsNode,
+    stopNatsNode,
+    restartNatsNode,
+    streamLeader,
     stopPostgres,
     restartPostgres,
     signalPostgres,
@@ -288,3 +332,52 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 export function report(scenario: string, summary: string): void {
   console.log(`fault scenario ${scenario}: ok: ${summary}`)
 }
+
+// The load the scenarios put on a system while a fault happens.
+
+type FaultSystem = Awaited<ReturnType<typeof startFaultSystem>>
+
+export async function shoppers(s: FaultSystem, users: number, topUp: number) {
+  for (let i = 0; i < users; i++) {
+    await s.call('payments', 'POST', '/api/payments/account', `f${i}`)
+    await s.call('payments', 'POST', '/api/payments/account/top-up', `f${i}`, { amount: topUp })
+  }
+}
+
+/** Waits until a running stream of orders has placed `more` beyond what it had (the load really runs). */
+export async function placedMore(placed: () => number, more: number, when: string, timeoutMs = 20_000) {
+  const from = placed()
+  await pollUntil(`${more} more orders placed ${when}`, placed, (n) => n >= from + more, { timeoutMs, intervalMs: 50 })
+}
+
+/** Places orders in a loop until stopped; counts the ones created (some fail while a dependency is down). */
+export function orderStream(s: FaultSystem, users: number) {
+  let placed = 0
+  let refused = 0
+  let running = true
+  const done = (async () => {
+    while (running) {
+      await Promise.all(
+        Array.from({ length: 5 }, async (_, i) => {
+          try {
+            const r = await s.call('orders', 'POST', '/api/orders', `f${i % users}`, { amount: 10 })
+            if (r.status === 201) placed += 1
+            else refused += 1
+          } catch {
+            refused += 1
+          }
+        }),
+      )
+      await Bun.sleep(20)
+    }
+  })()
+  return {
+    placed: () => placed,
+    async stop() {
+      running = false
+      await done
+      return { placed, refused }
+    },
+  }
+}
+
