@@ -94,7 +94,7 @@ if (args.url) {
   databaseUrl = `postgres://${DEFAULTS.postgresUser}:${DEFAULTS.postgresPassword}@127.0.0.1:${gozon.ports.postgres}/postgres`
   pids = { ...gozon.state.pids }
   if (gozon.state.postgres) pids.postgres = gozon.state.postgres
-  if (gozon.state.nats) pids.nats = gozon.state.nats
+  if (typeof gozon.state.nats === 'number') pids.nats = gozon.state.nats
 }
 const sql = databaseUrl ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined
 

@@ -13,7 +13,8 @@ export type LaunchState = {
   gatewayUrl: string
   pids: Record<'orders' | 'payments' | 'gateway', number>
   postgres?: number
-  nats?: number
+  /** The nats-server's pid, or the three nodes' pids with EMBEDDED_NATS_NODES=3. */
+  nats?: number | number[]
 }
 
 export type SpawnedGozon = {

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
 import { createLogger } from '../shared/logger'
-import { startNats, type RunningNats } from './nats'
+import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from './nats'
 import { startPostgres, type RunningPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
@@ -37,6 +37,8 @@ const config = loadConfigOrExit(() => {
     // Extra server settings for the embedded PostgreSQL: "name=value,name=value".
     postgresSettings: env.string('EMBEDDED_POSTGRES_SETTINGS', ''),
     natsPort: env.port('EMBEDDED_NATS_PORT', DEFAULTS.embeddedNatsPort),
+    // 3: a JetStream cluster of three nodes on EMBEDDED_NATS_PORT and the next two ports (routes 2000 above), streams with three replicas.
+    natsNodes: env.int('EMBEDDED_NATS_NODES', 1, { min: 1, max: 3 }),
     gatewayPort: env.port('GATEWAY_PORT', DEFAULTS.gatewayPort),
     ordersPort: env.port('ORDERS_PORT', DEFAULTS.ordersPort),
     paymentsPort: env.port('PAYMENTS_PORT', DEFAULTS.paymentsPort),
@@ -87,7 +89,7 @@ function loadSecrets(): Secrets {
 
 const children: { name: string; process: ChildProcess }[] = []
 let postgres: RunningPostgres | undefined
-let nats: RunningNats | undefined
+let nats: RunningNats | RunningCluster | undefined
 let shuttingDown = false
 
 function startChild(name: string, entry: string, env: Record<string, string>): ChildProcess {
@@ -166,21 +168,31 @@ try {
     log.info({ port: postgres.port, dataDir: join(dataDir, 'postgres') }, 'embedded PostgreSQL started')
   }
   let natsUrl = config.natsUrl
-  if (!natsUrl) {
-    nats = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
-    natsUrl = nats.url
-    log.info({ port: nats.port, storeDir: join(dataDir, 'nats'), syncAlways: nats.syncAlways }, 'nats-server started')
-    if (!nats.syncAlways) {
-      log.warn(
-        'this nats-server is older than 2.10 and cannot be told to fsync before acknowledging (sync_interval: always): a message acknowledged just before a crash can be lost; the stuck-order sweeper asks again for any order it leaves waiting',
-      )
-    }
+  let streamReplicas = 1
+  if (!natsUrl && config.natsNodes === 1) {
+    const single = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
+    nats = single
+    natsUrl = single.url
+    log.info({ port: single.port, storeDir: join(dataDir, 'nats'), syncAlways: single.syncAlways }, 'nats-server started')
+  } else if (!natsUrl) {
+    if (config.natsNodes !== 3) throw new Error('EMBEDDED_NATS_NODES must be 1 or 3')
+    const clientPorts = [0, 1, 2].map((i) => config.natsPort + i)
+    const cluster = await startNatsCluster({
+      rootDir: join(dataDir, 'nats-cluster'),
+      clientPorts,
+      routePorts: clientPorts.map((p) => p + 2000),
+      onLog: (node, line) => log.debug({ nats: line, node }),
+    })
+    nats = cluster
+    natsUrl = cluster.url
+    streamReplicas = 3
+    log.info({ nodes: cluster.url, storeDir: join(dataDir, 'nats-cluster') }, 'three-node nats-server cluster started')
   }
 
   const ordersUrl = `http://127.0.0.1:${config.ordersPort}`
   const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
   const secrets = loadSecrets()
-  const common = { NATS_URL: natsUrl, IDENTITY_PROOF_KEY: secrets.identityProofKey }
+  const common = { NATS_URL: natsUrl!, IDENTITY_PROOF_KEY: secrets.identityProofKey, ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}) }
   startChild('orders', 'orders/main.ts', {
     ...common,
     ORDERS_PORT: String(config.ordersPort),
@@ -205,7 +217,8 @@ try {
   if (config.stateFile) {
     // For tools that drive the running system (the browser tests pause a service this way).
     const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
-    writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, postgres: postgres?.process.pid, nats: nats?.process.pid }))
+    const natsPids = nats && 'nodes' in nats ? nats.nodes.map((n) => n.process.pid) : nats?.process.pid
+    writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, postgres: postgres?.process.pid, nats: natsPids }))
   }
   console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger, ${gatewayUrl}/api/auth/swagger; Ctrl-C stops)\n`)
 } catch (error) {

@@ -6,27 +6,35 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { portIsOpen } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
+import { STREAMS } from '../../shared/messaging/contracts'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+
+/** Signs up, opens an account with 5.00 and pays an order of 2.00 through the gateway at `base`. */
+async function payOneOrder(base: string, username: string) {
+  const json = { 'content-type': 'application/json' }
+  const credentials = JSON.stringify({ username, password: 'correct horse battery' })
+  expect((await fetch(`${base}/api/auth/users`, { method: 'POST', headers: json, body: credentials })).status).toBe(201)
+  const { accessToken } = await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()
+  const user = { ...json, authorization: `Bearer ${accessToken}` }
+  expect((await fetch(`${base}/api/payments/account`, { method: 'POST', headers: user })).status).toBe(201)
+  await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 500 }) })
+  const order = await (await fetch(`${base}/api/orders`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 200 }) })).json()
+  let status = 'NEW'
+  for (let i = 0; i < 200 && status === 'NEW'; i++) {
+    await Bun.sleep(25)
+    status = (await (await fetch(`${base}/api/orders/${order.id}`, { headers: user })).json()).status
+  }
+  expect(status).toBe('FINISHED')
+  expect((await (await fetch(`${base}/api/payments/account`, { headers: user })).json()).balance).toBe(300)
+}
 
 test('bun start brings Gozon up, pays an order, and stops cleanly on Ctrl-C', async () => {
   const gozon = await spawnGozon()
   try {
     expect(gozon.output()).toContain(gozon.state.gatewayUrl)
     const base = gozon.state.gatewayUrl
-    const json = { 'content-type': 'application/json' }
-    const credentials = JSON.stringify({ username: 'launch', password: 'correct horse battery' })
-    expect((await fetch(`${base}/api/auth/users`, { method: 'POST', headers: json, body: credentials })).status).toBe(201)
-    const { accessToken } = await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()
-    const user = { ...json, authorization: `Bearer ${accessToken}` }
-    expect((await fetch(`${base}/api/payments/account`, { method: 'POST', headers: user })).status).toBe(201)
-    await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 500 }) })
-    const order = await (await fetch(`${base}/api/orders`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 200 }) })).json()
-    let status = 'NEW'
-    for (let i = 0; i < 200 && status === 'NEW'; i++) {
-      await Bun.sleep(25)
-      status = (await (await fetch(`${base}/api/orders/${order.id}`, { headers: user })).json()).status
-    }
-    expect(status).toBe('FINISHED')
-    expect((await (await fetch(`${base}/api/payments/account`, { headers: user })).json()).balance).toBe(300)
+    await payOneOrder(base, 'launch')
     expect((await fetch(`${base}/api/orders/swagger`)).status).toBe(200)
     expect((await fetch(`${base}/api/payments/swagger`)).status).toBe(200)
     expect((await fetch(`${base}/api/auth/swagger`)).status).toBe(200)
@@ -38,4 +46,23 @@ test('bun start brings Gozon up, pays an order, and stops cleanly on Ctrl-C', as
   }
   // Everything it started has stopped: the ports are free again.
   for (const port of Object.values(gozon.ports)) expect(await portIsOpen(port)).toBe(false)
+}, 90_000)
+
+test('EMBEDDED_NATS_NODES=3: a three-node JetStream cluster, streams with three replicas, an order paid; all stopped on Ctrl-C', async () => {
+  const gozon = await spawnGozon({ env: { EMBEDDED_NATS_NODES: '3' } })
+  const natsPorts = [0, 1, 2].map((i) => gozon.ports.nats + i)
+  try {
+    expect(gozon.state.nats).toHaveLength(3)
+    await payOneOrder(gozon.state.gatewayUrl, 'cluster')
+    const nc = await connect({ servers: natsPorts.map((p) => `nats://127.0.0.1:${p}`) })
+    try {
+      const jsm = await jetstreamManager(nc)
+      for (const stream of Object.values(STREAMS)) expect((await jsm.streams.info(stream.name)).config.num_replicas).toBe(3)
+    } finally {
+      await nc.close()
+    }
+  } finally {
+    expect(await gozon.stop()).toBe(0)
+  }
+  for (const port of natsPorts) expect(await portIsOpen(port)).toBe(false)
 }, 90_000)
