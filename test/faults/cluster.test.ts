@@ -44,3 +44,26 @@ test('12. three-node NATS cluster: the stream leader SIGKILLed mid-stream, resta
   expect(placed).toBeGreaterThan(125)
   report(`12 (NATS cluster, stream leader gozon-n${leader + 1} SIGKILLed)`, await sys.checkInvariants(45_000))
 }, 120_000)
+
+test('12b. three-node NATS cluster: the stream leader frozen (SIGSTOP) longer than the consumers’ ack wait, then resumed', async () => {
+  // The harness's ack wait is 1.5 s: the frozen leader holds deliveries past it.
+  sys = await startFaultSystem({}, { natsNodes: 3 })
+  await sys.start('orders')
+  await sys.start('payments')
+  await shoppers(sys, 5, 100_000)
+  const stream = orderStream(sys, 5)
+  await placedMore(stream.placed, 50, 'before the fault')
+  const leader = await sys.streamLeader(STREAMS.paymentRequests.name)
+  const frozen = sys.natsNode(leader).process
+  frozen.kill('SIGSTOP')
+  try {
+    await placedMore(stream.placed, 50, 'with the leader frozen', 30_000)
+    await Bun.sleep(6000) // the partition lasts well past the ack wait
+  } finally {
+    frozen.kill('SIGCONT')
+  }
+  await placedMore(stream.placed, 25, 'after the node is back')
+  const { placed } = await stream.stop()
+  expect(placed).toBeGreaterThan(125)
+  report(`12b (NATS cluster, stream leader gozon-n${leader + 1} frozen 6 s+)`, await sys.checkInvariants(45_000))
+}, 120_000)
