@@ -183,9 +183,9 @@ export async function boundRequestOf(request: Request): Promise<BoundRequest> {
   return { method: request.method, pathAndQuery: `${url.pathname}${url.search}`, bodyDigest: await receivedBodyDigest(request) }
 }
 
-// The digest of each request's body, taken from a copy when the request
-// arrives (rememberBodyDigest, a service's first hook), so the proof check
-// sees the bytes the handler gets, however Elysia parses them.
+// The digest of each request's body, taken by the services' JSON parser
+// (shared/http/json-body.ts parseJsonBody), so the proof check sees the bytes
+// the handler gets; a request without a parsed body has the empty digest.
 const digests = new WeakMap<Request, string>()
 const EMPTY_BODY_DIGEST = bodyDigest(undefined)
 
@@ -193,8 +193,8 @@ async function receivedBodyDigest(request: Request): Promise<string> {
   return digests.get(request) ?? EMPTY_BODY_DIGEST
 }
 
-/** Remembers the digest of the request's body, read by the service when it arrived. */
-export function rememberBodyDigest(request: Request, body: ArrayBuffer): void {
+/** Remembers the digest of the request's body, as the service's JSON parser read it. */
+export function rememberBodyDigest(request: Request, body: string): void {
   digests.set(request, bodyDigest(body))
 }
 

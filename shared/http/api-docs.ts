@@ -136,6 +136,11 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
   for (const route of (app as unknown as { getGlobalRoutes(): InternalRoute[] }).getGlobalRoutes()) {
     const detail = route.hooks?.detail as DocumentDecoration | undefined
     const operation = (paths[openApiPath(route.path)] as Record<string, Operation> | undefined)?.[route.method.toLowerCase()]
+    // A custom JSON parser (the services' parseJsonBody) hides the body's media type from toOpenAPISchema.
+    const body = operation?.requestBody
+    if (body && 'content' in body && Object.keys(body.content).length === 0 && route.hooks?.body) {
+      body.content = { 'application/json': { schema: route.hooks.body as OpenAPIV3.SchemaObject } }
+    }
     if (!detail || !operation) continue
     if (detail.responses) operation.responses = { ...detail.responses, ...operation.responses }
     if (detail.parameters) {

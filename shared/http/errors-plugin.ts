@@ -1,6 +1,6 @@
 // The single error handler of a service: maps AppError and Elysia's own errors
 // to the catalogue and never lets a stack trace or SQL reach the client.
-import { Elysia, ValidationError } from 'elysia'
+import { Elysia, ParseError, ValidationError } from 'elysia'
 import { AppError, type ErrorCode } from '../errors'
 import type { Logger } from '../logger'
 
@@ -32,6 +32,8 @@ export function errorsPlugin(log: Logger) {
   return new Elysia({ name: 'gozon.errors' }).onError({ as: 'global' }, ({ code, error, set, request }) => {
     let appError: AppError
     if (error instanceof AppError) appError = error
+    // A refusal thrown by a body parser of ours (shared/http/json-body.ts) arrives wrapped in Elysia's ParseError.
+    else if (error instanceof ParseError && error.cause instanceof AppError) appError = error.cause
     else if (error instanceof ValidationError) appError = new AppError('validation_failed', validationDetails(error))
     else {
       const mapped: Partial<Record<string | number, ErrorCode>> = {

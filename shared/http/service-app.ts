@@ -10,7 +10,7 @@ import { rememberBodyDigest } from '../identity'
 import { apiDocs } from './api-docs'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
-import { inspectBody, jsonBodyOnly, SERVER_BODY_LIMIT } from './json-body'
+import { jsonBodyOnly, parseJsonBody, SERVER_BODY_LIMIT } from './json-body'
 
 export const REQUEST_ID_HTTP_HEADER = 'x-request-id'
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/
@@ -45,8 +45,10 @@ export function createServiceApp(options: {
     .use(errorsPlugin(options.log))
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
-    // The body's digest, for the identity proof, from a copy of the bytes Elysia then parses.
-    .onRequest(({ request }) => inspectBody(request, (body) => rememberBodyDigest(request, body)))
+    // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
+    .onParse({ as: 'global' }, ({ request, contentType }) =>
+      contentType.toLowerCase().startsWith('application/json') ? parseJsonBody(request, (body) => rememberBodyDigest(request, body)) : undefined,
+    )
     .use(requestId)
     .use(healthRoute(options.health))
     .use(
