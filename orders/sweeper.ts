@@ -125,8 +125,10 @@ export class StuckOrderSweeper {
       await tx.insert(outbox).values(messages.map((m) => ({ id: m.id, subject: m.subject, payload: m.payload })))
       return { messages, gaveUp: done }
     })
-    for (const o of gaveUp) {
-      this.deps.log.error({ orderId: o.id, asks: o.asks }, 'payment asked for the maximum number of times without an answer: no more asks; the order is reported on the Operations page')
+    for (const o of gaveUp) this.deps.log.warn({ orderId: o.id, asks: o.asks }, 'payment asked for the maximum number of times without an answer: no more asks')
+    if (gaveUp.length > 0) {
+      // One line for a person to act on, however many orders gave up in this round.
+      this.deps.log.error({ orders: gaveUp.length, orderIds: gaveUp.slice(0, 10).map((o) => o.id) }, 'orders asked for the maximum number of times without an answer; they are reported on the Operations page')
     }
     if (messages.length > 0) {
       this.resent += messages.length

@@ -6,17 +6,29 @@ import type { Logger } from '../logger'
 
 type FieldProblem = { field: string; message: string }
 
+// Socket and driver codes of a connection that is refused, cut or never made;
+// postgres.js reports its own (CONNECTION_*), Bun's node:net the rest.
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN',
+  'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+])
+
 /** A dependency that is down or restarting, rather than a bug: 503, so clients retry. */
-function isUnavailable(error: unknown): boolean {
-  // Drizzle wraps the driver's error (DrizzleQueryError); the code is on its cause.
-  const code = (error as { code?: unknown } | null)?.code ?? (error as { cause?: { code?: unknown } } | null)?.cause?.code
-  if (typeof code !== 'string') return false
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code) ||
-    code.startsWith('08') || // connection exception
-    code === '57P01' || // admin shutdown
-    code === '57P03' // cannot connect now (starting up)
-  )
+export function isUnavailable(error: unknown): boolean {
+  // Drizzle wraps the driver's error (DrizzleQueryError); the code is on a cause.
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code !== 'string') continue
+    if (
+      CONNECTION_CODES.has(code) ||
+      code.startsWith('08') || // connection exception
+      code.startsWith('57P') || // shutting down, crashed, starting up, database dropped (operator intervention)
+      code === '53300' // too many connections
+    )
+      return true
+  }
+  return false
 }
 
 function validationDetails(error: ValidationError): FieldProblem[] {

@@ -113,7 +113,7 @@ for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
     await placedMore(stream.placed, 50, 'before the fault')
     await sys.stopPostgres(signal)
     const during = await sys.call('orders', 'POST', '/api/orders', 'f0', { amount: 10 })
-    expect(during.status).toBe(503) // a clear "unavailable", not a 500
+    expect(during).toMatchObject({ status: 503, body: { error: 'service_unavailable' } }) // a clear "unavailable", not a 500
     await Bun.sleep(10_000) // the fault
     await sys.restartPostgres()
     await placedMore(stream.placed, 25, 'after PostgreSQL is back')

@@ -57,7 +57,8 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     HOST: '127.0.0.1',
     NATS_URL: natsUrl,
     ...(cluster ? { NATS_STREAM_REPLICAS: '3' } : {}),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Errors only (an unhandled error is then in the test output next to the failure it causes).
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     CONSUMER_ACK_WAIT_MS: '1500',
     RELAY_GRACE_MS: '300',
     RELAY_POLL_INTERVAL_MS: '100',
