@@ -30,6 +30,7 @@ import { pages } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
 import { Currency } from '../views/money'
+import { clientAddressOf } from '../shared/http/client-address'
 
 export type GatewayDeps = {
   log: Logger
@@ -44,6 +45,8 @@ export type GatewayDeps = {
   auth: AuthSettings
   /** See GatewayConfig.metricsToken. */
   metricsToken?: string
+  /** See GatewayConfig.trustedProxies. */
+  trustedProxies?: string[]
 }
 
 function unauthorized(code: ErrorCode): Response {
@@ -56,7 +59,8 @@ function unauthorized(code: ErrorCode): Response {
 function metricsGuard(token: string | undefined): ScrapeGuard {
   return (request, peer) => {
     if (token === undefined) {
-      const local = peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1'
+      // Through a proxy (X-Forwarded-For), a loopback peer is the proxy, not the caller.
+      const local = (peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1') && !request.headers.has('x-forwarded-for')
       return local ? undefined : errorResponse('unauthorized')
     }
     const given = Buffer.from(request.headers.get('authorization') ?? '')
@@ -68,7 +72,7 @@ function metricsGuard(token: string | undefined): ScrapeGuard {
 export function createGateway(deps: GatewayDeps) {
   const auth = new Authenticator(deps.auth)
   const users = new UserStore(deps.db, deps.auth.hashing)
-  const limits = attemptLimiters(deps.auth.attempts)
+  const limits = attemptLimiters(deps.db, deps.auth.attempts, clientAddressOf(deps.trustedProxies ?? []))
   const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs, deps.auth.identity)
   // The one place the pages, the forms and the live pushes get their currency from.
   const currency = new Currency(deps.currency)
@@ -102,6 +106,8 @@ export function createGateway(deps: GatewayDeps) {
     .use(errorsPlugin(deps.log))
     .use(httpMetrics(metrics, metricsGuard(deps.metricsToken)))
     .onRequest(({ request }) => {
+      // Without a Host header (HTTP/1.0) Bun has no URL to give.
+      if (!URL.canParse(request.url)) return errorResponse('bad_request')
       if (bodyTooLarge(request)) return errorResponse('payload_too_large')
       // The gateway's own JSON API; the services check theirs.
       if (new URL(request.url).pathname.startsWith('/api/auth/')) requireJsonBody(request)

@@ -19,6 +19,11 @@ export type GatewayConfig = {
   auth: AuthSettings
   /** When set, GET /metrics needs `Authorization: Bearer <this>`; when not, it answers loopback callers only. */
   metricsToken: string | undefined
+  /**
+   * Proxies whose X-Forwarded-For is believed for the caller's address (the
+   * per-address sign-in limit): the load balancer in front of several gateways.
+   */
+  trustedProxies: string[]
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -55,6 +60,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       },
     },
     metricsToken: reader.secret('METRICS_TOKEN', 16),
+    trustedProxies: reader.addresses('TRUSTED_PROXIES'),
   }
   reader.done()
   return config

@@ -23,6 +23,7 @@ await runMain(log, async () => {
       currency: config.currency,
       auth: config.auth,
       metricsToken: config.metricsToken,
+      trustedProxies: config.trustedProxies,
     },
     { hostname: config.host, port: config.port },
   )

@@ -9,18 +9,28 @@
 // The keys of identity (IDENTITY_PROOF_KEY for gateway and services,
 // SESSION_SIGNING_KEY for the gateway) come from the environment or, when
 // unset, from .data/secrets.json, generated at random on first start.
+//
+// `bun start -- --scale N` (or GOZON_SCALE=N) runs N instances of each
+// service on a three-node NATS cluster, with HAProxy in front of them:
+// gateway-i on GOZON_INSTANCE_PORT_BASE+i, orders-i on +20+i, payments-i on
+// +40+i, and HAProxy on the usual ports (GATEWAY_PORT for the shop, ORDERS_PORT
+// and PAYMENTS_PORT for the gateways' calls). An instance that dies is
+// logged and routed around; the others carry on.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
 import { createLogger } from '../shared/logger'
+import { type RunningHaproxy, startHaproxy } from './haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from './nats'
 import { startPostgres, type RunningPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
+const { values: cli } = parseArgs({ options: { scale: { type: 'string' } }, allowPositionals: false })
 
 const config = loadConfigOrExit(() => {
-  const env = new EnvReader()
+  const env = new EnvReader({ ...process.env, ...(cli.scale === undefined ? {} : { GOZON_SCALE: cli.scale }) })
   const value = {
     dataDir: env.string('GOZON_DATA_DIR', join(root, '.data')),
     stateFile: env.optionalString('GOZON_STATE_FILE'),
@@ -42,6 +52,9 @@ const config = loadConfigOrExit(() => {
     gatewayPort: env.port('GATEWAY_PORT', DEFAULTS.gatewayPort),
     ordersPort: env.port('ORDERS_PORT', DEFAULTS.ordersPort),
     paymentsPort: env.port('PAYMENTS_PORT', DEFAULTS.paymentsPort),
+    // --scale N wins over GOZON_SCALE.
+    scale: env.int('GOZON_SCALE', 1, { min: 1, max: 16 }),
+    instancePortBase: env.port('GOZON_INSTANCE_PORT_BASE', 3100),
   }
   env.done()
   return value
@@ -87,12 +100,23 @@ function loadSecrets(): Secrets {
   }
 }
 
-const children: { name: string; process: ChildProcess }[] = []
+const children: { name: string; kind: string; process: ChildProcess }[] = []
 let postgres: RunningPostgres | undefined
 let nats: RunningNats | RunningCluster | undefined
+let haproxy: RunningHaproxy | undefined
 let shuttingDown = false
+const scaled = config.scale > 1
+const natsNodes = scaled ? 3 : config.natsNodes
 
-function startChild(name: string, entry: string, env: Record<string, string>): ChildProcess {
+/** Instance names and ports: the usual ports with one instance, else behind HAProxy (see the top of this file). */
+function instances(kind: 'gateway' | 'orders' | 'payments'): { name: string; port: number }[] {
+  const single = { gateway: config.gatewayPort, orders: config.ordersPort, payments: config.paymentsPort }[kind]
+  if (!scaled) return [{ name: kind, port: single }]
+  const offset = { gateway: 0, orders: 20, payments: 40 }[kind]
+  return Array.from({ length: config.scale }, (_, i) => ({ name: `${kind}-${i + 1}`, port: config.instancePortBase + offset + i + 1 }))
+}
+
+function startChild(name: string, kind: string, entry: string, env: Record<string, string>): ChildProcess {
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
   const profile = config.cpuProfileDir
     ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -102,9 +126,10 @@ function startChild(name: string, entry: string, env: Record<string, string>): C
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   })
-  children.push({ name, process: child })
+  children.push({ name, kind, process: child })
   child.once('exit', (code, signal) => {
     if (shuttingDown) return
+    if (scaled) return log.error({ child: name, code, signal }, 'an instance exited; HAProxy routes around it, the others carry on')
     log.error({ child: name, code, signal }, 'a service exited; stopping everything')
     void shutdown(1)
   })
@@ -140,9 +165,12 @@ async function shutdown(code: number): Promise<never> {
   if (shuttingDown) return new Promise<never>(() => {})
   shuttingDown = true
   log.info('stopping Gozon')
-  const gateway = children.filter((c) => c.name === 'gateway')
-  const services = children.filter((c) => c.name !== 'gateway')
-  await Promise.all(gateway.map((c) => stopChild(c.process)))
+  const gateways = children.filter((c) => c.kind === 'gateway')
+  const services = children.filter((c) => c.kind !== 'gateway')
+  // Behind HAProxy: no new connections to a gateway that is going, then let it close its sockets.
+  await Promise.all(gateways.map((c) => haproxy?.drain('gateway', c.name).catch(() => {})))
+  await Promise.all(gateways.map((c) => stopChild(c.process)))
+  await haproxy?.stop()
   await Promise.all(services.map((c) => stopChild(c.process)))
   await nats?.stop()
   await postgres?.stop()
@@ -169,13 +197,13 @@ try {
   }
   let natsUrl = config.natsUrl
   let streamReplicas = 1
-  if (!natsUrl && config.natsNodes === 1) {
+  if (!natsUrl && natsNodes === 1) {
     const single = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
     nats = single
     natsUrl = single.url
     log.info({ port: single.port, storeDir: join(dataDir, 'nats'), syncAlways: single.syncAlways }, 'nats-server started')
   } else if (!natsUrl) {
-    if (config.natsNodes !== 3) throw new Error('EMBEDDED_NATS_NODES must be 1 or 3')
+    if (natsNodes !== 3) throw new Error('EMBEDDED_NATS_NODES must be 1 or 3')
     const clientPorts = [0, 1, 2].map((i) => config.natsPort + i)
     const cluster = await startNatsCluster({
       rootDir: join(dataDir, 'nats-cluster'),
@@ -189,36 +217,60 @@ try {
     log.info({ nodes: cluster.url, storeDir: join(dataDir, 'nats-cluster') }, 'three-node nats-server cluster started')
   }
 
+  // The gateways reach the services on their usual ports: the service itself, or HAProxy in front of its instances.
   const ordersUrl = `http://127.0.0.1:${config.ordersPort}`
   const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
   const secrets = loadSecrets()
   const common = { NATS_URL: natsUrl!, IDENTITY_PROOF_KEY: secrets.identityProofKey, ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}) }
-  startChild('orders', 'orders/main.ts', {
-    ...common,
-    ORDERS_PORT: String(config.ordersPort),
-    ORDERS_DATABASE_URL: config.ordersDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.ordersDatabase),
-  })
-  startChild('payments', 'payments/main.ts', {
-    ...common,
-    PAYMENTS_PORT: String(config.paymentsPort),
-    PAYMENTS_DATABASE_URL: config.paymentsDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.paymentsDatabase),
-  })
-  await Promise.all([waitHealthy('orders', ordersUrl), waitHealthy('payments', paymentsUrl)])
-  startChild('gateway', 'gateway/main.ts', {
-    ...common,
-    GATEWAY_PORT: String(config.gatewayPort),
-    ORDERS_URL: ordersUrl,
-    PAYMENTS_URL: paymentsUrl,
-    SESSION_SIGNING_KEY: secrets.sessionSigningKey,
-    GATEWAY_DATABASE_URL: config.gatewayDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.identityDatabase),
-  })
+  const ordersDatabase = config.ordersDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.ordersDatabase)
+  const paymentsDatabase = config.paymentsDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.paymentsDatabase)
+  const started: Promise<void>[] = []
+  for (const o of instances('orders')) {
+    startChild(o.name, 'orders', 'orders/main.ts', { ...common, ORDERS_PORT: String(o.port), ORDERS_DATABASE_URL: ordersDatabase })
+    started.push(waitHealthy(o.name, `http://127.0.0.1:${o.port}`))
+  }
+  for (const p of instances('payments')) {
+    startChild(p.name, 'payments', 'payments/main.ts', { ...common, PAYMENTS_PORT: String(p.port), PAYMENTS_DATABASE_URL: paymentsDatabase })
+    started.push(waitHealthy(p.name, `http://127.0.0.1:${p.port}`))
+  }
+  await Promise.all(started)
+  if (scaled) {
+    haproxy = await startHaproxy({
+      dir: join(dataDir, 'haproxy'),
+      frontends: [
+        { name: 'gateway', port: config.gatewayPort, servers: instances('gateway'), forwardFor: true },
+        { name: 'orders', port: config.ordersPort, servers: instances('orders') },
+        { name: 'payments', port: config.paymentsPort, servers: instances('payments') },
+      ],
+    })
+    await Promise.all(['orders', 'payments'].flatMap((kind) => instances(kind as 'orders').map((i) => haproxy!.waitFor(kind, i.name, 'up'))))
+    log.info({ config: haproxy.configFile, instances: config.scale }, 'haproxy started in front of the instances')
+  }
+  for (const g of instances('gateway')) {
+    startChild(g.name, 'gateway', 'gateway/main.ts', {
+      ...common,
+      GATEWAY_PORT: String(g.port),
+      ORDERS_URL: ordersUrl,
+      PAYMENTS_URL: paymentsUrl,
+      SESSION_SIGNING_KEY: secrets.sessionSigningKey,
+      GATEWAY_DATABASE_URL: config.gatewayDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.identityDatabase),
+      // Behind HAProxy the peer is HAProxy; the caller's address is the one it forwards.
+      ...(scaled ? { TRUSTED_PROXIES: '127.0.0.1' } : {}),
+    })
+  }
+  await Promise.all(instances('gateway').map((g) => waitHealthy(g.name, `http://127.0.0.1:${g.port}`)))
+  if (haproxy) await Promise.all(instances('gateway').map((g) => haproxy!.waitFor('gateway', g.name, 'up')))
   const gatewayUrl = `http://127.0.0.1:${config.gatewayPort}`
-  await waitHealthy('gateway', gatewayUrl)
   if (config.stateFile) {
     // For tools that drive the running system (the browser tests pause a service this way).
     const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
     const natsPids = nats && 'nodes' in nats ? nats.nodes.map((n) => n.process.pid) : nats?.process.pid
-    writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, postgres: postgres?.process.pid, nats: natsPids }))
+    const ports = Object.fromEntries((['gateway', 'orders', 'payments'] as const).flatMap((k) => instances(k).map((i) => [i.name, i.port])))
+    writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, ports, postgres: postgres?.process.pid, nats: natsPids, haproxy: haproxy?.process.pid }))
+  }
+  if (scaled) {
+    const list = (['gateway', 'orders', 'payments'] as const).map((k) => `${k} ${instances(k).map((i) => i.port).join(', ')}`).join('; ')
+    console.log(`\n${config.scale} instances of each service behind HAProxy (${list}); NATS: ${natsUrl}`)
   }
   console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger, ${gatewayUrl}/api/auth/swagger; Ctrl-C stops)\n`)
 } catch (error) {

@@ -11,14 +11,14 @@ import { RateLimiter } from '../shared/http/rate-limit'
 import { operationDocs } from '../shared/http/api-docs'
 
 export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'config'>) {
-  const limiter = new RateLimiter(deps.rateLimit)
+  const limiter = new RateLimiter(deps.db, 'orders.create', deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
     .use(identity(deps.identity, 'orders'))
     .post(
       '',
       async ({ body, userId, requestId, set, request }) => {
-        limiter.take(userId, set)
+        await limiter.take(userId, set)
         let written: Awaited<ReturnType<typeof createOrder>>['message'] | undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
           const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId }, deps.config.sweeper.stuckAfterMs)

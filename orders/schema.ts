@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import { bigint, check, index, integer, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
 import { idempotencyKeys } from '../shared/db/idempotency-table'
 import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
+import { rateLimitBuckets } from '../shared/db/rate-limit-table'
 
 export const ORDER_STATUSES = ['NEW', 'FINISHED', 'CANCELLED'] as const
 export type OrderStatus = (typeof ORDER_STATUSES)[number]
@@ -44,5 +45,5 @@ export const orders = pgTable(
 
 export type OrderRow = typeof orders.$inferSelect
 
-export const schema = { orders, outbox, inbox, deadLetters, idempotencyKeys }
-export { deadLetters, idempotencyKeys, inbox, outbox }
+export const schema = { orders, outbox, inbox, deadLetters, idempotencyKeys, rateLimitBuckets }
+export { deadLetters, idempotencyKeys, inbox, outbox, rateLimitBuckets }

@@ -12,7 +12,7 @@ import { operationDocs } from '../shared/http/api-docs'
 import type { ServiceDeps } from '../shared/backend-service'
 
 export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity'>) {
-  const limiter = new RateLimiter(deps.rateLimit)
+  const limiter = new RateLimiter(deps.db, 'payments.top-up', deps.rateLimit)
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
     .use(identity(deps.identity, 'payments'))
     .post(
@@ -34,7 +34,7 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
     .post(
       '/top-up',
       async ({ userId, body, request, set }) => {
-        limiter.take(userId, set)
+        await limiter.take(userId, set)
         const route = 'POST /api/payments/account/top-up'
         const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount))
         set.status = result.status

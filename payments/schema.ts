@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm'
 import { bigint, check, foreignKey, index, pgTable, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { idempotencyKeys } from '../shared/db/idempotency-table'
+import { rateLimitBuckets } from '../shared/db/rate-limit-table'
 import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
 
 /** One account per user. The balance can never go below zero nor above 10^15. */
@@ -82,5 +83,5 @@ export const ledgerEntries = pgTable(
   ],
 )
 
-export const schema = { accounts, ledgerEntries, payments, outbox, inbox, deadLetters, idempotencyKeys }
-export { deadLetters, idempotencyKeys, inbox, outbox }
+export const schema = { accounts, ledgerEntries, payments, outbox, inbox, deadLetters, idempotencyKeys, rateLimitBuckets }
+export { deadLetters, idempotencyKeys, inbox, outbox, rateLimitBuckets }

@@ -1,6 +1,7 @@
 // Environment parsing shared by every entry point: each service declares its
 // settings once, they are read and validated at start, and every problem is
 // reported in one message before the process exits.
+import { isIP } from 'node:net'
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -66,6 +67,15 @@ export class EnvReader {
       }
     }
     return value
+  }
+
+  /** IP addresses separated by commas (none when unset); each must be an IPv4 or IPv6 address. */
+  addresses(name: string): string[] {
+    const raw = this.optionalString(name)
+    if (raw === undefined) return []
+    const list = raw.split(',').map((a) => a.trim()).filter((a) => a !== '')
+    for (const a of list) if (isIP(a) === 0) this.problems.push(`${name} must list IP addresses separated by commas, got "${a}"`)
+    return list
   }
 
   boolean(name: string, fallback: boolean): boolean {

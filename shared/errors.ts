@@ -3,6 +3,7 @@
 // `onError` in ./http/errors-plugin.ts turns it into `{error, message}`.
 
 export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is malformed (an HTTP/1.1 request needs a Host header)' },
   invalid_json: { status: 400, message: 'The request body is not valid JSON' },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 printable ASCII characters' },
   unauthorized: { status: 401, message: 'Authentication required: send Authorization: Bearer <token> (get one from POST /api/auth/token)' },

@@ -7,7 +7,7 @@ import { Elysia, t } from 'elysia'
 import { AppError } from '../../shared/errors'
 import { operationDocs } from '../../shared/http/api-docs'
 import type { Logger } from '../../shared/logger'
-import { type AttemptLimiters, clientAddress } from './attempts'
+import type { AttemptLimiters } from './attempts'
 import type { Authenticator } from './authenticator'
 import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
 
@@ -36,7 +36,7 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
     .post(
       '/users',
       async ({ body, set, request, server }) => {
-        limits.perAddress.take(`address:${clientAddress(server, request)}`, set)
+        await limits.perAddress.take(limits.clientAddress(server, request), set)
         const username = normalizeUsername(body.username)
         const errors = newCredentialsErrors(username, body.password)
         if (Object.keys(errors).length > 0) {
@@ -63,8 +63,8 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
       '/token',
       async ({ body, set, request, server }) => {
         const username = normalizeUsername(body.username)
-        limits.perAddress.take(`address:${clientAddress(server, request)}`, set)
-        limits.perUser.take(`user:${username}`, set)
+        await limits.perAddress.take(limits.clientAddress(server, request), set)
+        await limits.perUser.take(username, set)
         const user = await users.signIn(username, body.password)
         if (!user) {
           log.info({ username }, 'token refused: bad credentials')

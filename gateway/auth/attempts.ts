@@ -1,6 +1,9 @@
-// Limits on sign-in and sign-up attempts, one set per gateway instance and
-// shared by the identity API and the sign-in pages, so that neither door
-// gives a password guesser a second allowance.
+// Limits on sign-in and sign-up attempts, shared by the identity API and the
+// sign-in pages, so that neither door gives a password guesser a second
+// allowance, and kept in the gateway's database, so that neither does a
+// second gateway instance (shared/http/rate-limit.ts).
+import type { Executor } from '../../shared/db/client'
+import type { ClientAddress } from '../../shared/http/client-address'
 import { type RateLimit, RateLimiter } from '../../shared/http/rate-limit'
 
 export type AttemptLimiters = {
@@ -8,18 +11,14 @@ export type AttemptLimiters = {
   perUser: RateLimiter
   /** Per client address: slows guessing across accounts and mass sign-ups, more generously. */
   perAddress: RateLimiter
+  /** The caller's address, for the per-address limit (behind a trusted proxy, the one it forwarded). */
+  clientAddress: ClientAddress
 }
 
-export function attemptLimiters({ burst, perSecond }: RateLimit): AttemptLimiters {
+export function attemptLimiters(db: Executor, { burst, perSecond }: RateLimit, clientAddress: ClientAddress): AttemptLimiters {
   return {
-    perUser: new RateLimiter({ burst, perSecond }),
-    perAddress: new RateLimiter({ burst: burst * 10, perSecond: perSecond * 10 }),
+    perUser: new RateLimiter(db, 'sign-in.user', { burst, perSecond }),
+    perAddress: new RateLimiter(db, 'sign-in.address', { burst: burst * 10, perSecond: perSecond * 10 }),
+    clientAddress,
   }
-}
-
-type Server = { requestIP(request: Request): { address: string } | null } | null
-
-/** The address of the connecting peer, for per-address limits. */
-export function clientAddress(server: Server, request: Request): string {
-  return server?.requestIP(request)?.address ?? 'unknown'
 }

@@ -6,7 +6,7 @@ import { CSRF_FIELD } from '../../views/form-fields'
 import { layout } from '../../views/layout'
 import { type AuthFormKind, renderAuthForm } from '../../views/sign-in'
 import { field, formResponse, goTo, refusedForm } from '../forms'
-import { type AttemptLimiters, clientAddress } from './attempts'
+import type { AttemptLimiters } from './attempts'
 import type { Authenticator } from './authenticator'
 import { isCrossOrigin } from './origin'
 import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
@@ -35,8 +35,8 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
   }
 
   /** Takes an attempt from each bucket; the message to show when one is empty. */
-  function overLimit(address: string, username: string): string | undefined {
-    const waitSeconds = limits.perAddress.tryTake(`address:${address}`) ?? limits.perUser.tryTake(`user:${username}`)
+  async function overLimit(address: string, username: string): Promise<string | undefined> {
+    const waitSeconds = (await limits.perAddress.tryTake(address)) ?? (await limits.perUser.tryTake(username))
     return waitSeconds === undefined ? undefined : `Too many requests. Try again in ${waitSeconds} seconds.`
   }
 
@@ -50,7 +50,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
     .post('/sign-in', async ({ request, body, server }) => {
       const username = normalizeUsername(field(body, 'username'))
       const values = { username }
-      const limited = overLimit(clientAddress(server, request), username)
+      const limited = await overLimit(limits.clientAddress(server, request), username)
       if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
       const user = await users.signIn(username, field(body, 'password'))
       if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
@@ -62,7 +62,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       const values = { username }
       const errors = newCredentialsErrors(username, password)
       if (Object.keys(errors).length > 0) return formPage(request, 'sign-up', { values, errors }, 422)
-      const limited = overLimit(clientAddress(server, request), username)
+      const limited = await overLimit(limits.clientAddress(server, request), username)
       if (limited) return formPage(request, 'sign-up', { values, message: limited }, 429)
       const user = await users.signUp(username, password)
       if (user === 'taken') return formPage(request, 'sign-up', { values, errors: { username: 'This user name is taken.' } }, 409)

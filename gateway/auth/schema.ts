@@ -2,6 +2,7 @@
 // service reads it; services learn the caller's id from the gateway's proof.
 import { sql } from 'drizzle-orm'
 import { check, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { rateLimitBuckets } from '../../shared/db/rate-limit-table'
 
 export const users = pgTable(
   'users',
@@ -20,4 +21,5 @@ export const users = pgTable(
   ],
 )
 
-export const schema = { users }
+export const schema = { users, rateLimitBuckets }
+export { rateLimitBuckets }

@@ -17,9 +17,10 @@
 //   - a request's work must be done within IDEMPOTENCY_LIMITS.workLimitMs
 //     (20 s) of its claim, or it rolls back and gives the claim up;
 //   - a claim without a response is taken over only after takeoverAfterMs
-//     (60 s): longer than any request can still be working, so a takeover
-//     normally meets a dead request, and the fence covers the rest (a request
-//     frozen between its last check and its commit).
+//     (30 s): longer than any request can still be working (the work limit
+//     plus a margin), so a takeover normally meets a dead request, and the
+//     fence covers the rest (a request frozen between its last check and its
+//     commit). A client of an instance that died waits at most that long.
 import { and, eq, isNull, lt, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../db/client'
 import { idempotencyKeys } from '../db/idempotency-table'
@@ -36,7 +37,7 @@ export type IdempotencyLimits = {
   takeoverAfterMs: number
 }
 
-export const IDEMPOTENCY_LIMITS: IdempotencyLimits = { workLimitMs: 20_000, takeoverAfterMs: 60_000 }
+export const IDEMPOTENCY_LIMITS: IdempotencyLimits = { workLimitMs: 20_000, takeoverAfterMs: 30_000 }
 
 /** True for a well-formed key (1-255 printable ASCII characters). */
 export function isIdempotencyKey(key: string): boolean {

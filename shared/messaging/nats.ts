@@ -73,8 +73,31 @@ export class StreamMissingError extends Error {
   }
 }
 
-/** Declares (or updates to the declared config) the streams `owner` publishes to. */
-export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner, settings: MessagingSettings): Promise<void> {
+/** True for the answers a cluster gives while it elects a leader or is busy: worth asking again. */
+function isTransient(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name
+  return name === 'TimeoutError' || name === 'NoRespondersError' || (error instanceof JetStreamApiError && error.status === 503)
+}
+
+/**
+ * Declares (or updates to the declared config) the streams `owner` publishes
+ * to. A stream already as declared is left alone, so N instances starting at
+ * once do not each propose the same update to the cluster; a cluster that is
+ * still electing its leaders is asked again for up to `patienceMs`.
+ */
+export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner, settings: MessagingSettings, patienceMs = 60_000): Promise<void> {
+  const deadline = Date.now() + patienceMs
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await declareOwnStreams(jsm, owner, settings)
+    } catch (error) {
+      if (!isTransient(error) || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)))
+    }
+  }
+}
+
+async function declareOwnStreams(jsm: JetStreamManager, owner: StreamOwner, settings: MessagingSettings): Promise<void> {
   for (const stream of Object.values(STREAMS)) {
     if (stream.owner !== owner) continue
     const config = {
@@ -86,9 +109,9 @@ export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner
       duplicate_window: nanos(settings.duplicateWindowMs),
       num_replicas: settings.streamReplicas,
     }
+    let current
     try {
-      await jsm.streams.info(stream.name)
-      await jsm.streams.update(stream.name, config)
+      current = (await jsm.streams.info(stream.name)).config
     } catch (error) {
       if (!isApiError(error, NOT_FOUND)) throw error
       await jsm.streams.add({ name: stream.name, ...config }).catch(async (addError: unknown) => {
@@ -97,7 +120,17 @@ export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner
           throw addError
         })
       })
+      continue
     }
+    const same =
+      current.subjects?.join(' ') === config.subjects.join(' ') &&
+      current.storage === config.storage &&
+      current.retention === config.retention &&
+      current.discard === config.discard &&
+      current.max_age === config.max_age &&
+      current.duplicate_window === config.duplicate_window &&
+      current.num_replicas === config.num_replicas
+    if (!same) await jsm.streams.update(stream.name, config)
   }
 }
 
@@ -122,8 +155,10 @@ export async function ensureConsumer(
     max_ack_pending: 2000,
   }
   try {
-    await jsm.consumers.info(target.stream, target.durable)
-    await jsm.consumers.update(target.stream, target.durable, config)
+    const current = (await jsm.consumers.info(target.stream, target.durable)).config
+    // Left alone when already as declared (N instances start at once; each restart of pulling calls this).
+    const same = current.ack_wait === config.ack_wait && current.max_deliver === config.max_deliver && current.max_ack_pending === config.max_ack_pending
+    if (!same) await jsm.consumers.update(target.stream, target.durable, config)
   } catch (error) {
     if (!isApiError(error, CONSUMER_NOT_FOUND)) throw error
     await jsm.consumers.add(target.stream, { durable_name: target.durable, deliver_policy: DeliverPolicy.All, ...config })

@@ -1,28 +1,27 @@
 // Fault scenario 10: a gateway instance is killed while shoppers have their
-// pages open. Two real gateway processes sit behind a TCP balancer
-// (balancer.ts); real browsers (Playwright, Debian's Chromium) hold the pages.
-// The pages' sockets drop, htmx reconnects them through the balancer to the
-// other instance, which sends the current state and then the pushes: every
-// page ends up showing the final status of every order, without a reload.
+// pages open. Two real gateway processes sit behind HAProxy, set up as `bun
+// start -- --scale N` sets it up (launcher/haproxy.ts); real browsers
+// (Playwright, Debian's Chromium) hold the pages. The killed instance's
+// sockets drop, htmx reconnects them through HAProxy to the other instance,
+// which sends the current state and then the pushes: every page ends up
+// showing the final status of every order, without a reload.
 import { afterEach, expect, test } from 'bun:test'
 // Playwright's own expect for pages: it retries until the page matches.
 import { type Browser, chromium, expect as expectPage, type Page } from '@playwright/test'
 import { placeOrder, signUp } from '../../e2e/shopper'
-import { startBalancer, type Balancer } from './balancer'
 import { report, startFaultSystem } from './harness'
 
 type System = Awaited<ReturnType<typeof startFaultSystem>>
 let sys: System | undefined
-let balancer: Balancer | undefined
+let shop: string | undefined
 let browser: Browser | undefined
 afterEach(async () => {
   await browser?.close()
-  await balancer?.stop()
   await sys?.stop()
-  sys = balancer = browser = undefined
+  sys = browser = shop = undefined
 })
 
-const SHOPPERS = 3
+const SHOPPERS = 4
 
 /** Live page sockets held by the gateway listening on `port` (its own /metrics, read from this machine). */
 async function liveSockets(port: number): Promise<number> {
@@ -41,12 +40,12 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 async function shopper(index: number): Promise<Page> {
   const context = await browser!.newContext()
   const page = await context.newPage()
-  await signUp(page, balancer!.url, `shopper${index}`)
+  await signUp(page, shop!, `shopper${index}`)
   await page.getByRole('button', { name: 'Open account' }).click()
   await page.getByLabel('Top up').fill('10.00')
   await page.getByRole('button', { name: 'Add money' }).click()
   await expectPage(page.locator('#account-balance')).toHaveText('10.00 EUR')
-  await page.goto(`${balancer!.url}/orders`)
+  await page.goto(`${shop!}/orders`)
   return page
 }
 
@@ -54,9 +53,11 @@ test('10. a gateway instance killed while shoppers are connected: pages reconnec
   sys = await startFaultSystem()
   await sys.start('orders')
   await sys.start('payments')
-  const a = await sys.startGateway('a')
-  const b = await sys.startGateway('b')
-  balancer = await startBalancer([a, b])
+  const lb = await sys.balance({ gateway: ['a', 'b'] })
+  shop = lb.url
+  const port = { a: await sys.startGateway('a'), b: await sys.startGateway('b') }
+  await lb.haproxy.waitFor('gateway', 'a', 'up')
+  await lb.haproxy.waitFor('gateway', 'b', 'up')
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium' })
 
   const pages = await Promise.all(Array.from({ length: SHOPPERS }, (_, i) => shopper(i)))
@@ -67,11 +68,14 @@ test('10. a gateway instance killed while shoppers are connected: pages reconnec
     rows.push({ page, paid: await placeOrder(page, '4.00', 'Affordable'), refused: await placeOrder(page, '20.00', 'Too dear') })
   }
   for (const row of rows) await expectPage(row.paid.locator('.badge')).toHaveAttribute('data-status', 'NEW')
-  await waitFor('every page socket on gateway a', async () => (await liveSockets(a)) >= SHOPPERS)
-  expect(await liveSockets(b)).toBe(0)
+  // HAProxy spreads the pages' sockets over both instances (leastconn).
+  await waitFor('every page socket on a gateway', async () => (await liveSockets(port.a)) + (await liveSockets(port.b)) >= SHOPPERS)
+  const [victim, survivor] = (await liveSockets(port.a)) >= (await liveSockets(port.b)) ? (['a', 'b'] as const) : (['b', 'a'] as const)
+  const dropped = await liveSockets(port[victim])
+  expect(dropped).toBeGreaterThan(0)
   for (const page of pages) await page.evaluate(() => Object.assign(window, { gozonMark: 42 }))
 
-  await sys.killGateway('a', 'SIGKILL')
+  await sys.killGateway(victim, 'SIGKILL')
   sys.signal('payments', 'SIGCONT')
 
   for (const { page, paid, refused } of rows) {
@@ -81,9 +85,11 @@ test('10. a gateway instance killed while shoppers are connected: pages reconnec
     // Pushed into the open page, not shown by a reload.
     expect(await page.evaluate(() => (window as unknown as { gozonMark?: number }).gozonMark)).toBe(42)
   }
-  expect(await liveSockets(b)).toBeGreaterThanOrEqual(SHOPPERS)
+  // HAProxy's checks took the dead instance out; every page is on the survivor now.
+  await lb.haproxy.waitFor('gateway', victim, 'down')
+  expect(await liveSockets(port[survivor])).toBeGreaterThanOrEqual(SHOPPERS)
   report(
-    '10 (gateway killed under open pages)',
-    `${SHOPPERS} pages reconnected to the other gateway and show every final status; ${await sys.checkInvariants()}`,
+    '10 (gateway killed under open pages, behind HAProxy)',
+    `${dropped} of ${SHOPPERS} pages were on the killed gateway and reconnected through HAProxy; every page shows every final status; ${await sys.checkInvariants()}`,
   )
 }, 120_000)

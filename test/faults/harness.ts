@@ -8,6 +8,7 @@ import { connect } from '@nats-io/transport-node'
 import { join } from 'node:path'
 import { freePort, waitForPort } from '../../launcher/free-port'
 import { readdirSync, readFileSync } from 'node:fs'
+import { type Frontend, type RunningHaproxy, startHaproxy } from '../../launcher/haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from '../../launcher/nats'
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
 import { bodyDigest, signIdentity } from '../../shared/identity'
@@ -49,6 +50,11 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   const identityDatabase = pg ? pg.url('gozon_identity') : await freshDatabaseUrl('fidentity')
   const ports = { orders: await freePort(), payments: await freePort() }
   const processes: Partial<Record<ServiceName, Subprocess>> = {}
+  // More instances of a service ("orders-2"), beside the first one (processes, ports).
+  const instances = new Map<string, { kind: ServiceName; port: number; process?: Subprocess }>()
+  // HAProxy in front of the instances (balance()); the harness's calls and the gateways then go through it.
+  let haproxy: RunningHaproxy | undefined
+  const front: Partial<Record<ServiceName | 'gateway', number>> = {}
   // The harness calls the services directly, proving the caller as the gateway would.
   const identityProofKey = randomKey()
   const baseEnv = {
@@ -68,17 +74,20 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   }
 
   const gateways = new Map<string, { port: number; process: Subprocess }>()
+  // Ports promised to gateways not started yet (balance() names them to HAProxy first).
+  const gatewayPorts = new Map<string, number>()
   const sessionSigningKey = randomKey()
 
   /** Starts (or restarts, on the same port) gateway instance `name` in front of the services; returns its port. */
   async function startGateway(name: string): Promise<number> {
-    const port = gateways.get(name)?.port ?? (await freePort())
+    const port = gateways.get(name)?.port ?? gatewayPorts.get(name) ?? (await freePort())
     const child = spawn(['bun', join(root, 'gateway', 'main.ts')], {
       env: {
         ...baseEnv,
         GATEWAY_PORT: String(port),
-        ORDERS_URL: `http://127.0.0.1:${ports.orders}`,
-        PAYMENTS_URL: `http://127.0.0.1:${ports.payments}`,
+        ORDERS_URL: `http://127.0.0.1:${front.orders ?? ports.orders}`,
+        PAYMENTS_URL: `http://127.0.0.1:${front.payments ?? ports.payments}`,
+        ...(front.gateway ? { TRUSTED_PROXIES: '127.0.0.1' } : {}),
         GATEWAY_DATABASE_URL: identityDatabase,
         SESSION_SIGNING_KEY: sessionSigningKey,
         PASSWORD_HASH_MEMORY_KIB: '256',
@@ -121,6 +130,70 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     return child
   }
 
+  /** Starts (or restarts, on the same port) another instance of a service, e.g. "orders-2". */
+  async function startInstance(kind: ServiceName, name: string, extraEnv: Record<string, string> = {}) {
+    const entry = instances.get(name) ?? { kind, port: await freePort() }
+    entry.process = spawn(['bun', join(root, kind, 'main.ts')], {
+      env: { ...baseEnv, [`${kind.toUpperCase()}_PORT`]: String(entry.port), [`${kind.toUpperCase()}_DATABASE_URL`]: databases[kind], ...extraEnv },
+      stdout: 'inherit',
+      stderr: 'inherit',
+    })
+    instances.set(name, entry)
+    await waitForPort(entry.port, 20_000)
+    return entry.process
+  }
+
+  /** The process of instance `name`: "orders"/"payments" (the first ones), another instance, or a gateway. */
+  function processOf(name: string): Subprocess | undefined {
+    return processes[name as ServiceName] ?? instances.get(name)?.process ?? gateways.get(name)?.process
+  }
+
+  /** SIGKILLs (or otherwise signals to exit) any instance and waits until it is gone. */
+  async function killInstance(name: string, sig: NodeJS.Signals = 'SIGKILL') {
+    const child = processOf(name)
+    if (!child || child.exitCode !== null || child.signalCode) return
+    child.kill(sig)
+    await child.exited
+  }
+
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) any instance. */
+  function signalInstance(name: string, sig: 'SIGSTOP' | 'SIGCONT') {
+    processOf(name)?.kill(sig)
+  }
+
+  /**
+   * HAProxy (launcher/haproxy.ts, as `bun start -- --scale N` runs it) in
+   * front of the named instances, which may be started later: the first of
+   * each service is named after it ("orders"), the others as startInstance
+   * names them, gateways as startGateway does. From then on the harness's
+   * calls and the gateways started after go through it. Returns the shop's URL.
+   */
+  async function balance(servers: Partial<Record<ServiceName | 'gateway', string[]>>): Promise<{ url: string; haproxy: RunningHaproxy }> {
+    const frontends: Frontend[] = []
+    for (const kind of ['orders', 'payments', 'gateway'] as const) {
+      const names = servers[kind]
+      if (!names) continue
+      const list = []
+      for (const name of names) {
+        let port: number
+        if (kind === 'gateway') {
+          port = gateways.get(name)?.port ?? gatewayPorts.get(name) ?? (await freePort())
+          gatewayPorts.set(name, port)
+        } else if (name === kind) port = ports[kind]
+        else {
+          const entry = instances.get(name) ?? { kind, port: await freePort() }
+          instances.set(name, entry)
+          port = entry.port
+        }
+        list.push({ name, port })
+      }
+      front[kind] = await freePort()
+      frontends.push({ name: kind, port: front[kind]!, servers: list, forwardFor: kind === 'gateway' })
+    }
+    haproxy = await startHaproxy({ dir: join(tmp, `fault-haproxy-${front.orders ?? front.gateway}`), frontends })
+    return { url: `http://127.0.0.1:${front.gateway ?? 0}`, haproxy }
+  }
+
   /** Waits for a process that is expected to kill itself (a fail point). */
   async function died(name: ServiceName, timeoutMs = 15_000): Promise<number | null> {
     const child = processes[name]!
@@ -139,7 +212,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   async function call(name: ServiceName, method: string, path: string, user: string, body?: unknown) {
     const text = body === undefined ? undefined : JSON.stringify(body)
     const proof = signIdentity(identityProofKey, name, user, { method, pathAndQuery: path, bodyDigest: bodyDigest(text) })
-    const response = await fetch(`http://127.0.0.1:${ports[name]}${path}`, {
+    const response = await fetch(`http://127.0.0.1:${front[name] ?? ports[name]}${path}`, {
       method,
       headers: { 'gozon-identity': proof, ...(text === undefined ? {} : { 'content-type': 'application/json' }) },
       body: text,
@@ -281,9 +354,11 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 
   async function stop() {
     await Promise.all([...gateways.keys()].map((n) => killGateway(n, 'SIGTERM')))
+    await haproxy?.stop()
     signal('payments', 'SIGCONT')
     signal('orders', 'SIGCONT')
-    await Promise.all((['orders', 'payments'] as const).map((n) => kill(n, 'SIGTERM')))
+    for (const name of instances.keys()) signalInstance(name, 'SIGCONT')
+    await Promise.all([...(['orders', 'payments'] as const).map((n) => kill(n, 'SIGTERM')), ...[...instances.keys()].map((n) => killInstance(n, 'SIGTERM'))])
     await ordersSql.end()
     await paymentsSql.end()
     await (cluster ?? nats!).stop()
@@ -303,6 +378,10 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 
   return {
     start,
+    startInstance,
+    killInstance,
+    signalInstance,
+    balance,
     startGateway,
     killGateway,
     signal,
