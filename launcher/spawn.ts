@@ -11,7 +11,12 @@ import { fileURLToPath } from 'node:url'
 
 export type LaunchState = {
   gatewayUrl: string
-  pids: Record<'orders' | 'payments' | 'gateway', number>
+  /** By instance name: "orders", "payments", "gateway", or "orders-1" … with --scale N. */
+  pids: Record<string, number>
+  /** Each instance's own port, by instance name. */
+  ports?: Record<string, number>
+  /** HAProxy's pid with --scale N. */
+  haproxy?: number
   postgres?: number
   /** The nats-server's pid, or the three nodes' pids with EMBEDDED_NATS_NODES=3. */
   nats?: number | number[]
@@ -39,12 +44,12 @@ export function freePort(): Promise<number> {
   })
 }
 
-export async function spawnGozon(options: { env?: Record<string, string>; echo?: boolean; timeoutMs?: number } = {}): Promise<SpawnedGozon> {
+export async function spawnGozon(options: { env?: Record<string, string>; args?: string[]; echo?: boolean; timeoutMs?: number } = {}): Promise<SpawnedGozon> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gozon-run-'))
   chmodSync(dataDir, 0o755) // PostgreSQL runs as the postgres user when we are root
   const stateFile = join(dataDir, 'state.json')
   const [postgres, nats, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
-  const child = spawn('bun', ['launcher/start.ts'], {
+  const child = spawn('bun', ['launcher/start.ts', ...(options.args ?? [])], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: {
       ...process.env,

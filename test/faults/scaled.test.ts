@@ -34,6 +34,7 @@ type Shopper = { name: string; token: string }
 
 async function scaledSystem() {
   const s = await startFaultSystem({}, { natsNodes: 3 })
+  sys = s // stopped by afterEach even if what follows fails
   const lb = await s.balance({ orders: ['orders', 'orders-2'], payments: ['payments', 'payments-2'], gateway: ['a', 'b'] })
   // Both instances of a service start at once: their migrations take turns (an advisory lock).
   await Promise.all([s.start('orders'), s.startInstance('orders', 'orders-2'), s.start('payments'), s.startInstance('payments', 'payments-2')])
@@ -163,7 +164,6 @@ async function verify(s: System, shop: string, all: Shopper[], pages: Page[], cr
 
 test('13a. N=2: the NATS node leading the payment requests stream SIGKILLed mid-stream, restarted later', async () => {
   const { s, shop } = await scaledSystem()
-  sys = s
   const { all, pages } = await shoppers(shop)
   const stream = orderStream(shop, all)
   await placedMore(stream.placed, 30, 'before the fault')
@@ -180,7 +180,6 @@ test('13a. N=2: the NATS node leading the payment requests stream SIGKILLed mid-
 
 test('13b. N=2: one orders and one payments instance SIGKILLed mid-stream; the survivors take over', async () => {
   const { s, shop } = await scaledSystem()
-  sys = s
   const { all, pages } = await shoppers(shop)
   const stream = orderStream(shop, all)
   await placedMore(stream.placed, 30, 'before the fault')
@@ -196,7 +195,6 @@ test('13b. N=2: one orders and one payments instance SIGKILLed mid-stream; the s
 
 test('13c. N=2: one gateway SIGKILLed behind HAProxy; clients retry with their keys, pages reconnect', async () => {
   const { s, lb, shop } = await scaledSystem()
-  sys = s
   const { all, pages } = await shoppers(shop)
   const stream = orderStream(shop, all)
   await placedMore(stream.placed, 30, 'before the fault')
@@ -211,7 +209,6 @@ test('13c. N=2: one gateway SIGKILLed behind HAProxy; clients retry with their k
 
 test('13d. N=2: one NATS node frozen (SIGSTOP) longer than the ack wait, a partition of one node, then resumed', async () => {
   const { s, shop } = await scaledSystem()
-  sys = s
   const { all, pages } = await shoppers(shop)
   const stream = orderStream(shop, all)
   await placedMore(stream.placed, 30, 'before the fault')

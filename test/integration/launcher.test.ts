@@ -4,7 +4,7 @@
 import { expect, test } from 'bun:test'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { portIsOpen } from '../../launcher/free-port'
+import { freePort, portIsOpen } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
 import { STREAMS } from '../../shared/messaging/contracts'
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -66,3 +66,32 @@ test('EMBEDDED_NATS_NODES=3: a three-node JetStream cluster, streams with three 
   }
   for (const port of natsPorts) expect(await portIsOpen(port)).toBe(false)
 }, 90_000)
+
+test('bun start -- --scale 2: two instances of each service behind HAProxy on the three-node cluster; one instance killed, the shop carries on; all stopped on Ctrl-C', async () => {
+  let base = await freePort()
+  while (base > 65_000) base = await freePort()
+  const gozon = await spawnGozon({ args: ['--scale', '2'], env: { GOZON_INSTANCE_PORT_BASE: String(base) } })
+  const instancePorts = Object.values(gozon.state.ports ?? {})
+  try {
+    expect(Object.keys(gozon.state.pids).sort()).toEqual(['gateway-1', 'gateway-2', 'orders-1', 'orders-2', 'payments-1', 'payments-2'])
+    expect(gozon.state.nats).toHaveLength(3)
+    expect(gozon.state.haproxy).toBeGreaterThan(0)
+    expect(gozon.output()).toContain('2 instances of each service behind HAProxy')
+    await payOneOrder(gozon.state.gatewayUrl, 'scaled')
+    // HAProxy spread the work: every instance answered requests.
+    for (const name of ['orders-1', 'orders-2', 'payments-1', 'payments-2']) {
+      const metrics = await (await fetch(`http://127.0.0.1:${gozon.state.ports![name]}/metrics`)).text()
+      const answered = /^gozon_http_request_duration_seconds_count\{[^}]*route="\/api\/[^}]*\} [1-9]/m.test(metrics)
+      expect({ instance: name, answeredApiRequests: answered }).toEqual({ instance: name, answeredApiRequests: true })
+    }
+    // Through HAProxy the gateway's /metrics is not "from this machine".
+    expect((await fetch(`${gozon.state.gatewayUrl}/metrics`)).status).toBe(401)
+    process.kill(gozon.state.pids['orders-2']!, 'SIGKILL')
+    await Bun.sleep(2500) // HAProxy's checks: two failures a second apart
+    await payOneOrder(gozon.state.gatewayUrl, 'survivor')
+    expect(gozon.output()).toContain('an instance exited; HAProxy routes around it')
+  } finally {
+    expect(await gozon.stop()).toBe(0)
+  }
+  for (const port of [...Object.values(gozon.ports), ...instancePorts]) expect(await portIsOpen(port)).toBe(false)
+}, 120_000)

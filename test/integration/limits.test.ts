@@ -1,6 +1,12 @@
 // Limits: body size, per-user rates, live sockets.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
 import { LIVE_LIMITS } from '../../gateway/live-routes'
+import { connectDatabase } from '../../shared/db/client'
+import { migrateDatabase } from '../../shared/db/migrate'
+import { rateLimitBuckets } from '../../shared/db/rate-limit-table'
+import { RateLimiter } from '../../shared/http/rate-limit'
+import { freshDatabaseUrl } from '../support/infra'
 import { pollUntil } from '../support/poll'
 import { openSocket } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
@@ -44,6 +50,50 @@ describe('rate limits', () => {
     )
     expect(results.filter((r) => r.status === 200)).toHaveLength(5)
     expect(results.filter((r) => r.status === 429)).toHaveLength(2)
+  })
+})
+
+describe('one limit for every instance (shared/http/rate-limit.ts, in PostgreSQL)', () => {
+  test('two instances, each with its own pool, together allow the burst once, under concurrency', async () => {
+    const url = await freshDatabaseUrl('limits')
+    await migrateDatabase(url, join(import.meta.dir, '..', '..', 'drizzle', 'orders'))
+    const pools = [connectDatabase(url, { rateLimitBuckets }), connectDatabase(url, { rateLimitBuckets })]
+    try {
+      const limit = { burst: 10, perSecond: 0.5 }
+      const [first, second] = pools.map((db) => new RateLimiter(db, 'orders.create', limit))
+      const takes = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? first! : second!).tryTake('ann')))
+      expect(takes.filter((wait) => wait === undefined)).toHaveLength(10)
+      // Refused: Retry-After is the whole seconds until one token is back (2 s at 0.5/s).
+      const waits = takes.filter((wait) => wait !== undefined)
+      expect(waits).toHaveLength(30)
+      for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(1)
+      expect(Math.max(...(waits as number[]))).toBeLessThanOrEqual(2)
+      // Another key, another limit with the same table: untouched.
+      expect(await first!.tryTake('bob')).toBeUndefined()
+      expect(await new RateLimiter(pools[0]!, 'payments.top-up', limit).tryTake('ann')).toBeUndefined()
+      // One row per key; refusals wrote nothing.
+      const rows = await pools[0]!.$client`select key, tokens from rate_limit_buckets order by key`
+      expect(rows.map((r) => r.key)).toEqual(['orders.create:ann', 'orders.create:bob', 'payments.top-up:ann'])
+      expect(Number(rows[0]!.tokens)).toBeLessThan(1)
+      // It refills at the rate: a token is back after 2 s.
+      await Bun.sleep(2100)
+      expect(await second!.tryTake('ann')).toBeUndefined()
+      expect(await first!.tryTake('ann')).toBeGreaterThanOrEqual(1)
+    } finally {
+      await Promise.all(pools.map((db) => db.$client.end()))
+    }
+  })
+
+  test('the table is UNLOGGED: a take writes no WAL', async () => {
+    const url = await freshDatabaseUrl('limitsrel')
+    await migrateDatabase(url, join(import.meta.dir, '..', '..', 'drizzle', 'payments'))
+    const db = connectDatabase(url, { rateLimitBuckets })
+    try {
+      const [row] = await db.$client`select relpersistence from pg_class where relname = 'rate_limit_buckets'`
+      expect(row!.relpersistence).toBe('u')
+    } finally {
+      await db.$client.end()
+    }
   })
 })
 

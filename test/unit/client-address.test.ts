@@ -1,0 +1,28 @@
+// Whose address the per-address sign-in limit counts (shared/http/client-address.ts).
+import { expect, test } from 'bun:test'
+import { clientAddressOf } from '../../shared/http/client-address'
+import { EnvReader } from '../../shared/config'
+
+const server = (peer: string) => ({ requestIP: () => ({ address: peer }) })
+const request = (forwarded?: string) => new Request('http://shop/sign-in', { headers: forwarded ? { 'x-forwarded-for': forwarded } : {} })
+
+test('the peer, unless it is a trusted proxy; then the last address it appended', () => {
+  const direct = clientAddressOf([])
+  expect(direct(server('203.0.113.7'), request('198.51.100.1'))).toBe('203.0.113.7') // a client cannot claim an address
+  expect(direct(server('::ffff:127.0.0.1'), request())).toBe('127.0.0.1')
+  const behindHaproxy = clientAddressOf(['127.0.0.1'])
+  expect(behindHaproxy(server('127.0.0.1'), request('198.51.100.1'))).toBe('198.51.100.1')
+  // What the client put in front of HAProxy's own entry is not believed.
+  expect(behindHaproxy(server('::ffff:127.0.0.1'), request('10.0.0.1, 198.51.100.1'))).toBe('198.51.100.1')
+  expect(behindHaproxy(server('127.0.0.1'), request())).toBe('127.0.0.1')
+  expect(behindHaproxy(server('203.0.113.7'), request('10.0.0.1'))).toBe('203.0.113.7') // not from the proxy
+  expect(behindHaproxy(null, request('10.0.0.1'))).toBe('unknown')
+})
+
+test('TRUSTED_PROXIES lists IP addresses', () => {
+  expect(new EnvReader({ TRUSTED_PROXIES: '127.0.0.1, ::1' }).addresses('TRUSTED_PROXIES')).toEqual(['127.0.0.1', '::1'])
+  expect(new EnvReader({}).addresses('TRUSTED_PROXIES')).toEqual([])
+  const reader = new EnvReader({ TRUSTED_PROXIES: 'localhost' })
+  reader.addresses('TRUSTED_PROXIES')
+  expect(() => reader.done()).toThrow('TRUSTED_PROXIES must list IP addresses')
+})
