@@ -54,3 +54,22 @@ for (const [name, b] of before) {
   }
   console.log(`| ${name} | ${cell('perSecond', 0)} | ${cell('p50')} | ${cell('p99')} | ${cell('commits', 2)} | ${cell('cpuMsPerOrder', 2)} |`)
 }
+
+// Alternating runs are pairs (before i, after i, taken one after the other):
+// the median of the per-pair changes cancels the machine's slow drift better
+// than a change of medians.
+if (sides.before.length === sides.after.length && sides.before.length > 1) {
+  console.log(`\npaired: the median of the ${sides.before.length} per-pair changes (before i → after i), with their range`)
+  console.log('| phase | orders/s | create→final p50 | p99 | CPU ms/order |')
+  console.log('| --- | --- | --- | --- | --- |')
+  for (const [name, b] of before) {
+    const a = after.get(name)
+    if (!a || a.length !== b.length) continue
+    const change = (key: keyof ReturnType<typeof figures>) => {
+      const ratios = b.map((f, i) => (a[i]![key] - f[key]) / f[key] * 100)
+      const fmt = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)} %`
+      return `${fmt(median(ratios))} (${fmt(Math.min(...ratios))} … ${fmt(Math.max(...ratios))})`
+    }
+    console.log(`| ${name} | ${change('perSecond')} | ${change('p50')} | ${change('p99')} | ${change('cpuMsPerOrder')} |`)
+  }
+}

@@ -12,6 +12,9 @@
 //   bun run bench -- --mode burst --orders 2000 --users 50 --concurrency 32
 //   bun run bench -- --mode steady --rates 100,300,600 --seconds 20
 //   bun run bench -- --url http://127.0.0.1:3000    against a running system
+//   bun run bench -- --instances 2         against `bun start -- --scale 2` (HAProxy, three NATS nodes)
+//   bun run bench -- --scale 1,2           the same workload on each, side by side in one run
+//   bun run bench -- --knee                then the highest open-loop rate held 60 s with p99 <= 100 ms
 //
 // Writes bench/results/<time>.json and bench/results/latency.svg.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -37,8 +40,22 @@ const { values: args } = parseArgs({
     'settle-seconds': { type: 'string', default: '30' },
     profile: { type: 'boolean', default: false },
     'pg-statements': { type: 'boolean', default: false },
+    instances: { type: 'string', default: '1' },
+    scale: { type: 'string' },
+    knee: { type: 'boolean', default: false },
+    'knee-start': { type: 'string', default: '200' },
+    'knee-step': { type: 'string', default: '200' },
+    'knee-seconds': { type: 'string', default: '60' },
+    'knee-p99-ms': { type: 'string', default: '100' },
   },
 })
+
+if (args.scale) {
+  // One child run per instance count, then the figures side by side.
+  const { runScales } = await import('./scale')
+  await runScales(args.scale.split(',').map(Number), process.argv.slice(2))
+  process.exit(0)
+}
 
 const mode = args.mode as 'burst' | 'steady' | 'both'
 const settings = {
@@ -77,7 +94,9 @@ if (args.url) {
   console.error('starting Gozon (embedded PostgreSQL and nats-server, as bun start does)…')
   const profileDir = join(import.meta.dir, 'results', 'profiles')
   if (args.profile) mkdirSync(profileDir, { recursive: true })
+  const instances = Number(args.instances)
   gozon = await spawnGozon({
+    args: instances > 1 ? ['--scale', String(instances)] : [],
     env: {
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       // Every user signs up and gets a token from this one address: lift the sign-in attempt limit.
@@ -95,6 +114,8 @@ if (args.url) {
   pids = { ...gozon.state.pids }
   if (gozon.state.postgres) pids.postgres = gozon.state.postgres
   if (typeof gozon.state.nats === 'number') pids.nats = gozon.state.nats
+  else gozon.state.nats?.forEach((pid, i) => (pids[`nats-${i + 1}`] = pid))
+  if (gozon.state.haproxy) pids.haproxy = gozon.state.haproxy
 }
 const sql = databaseUrl ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined
 
@@ -427,8 +448,8 @@ function burst(runId: string) {
   })
 }
 
-function steady(runId: string, rate: number) {
-  const orders = rate * settings.seconds
+function steady(runId: string, rate: number, seconds = settings.seconds) {
+  const orders = rate * seconds
   return runPhase(`steady ${rate}/s`, `s${rate}-${userTag}`, orders, settings.users, async (tracked, follower) => {
     // Open loop: orders leave on schedule whether or not earlier ones answered.
     const start = now()
@@ -445,6 +466,27 @@ function steady(runId: string, rate: number) {
     }
     await Promise.all(inFlight)
   })
+}
+
+/**
+ * The knee: open-loop rates from --knee-start up by --knee-step, each held
+ * --knee-seconds; the highest one where every order finished, at the rate
+ * asked, with create→final p99 within --knee-p99-ms.
+ */
+async function knee(runId: string) {
+  const [start, step, seconds, p99Limit] = [args['knee-start'], args['knee-step'], args['knee-seconds'], args['knee-p99-ms']].map(Number) as [number, number, number, number]
+  const steps = []
+  let held: number | null = null
+  for (let rate = start; ; rate += step) {
+    const result = await steady(runId, rate, seconds)
+    const e2e = result.endToEnd
+    const ok = result.errors === 0 && e2e.finalisedPerSecond >= rate * 0.97 && e2e.createToFinalMs.p99 <= p99Limit && result.money.balanceMismatches === 0
+    steps.push({ rate, ok, finalisedPerSecond: e2e.finalisedPerSecond, p50: e2e.createToFinalMs.p50, p99: e2e.createToFinalMs.p99, cpu: result.profile, commits: result.dbCommitsPerOrder, liveStreamErrors: result.liveStreamErrors })
+    console.error(`knee ${rate}/s for ${seconds} s: ${ok ? 'held' : 'not held'} (p99 ${e2e.createToFinalMs.p99} ms, ${e2e.finalisedPerSecond}/s)`)
+    if (!ok) break
+    held = rate
+  }
+  return { p99LimitMs: p99Limit, seconds, heldPerSecond: held, steps }
 }
 
 // ---------------------------------------------------------------- main
@@ -466,6 +508,7 @@ try {
     for (const rate of settings.rates) steadyResults.push({ rate, ...(await steady(runId.slice(-6), rate)) })
     results.steady = steadyResults
   }
+  if (args.knee) results.knee = await knee(runId.slice(-6))
 } finally {
   await sql?.end()
   if (gozon) await gozon.stop()

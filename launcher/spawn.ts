@@ -49,6 +49,9 @@ export async function spawnGozon(options: { env?: Record<string, string>; args?:
   chmodSync(dataDir, 0o755) // PostgreSQL runs as the postgres user when we are root
   const stateFile = join(dataDir, 'state.json')
   const [postgres, nats, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
+  // With --scale N the instances take ports from a base up (see launcher/start.ts): start from a free one.
+  let instanceBase = await freePort()
+  while (instanceBase > 65_000) instanceBase = await freePort()
   const child = spawn('bun', ['launcher/start.ts', ...(options.args ?? [])], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: {
@@ -60,6 +63,7 @@ export async function spawnGozon(options: { env?: Record<string, string>; args?:
       GATEWAY_PORT: String(gateway),
       ORDERS_PORT: String(orders),
       PAYMENTS_PORT: String(payments),
+      GOZON_INSTANCE_PORT_BASE: String(instanceBase),
       DATABASE_URL: '',
       NATS_URL: '',
       LOG_LEVEL: 'warn',
