@@ -112,14 +112,14 @@ try {
   const unloggedUrl = pg.url('limits_unlogged')
   await migrateDatabase(unloggedUrl, join(import.meta.dir, '..', 'drizzle', 'orders'))
   const unlogged = connectDatabase(unloggedUrl, { rateLimitBuckets }, { max: CONCURRENCY })
-  const limiterU = new RateLimiter(unlogged, 'bench', LIMIT)
+  const limiterU = new RateLimiter(unlogged.$client, 'bench', LIMIT)
   results.push(await measure('postgres, unlogged table (Gozon)', (k) => limiterU.tryTake(k)))
 
   const loggedUrl = pg.url('limits_logged')
   await migrateDatabase(loggedUrl, join(import.meta.dir, '..', 'drizzle', 'orders'))
   const logged = connectDatabase(loggedUrl, { rateLimitBuckets }, { max: CONCURRENCY })
   await logged.$client`alter table rate_limit_buckets set logged`
-  const limiterL = new RateLimiter(logged, 'bench', LIMIT)
+  const limiterL = new RateLimiter(logged.$client, 'bench', LIMIT)
   results.push(await measure('postgres, logged table', (k) => limiterL.tryTake(k)))
 
   for (const [label, url, replicas] of [['jetstream kv, one node', nats.url, 1], ['jetstream kv, three nodes (R3)', cluster.url, 3]] as const) {

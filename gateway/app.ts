@@ -72,7 +72,7 @@ function metricsGuard(token: string | undefined): ScrapeGuard {
 export function createGateway(deps: GatewayDeps) {
   const auth = new Authenticator(deps.auth)
   const users = new UserStore(deps.db, deps.auth.hashing)
-  const limits = attemptLimiters(deps.db, deps.auth.attempts, clientAddressOf(deps.trustedProxies ?? []))
+  const limits = attemptLimiters(deps.db.$client, deps.auth.attempts, clientAddressOf(deps.trustedProxies ?? []))
   const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs, deps.auth.identity)
   // The one place the pages, the forms and the live pushes get their currency from.
   const currency = new Currency(deps.currency)

@@ -11,7 +11,7 @@ import { RateLimiter } from '../shared/http/rate-limit'
 import { operationDocs } from '../shared/http/api-docs'
 
 export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'config'>) {
-  const limiter = new RateLimiter(deps.db, 'orders.create', deps.rateLimit)
+  const limiter = new RateLimiter(deps.db.$client, 'orders.create', deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
     .use(identity(deps.identity, 'orders'))

@@ -12,7 +12,7 @@ import { operationDocs } from '../shared/http/api-docs'
 import type { ServiceDeps } from '../shared/backend-service'
 
 export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity'>) {
-  const limiter = new RateLimiter(deps.db, 'payments.top-up', deps.rateLimit)
+  const limiter = new RateLimiter(deps.db.$client, 'payments.top-up', deps.rateLimit)
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
     .use(identity(deps.identity, 'payments'))
     .post(

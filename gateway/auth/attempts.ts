@@ -2,7 +2,7 @@
 // sign-in pages, so that neither door gives a password guesser a second
 // allowance, and kept in the gateway's database, so that neither does a
 // second gateway instance (shared/http/rate-limit.ts).
-import type { Executor } from '../../shared/db/client'
+import type { Sql } from 'postgres'
 import type { ClientAddress } from '../../shared/http/client-address'
 import { type RateLimit, RateLimiter } from '../../shared/http/rate-limit'
 
@@ -15,10 +15,10 @@ export type AttemptLimiters = {
   clientAddress: ClientAddress
 }
 
-export function attemptLimiters(db: Executor, { burst, perSecond }: RateLimit, clientAddress: ClientAddress): AttemptLimiters {
+export function attemptLimiters(sql: Sql, { burst, perSecond }: RateLimit, clientAddress: ClientAddress): AttemptLimiters {
   return {
-    perUser: new RateLimiter(db, 'sign-in.user', { burst, perSecond }),
-    perAddress: new RateLimiter(db, 'sign-in.address', { burst: burst * 10, perSecond: perSecond * 10 }),
+    perUser: new RateLimiter(sql, 'sign-in.user', { burst, perSecond }),
+    perAddress: new RateLimiter(sql, 'sign-in.address', { burst: burst * 10, perSecond: perSecond * 10 }),
     clientAddress,
   }
 }

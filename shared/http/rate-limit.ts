@@ -10,9 +10,7 @@
 // anyway, while a KV bucket needs a get and a revision-checked put (two round
 // trips, replicated and fsynced, retried under contention). `bun
 // bench/rate-limit-stores.ts` measures both.
-import { sql } from 'drizzle-orm'
-import type { Executor } from '../db/client'
-import { rateLimitBuckets } from '../db/rate-limit-table'
+import type { Sql } from 'postgres'
 import { AppError } from '../errors'
 
 export type RateLimit = { burst: number; perSecond: number }
@@ -20,9 +18,26 @@ export type RateLimit = { burst: number; perSecond: number }
 /** About one take in this many also deletes the buckets that are full again. */
 const CLEANUP_EVERY = 1000
 
+// $1 key, $2 burst, $3 tokens per second. The bucket refilled since its last
+// take, capped at the burst; a refused take changes nothing (the WHERE of DO
+// UPDATE) and returns no row. One prepared statement, written out rather than
+// built per request (the query builder cost more than the statement).
+const REFILLED = 'least($2::float8, b.tokens + greatest(0, extract(epoch from now() - b.updated_at))::float8 * $3::float8)'
+const TAKE = `insert into rate_limit_buckets as b (key, tokens, updated_at, full_at)
+  values ($1, $2::float8 - 1, now(), now() + make_interval(secs => 1 / $3::float8))
+  on conflict (key) do update set
+    tokens = ${REFILLED} - 1,
+    updated_at = greatest(b.updated_at, now()),
+    full_at = greatest(b.updated_at, now()) + make_interval(secs => ($2::float8 - (${REFILLED} - 1)) / $3::float8)
+  where ${REFILLED} >= 1
+  returning 1`
+const LEFT = `select ${REFILLED} as tokens from rate_limit_buckets as b where key = $1`
+const CLEANUP = 'delete from rate_limit_buckets where full_at < now()'
+
 export class RateLimiter {
   constructor(
-    private readonly db: Executor,
+    /** The enforcing service's own database (its postgres.js pool: `db.$client`). */
+    private readonly sql: Sql,
     /** Prefix of this limit's keys, e.g. "orders.create". */
     private readonly name: string,
     private readonly limit: RateLimit,
@@ -39,29 +54,12 @@ export class RateLimiter {
   /** Takes one token for `key`; when there is none, the whole seconds until one is back. */
   async tryTake(key: string): Promise<number | undefined> {
     const id = `${this.name}:${key}`
-    const burst = sql`${this.limit.burst}::float8`
-    const rate = sql`${this.limit.perSecond}::float8`
-    const b = rateLimitBuckets
-    // The bucket refilled since its last take, capped at the burst.
-    const refilled = sql`least(${burst}, ${b.tokens} + greatest(0, extract(epoch from now() - ${b.updatedAt}))::float8 * ${rate})`
-    if (Math.random() * CLEANUP_EVERY < 1) void this.db.delete(b).where(sql`${b.fullAt} < now()`).catch(() => {})
-    // A refused take changes nothing (the WHERE of DO UPDATE) and returns no row.
-    const taken = await this.db
-      .insert(b)
-      .values({ key: id, tokens: sql`${burst} - 1`, updatedAt: sql`now()`, fullAt: sql`now() + make_interval(secs => 1 / ${rate})` })
-      .onConflictDoUpdate({
-        target: b.key,
-        set: {
-          tokens: sql`${refilled} - 1`,
-          updatedAt: sql`greatest(${b.updatedAt}, now())`,
-          fullAt: sql`greatest(${b.updatedAt}, now()) + make_interval(secs => (${burst} - (${refilled} - 1)) / ${rate})`,
-        },
-        setWhere: sql`${refilled} >= 1`,
-      })
-      .returning({ tokens: b.tokens })
+    const { burst, perSecond } = this.limit
+    if (Math.random() * CLEANUP_EVERY < 1) void this.sql.unsafe(CLEANUP).catch(() => {})
+    const taken = await this.sql.unsafe(TAKE, [id, burst, perSecond], { prepare: true })
     if (taken.length > 0) return undefined
-    const [left] = await this.db.select({ tokens: refilled }).from(b).where(sql`${b.key} = ${id}`)
+    const [left] = await this.sql.unsafe(LEFT, [id, burst, perSecond], { prepare: true })
     const tokens = Number(left?.tokens ?? 1)
-    return Math.max(1, Math.ceil((1 - tokens) / this.limit.perSecond))
+    return Math.max(1, Math.ceil((1 - tokens) / perSecond))
   }
 }

@@ -60,7 +60,7 @@ describe('one limit for every instance (shared/http/rate-limit.ts, in PostgreSQL
     const pools = [connectDatabase(url, { rateLimitBuckets }), connectDatabase(url, { rateLimitBuckets })]
     try {
       const limit = { burst: 10, perSecond: 0.5 }
-      const [first, second] = pools.map((db) => new RateLimiter(db, 'orders.create', limit))
+      const [first, second] = pools.map((db) => new RateLimiter(db.$client, 'orders.create', limit))
       const takes = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? first! : second!).tryTake('ann')))
       expect(takes.filter((wait) => wait === undefined)).toHaveLength(10)
       // Refused: Retry-After is the whole seconds until one token is back (2 s at 0.5/s).
@@ -70,7 +70,7 @@ describe('one limit for every instance (shared/http/rate-limit.ts, in PostgreSQL
       expect(Math.max(...(waits as number[]))).toBeLessThanOrEqual(2)
       // Another key, another limit with the same table: untouched.
       expect(await first!.tryTake('bob')).toBeUndefined()
-      expect(await new RateLimiter(pools[0]!, 'payments.top-up', limit).tryTake('ann')).toBeUndefined()
+      expect(await new RateLimiter(pools[0]!.$client, 'payments.top-up', limit).tryTake('ann')).toBeUndefined()
       // One row per key; refusals wrote nothing.
       const rows = await pools[0]!.$client`select key, tokens from rate_limit_buckets order by key`
       expect(rows.map((r) => r.key)).toEqual(['orders.create:ann', 'orders.create:bob', 'payments.top-up:ann'])
