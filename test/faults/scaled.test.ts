@@ -162,63 +162,68 @@ async function verify(s: System, shop: string, all: Shopper[], pages: Page[], cr
   return summary
 }
 
-test('13a. N=2: the NATS node leading the payment requests stream SIGKILLed mid-stream, restarted later', async () => {
-  const { s, shop } = await scaledSystem()
+type Scaled = Awaited<ReturnType<typeof scaledSystem>>
+
+/**
+ * One kill test: the system, its shoppers and their stream of orders; a
+ * click on each page before the fault and one while it is on; `fault`
+ * strikes and returns what to report and how to heal (run once more orders
+ * went through); then every check. Each step waits for orders to keep coming.
+ */
+async function underFault(label: string, fault: (system: Scaled) => Promise<{ what: string; heal?: () => Promise<void> }>) {
+  const system = await scaledSystem()
+  const { s, shop } = system
   const { all, pages } = await shoppers(shop)
   const stream = orderStream(shop, all)
   await placedMore(stream.placed, 30, 'before the fault')
   await clickOrders(pages, 'before')
-  const leader = await s.streamLeader(CONSUMERS.payments.stream)
-  await s.stopNatsNode(leader, 'SIGKILL')
+  const { what, heal } = await fault(system)
   await clickOrders(pages, 'during')
-  await placedMore(stream.placed, 30, 'with one NATS node down')
-  await s.restartNatsNode(leader)
-  await placedMore(stream.placed, 30, 'after the node is back')
+  await placedMore(stream.placed, 30, 'during the fault')
+  if (heal) {
+    await heal()
+    await placedMore(stream.placed, 20, 'after the fault healed')
+  }
   const { created, retries } = await stream.stop()
-  report('13a (N=2, NATS stream leader killed)', `node ${leader + 1} was the leader; ${created.size} orders, ${retries} client retries; ${await verify(s, shop, all, pages, created)}`)
+  report(label, `${what}; ${created.size} orders from the API clients, ${retries} client retries; ${await verify(s, shop, all, pages, created)}`)
+}
+
+test('13a. N=2: the NATS node leading the payment requests stream SIGKILLed mid-stream, restarted later', async () => {
+  await underFault('13a (N=2, NATS stream leader killed)', async ({ s }) => {
+    const leader = await s.streamLeader(CONSUMERS.payments.stream)
+    await s.stopNatsNode(leader, 'SIGKILL')
+    return { what: `node ${leader + 1} was the leader`, heal: () => s.restartNatsNode(leader) }
+  })
 }, 180_000)
 
 test('13b. N=2: one orders and one payments instance SIGKILLed mid-stream; the survivors take over', async () => {
-  const { s, shop } = await scaledSystem()
-  const { all, pages } = await shoppers(shop)
-  const stream = orderStream(shop, all)
-  await placedMore(stream.placed, 30, 'before the fault')
-  await clickOrders(pages, 'before')
-  await Promise.all([s.killInstance('orders-2', 'SIGKILL'), s.killInstance('payments-2', 'SIGKILL')])
-  await clickOrders(pages, 'during')
-  await placedMore(stream.placed, 40, 'on the surviving instances')
-  await Promise.all([s.startInstance('orders', 'orders-2'), s.startInstance('payments', 'payments-2')])
-  await placedMore(stream.placed, 20, 'after the instances are back')
-  const { created, retries } = await stream.stop()
-  report('13b (N=2, orders and payments instance killed)', `${created.size} orders, ${retries} client retries; ${await verify(s, shop, all, pages, created)}`)
+  await underFault('13b (N=2, orders and payments instance killed)', async ({ s }) => {
+    await Promise.all([s.killInstance('orders-2', 'SIGKILL'), s.killInstance('payments-2', 'SIGKILL')])
+    return {
+      what: 'orders-2 and payments-2 killed, restarted later',
+      heal: async () => void (await Promise.all([s.startInstance('orders', 'orders-2'), s.startInstance('payments', 'payments-2')])),
+    }
+  })
 }, 180_000)
 
 test('13c. N=2: one gateway SIGKILLed behind HAProxy; clients retry with their keys, pages reconnect', async () => {
-  const { s, lb, shop } = await scaledSystem()
-  const { all, pages } = await shoppers(shop)
-  const stream = orderStream(shop, all)
-  await placedMore(stream.placed, 30, 'before the fault')
-  await clickOrders(pages, 'before')
-  await s.killGateway('a', 'SIGKILL')
-  await clickOrders(pages, 'during')
-  await placedMore(stream.placed, 40, 'through the surviving gateway')
-  await lb.haproxy.waitFor('gateway', 'a', 'down')
-  const { created, retries } = await stream.stop()
-  report('13c (N=2, gateway killed)', `${created.size} orders, ${retries} client retries; ${await verify(s, shop, all, pages, created)}`)
+  await underFault('13c (N=2, gateway killed)', async ({ s, lb }) => {
+    await s.killGateway('a', 'SIGKILL')
+    return { what: 'gateway a killed', heal: () => lb.haproxy.waitFor('gateway', 'a', 'down') }
+  })
 }, 180_000)
 
 test('13d. N=2: one NATS node frozen (SIGSTOP) longer than the ack wait, a partition of one node, then resumed', async () => {
-  const { s, shop } = await scaledSystem()
-  const { all, pages } = await shoppers(shop)
-  const stream = orderStream(shop, all)
-  await placedMore(stream.placed, 30, 'before the fault')
-  await clickOrders(pages, 'before')
-  const leader = await s.streamLeader(CONSUMERS.orders.stream)
-  s.natsNode(leader).process.kill('SIGSTOP')
-  await clickOrders(pages, 'during')
-  await Bun.sleep(6000) // the consumers' ack wait is 1.5 s
-  s.natsNode(leader).process.kill('SIGCONT')
-  await placedMore(stream.placed, 30, 'after the node is thawed')
-  const { created, retries } = await stream.stop()
-  report('13d (N=2, NATS node frozen)', `node ${leader + 1} frozen 6 s; ${created.size} orders, ${retries} client retries; ${await verify(s, shop, all, pages, created)}`)
+  await underFault('13d (N=2, NATS node frozen)', async ({ s }) => {
+    const leader = await s.streamLeader(CONSUMERS.orders.stream)
+    const frozenAt = Date.now()
+    s.natsNode(leader).process.kill('SIGSTOP')
+    return {
+      what: `node ${leader + 1}, the orders stream's leader, frozen 6 s`,
+      heal: async () => {
+        await Bun.sleep(Math.max(0, 6000 - (Date.now() - frozenAt))) // the consumers' ack wait is 1.5 s
+        s.natsNode(leader).process.kill('SIGCONT')
+      },
+    }
+  })
 }, 180_000)
