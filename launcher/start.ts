@@ -56,6 +56,7 @@ const config = loadConfigOrExit(() => {
     scale: env.int('GOZON_SCALE', 1, { min: 1, max: 16 }),
     instancePortBase: env.port('GOZON_INSTANCE_PORT_BASE', 3100),
   }
+  if (value.instancePortBase + 40 + value.scale > 65_535) env.problem('GOZON_INSTANCE_PORT_BASE leaves no room for the instances\' ports (it needs base + 40 + N ≤ 65535)')
   env.done()
   return value
 })
