@@ -105,7 +105,11 @@ const children: { name: string; kind: string; process: ChildProcess }[] = []
 let postgres: RunningPostgres | undefined
 let nats: RunningNats | RunningCluster | undefined
 let haproxy: RunningHaproxy | undefined
+/** HAProxy while it is starting, so that a Ctrl-C meanwhile can still stop it. */
+let haproxyStarting: Promise<RunningHaproxy> | undefined
 let shuttingDown = false
+/** Set once everything is up: from then on, with --scale, a dying instance is routed around instead of stopping all. */
+let up = false
 const scaled = config.scale > 1
 const natsNodes = scaled ? 3 : config.natsNodes
 
@@ -117,7 +121,8 @@ function instances(kind: 'gateway' | 'orders' | 'payments'): { name: string; por
   return Array.from({ length: config.scale }, (_, i) => ({ name: `${kind}-${i + 1}`, port: config.instancePortBase + offset + i + 1 }))
 }
 
-function startChild(name: string, kind: string, entry: string, env: Record<string, string>): ChildProcess {
+function startChild(name: string, kind: string, entry: string, env: Record<string, string>): ChildProcess | undefined {
+  if (shuttingDown) return undefined // Ctrl-C during start-up: start nothing more
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
   const profile = config.cpuProfileDir
     ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -130,7 +135,7 @@ function startChild(name: string, kind: string, entry: string, env: Record<strin
   children.push({ name, kind, process: child })
   child.once('exit', (code, signal) => {
     if (shuttingDown) return
-    if (scaled) return log.error({ child: name, code, signal }, 'an instance exited; HAProxy routes around it, the others carry on')
+    if (scaled && up) return log.error({ child: name, code, signal }, 'an instance exited; HAProxy routes around it, the others carry on')
     log.error({ child: name, code, signal }, 'a service exited; stopping everything')
     void shutdown(1)
   })
@@ -173,6 +178,8 @@ async function shutdown(code: number): Promise<never> {
   await Promise.all(gateways.map((c) => stopChild(c.process)))
   await haproxy?.stop()
   await Promise.all(services.map((c) => stopChild(c.process)))
+  // Ctrl-C during start-up: HAProxy may still be coming up.
+  await haproxyStarting?.then((h) => h.stop()).catch(() => {})
   await nats?.stop()
   await postgres?.stop()
   log.info('stopped')
@@ -236,7 +243,7 @@ try {
   }
   await Promise.all(started)
   if (scaled) {
-    haproxy = await startHaproxy({
+    haproxyStarting = startHaproxy({
       dir: join(dataDir, 'haproxy'),
       frontends: [
         { name: 'gateway', port: config.gatewayPort, servers: instances('gateway'), forwardFor: true },
@@ -244,7 +251,9 @@ try {
         { name: 'payments', port: config.paymentsPort, servers: instances('payments') },
       ],
     })
-    await Promise.all(['orders', 'payments'].flatMap((kind) => instances(kind as 'orders').map((i) => haproxy!.waitFor(kind, i.name, 'up'))))
+    haproxy = await haproxyStarting
+    if (shuttingDown) await haproxy.stop()
+    else await Promise.all(['orders', 'payments'].flatMap((kind) => instances(kind as 'orders').map((i) => haproxy!.waitFor(kind, i.name, 'up'))))
     log.info({ config: haproxy.configFile, instances: config.scale }, 'haproxy started in front of the instances')
   }
   for (const g of instances('gateway')) {
@@ -262,6 +271,8 @@ try {
   await Promise.all(instances('gateway').map((g) => waitHealthy(g.name, `http://127.0.0.1:${g.port}`)))
   if (haproxy) await Promise.all(instances('gateway').map((g) => haproxy!.waitFor('gateway', g.name, 'up')))
   const gatewayUrl = `http://127.0.0.1:${config.gatewayPort}`
+  if (shuttingDown) await new Promise<never>(() => {}) // Ctrl-C during start-up: shutdown() exits
+  up = true
   if (config.stateFile) {
     // For tools that drive the running system (the browser tests pause a service this way).
     const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
