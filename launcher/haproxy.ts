@@ -51,6 +51,14 @@ function errorFile(status: number, reason: string, code: ErrorCode, message?: st
   return [`HTTP/1.1 ${status} ${reason}`, 'content-type: application/json', 'cache-control: no-store', 'connection: close', `content-length: ${Buffer.byteLength(body)}`, '', body].join('\r\n')
 }
 
+/**
+ * What HAProxy checks: a service instance is up when its dependencies answer
+ * (/health: an instance that lost its database or NATS gets no requests); a
+ * gateway when it answers at all (/health/live), because a gateway whose
+ * payments is down still serves the pages, sign-in and new orders.
+ */
+export const healthPathOf = (frontend: string) => (frontend === 'gateway' ? '/health/live' : '/health')
+
 export function haproxyConfig(dir: string, host: string, frontends: Frontend[]): string {
   const lines = [
     'global',
@@ -71,7 +79,8 @@ export function haproxyConfig(dir: string, host: string, frontends: Frontend[]):
     // Retry on another instance only when the connection could not be made (never a request that was sent).
     '  retries 2',
     '  option redispatch',
-    '  default-server inter 1s fastinter 250ms downinter 1s rise 2 fall 2',
+    // An instance marked down loses its open sessions too (a frozen gateway's WebSockets), so they reconnect elsewhere.
+    '  default-server inter 1s fastinter 250ms downinter 1s rise 2 fall 2 on-marked-down shutdown-sessions',
     `  errorfile 502 ${join(dir, '502.http')}`,
     `  errorfile 503 ${join(dir, '503.http')}`,
     `  errorfile 504 ${join(dir, '504.http')}`,
@@ -86,7 +95,7 @@ export function haproxyConfig(dir: string, host: string, frontends: Frontend[]):
       // Long-lived WebSockets: send each new connection to the instance with the fewest.
       `  balance ${f.forwardFor ? 'leastconn' : 'roundrobin'}`,
       '  option httpchk',
-      '  http-check send meth GET uri /health ver HTTP/1.1 hdr Host localhost',
+      `  http-check send meth GET uri ${healthPathOf(f.name)} ver HTTP/1.1 hdr Host localhost`,
       '  http-check expect status 200',
       ...f.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check`),
       '',
@@ -107,7 +116,7 @@ function runtimeCommand(socket: string, command: string): Promise<string> {
   })
 }
 
-export async function startHaproxy(options: { dir: string; host?: string; frontends: Frontend[] }): Promise<RunningHaproxy> {
+export async function startHaproxy(options: { dir: string; host?: string; frontends: Frontend[]; /** Its own process group (see PostgresOptions.detached). */ detached?: boolean }): Promise<RunningHaproxy> {
   const binary = haproxyBinary()
   if (!binary) throw new Error(HAPROXY_INSTALL_HINT)
   mkdirSync(options.dir, { recursive: true })
@@ -119,7 +128,7 @@ export async function startHaproxy(options: { dir: string; host?: string; fronte
   const check = spawnSync(binary, ['-c', '-q', '-f', configFile], { encoding: 'utf8' })
   if (check.status !== 0) throw new Error(`haproxy refused its configuration: ${check.stderr || check.stdout}`)
   // -db: stay in the foreground, under the launcher; -q: no start-up notices. Alerts go to stderr.
-  const child = spawn(binary, ['-db', '-q', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(binary, ['-db', '-q', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached ?? false })
   let alerts = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     alerts += chunk.toString()

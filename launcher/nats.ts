@@ -80,6 +80,8 @@ export async function startNats(options: {
   allowWithoutFsync?: boolean
   /** Start it as one node of a cluster (startNatsCluster). */
   cluster?: ClusterNode
+  /** Its own process group (see PostgresOptions.detached). */
+  detached?: boolean
 }): Promise<RunningNats> {
   const binary = natsServerBinary()
   if (!binary) throw new Error(NATS_INSTALL_HINT)
@@ -114,7 +116,7 @@ export async function startNats(options: {
       '',
     ].join('\n'),
   )
-  const child = spawn(binary.path, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(binary.path, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
   const log = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onLog?.(line)
   }
@@ -163,10 +165,13 @@ export async function startNatsCluster(options: {
   clientPorts: number[]
   routePorts: number[]
   onLog?: (node: number, line: string) => void
+  /** Each node in its own process group (see PostgresOptions.detached). */
+  detached?: boolean
 }): Promise<RunningCluster> {
   const nodeOptions = (i: number) => ({
     storeDir: join(options.rootDir, `n${i + 1}`),
     port: options.clientPorts[i]!,
+    detached: options.detached,
     onLog: (line: string) => options.onLog?.(i, line),
     cluster: {
       clusterName: 'gozon',

@@ -22,6 +22,12 @@ export type PostgresOptions = {
   /** Extra server settings (-c name=value). */
   settings?: Record<string, string>
   onLog?: (line: string) => void
+  /**
+   * Its own process group, so that a terminal's Ctrl-C reaches only the
+   * launcher, which stops it last (after the services); the tests leave it
+   * in theirs, so that it goes with them.
+   */
+  detached?: boolean
 }
 
 export type RunningPostgres = {
@@ -98,7 +104,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   }
   const args = ['-D', options.dataDir, '-p', String(options.port)]
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`)
-  const child = spawn(postgres, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(postgres, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
 
   await new Promise<void>((resolve, reject) => {
     let output = ''

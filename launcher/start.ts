@@ -27,7 +27,15 @@ import { type RunningCluster, type RunningNats, startNats, startNatsCluster } fr
 import { startPostgres, type RunningPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
-const { values: cli } = parseArgs({ options: { scale: { type: 'string' } }, allowPositionals: false })
+const cli = (() => {
+  try {
+    return parseArgs({ options: { scale: { type: 'string' } }, allowPositionals: false }).values
+  } catch (error) {
+    // An unknown option or --scale without a number: one line, not a stack trace.
+    console.error(`gozon: ${error instanceof Error ? error.message : String(error)}. Usage: bun start [-- --scale N]`)
+    process.exit(2)
+  }
+})()
 
 const config = loadConfigOrExit(() => {
   const env = new EnvReader({ ...process.env, ...(cli.scale === undefined ? {} : { GOZON_SCALE: cli.scale }) })
@@ -137,7 +145,7 @@ function startChild(name: string, kind: string, entry: string, env: Record<strin
     if (shuttingDown) return
     if (scaled && up) return log.error({ child: name, code, signal }, 'an instance exited; HAProxy routes around it, the others carry on')
     log.error({ child: name, code, signal }, 'a service exited; stopping everything')
-    void shutdown(1)
+    void shutdown(1, `${name} exited`)
   })
   return child
 }
@@ -167,10 +175,10 @@ function stopChild(child: ChildProcess): Promise<void> {
   })
 }
 
-async function shutdown(code: number): Promise<never> {
+async function shutdown(code: number, reason: string): Promise<never> {
   if (shuttingDown) return new Promise<never>(() => {})
   shuttingDown = true
-  log.info('stopping Gozon')
+  log.info({ reason }, 'stopping Gozon')
   const gateways = children.filter((c) => c.kind === 'gateway')
   const services = children.filter((c) => c.kind !== 'gateway')
   // Behind HAProxy: no new connections to a gateway that is going, then let it close its sockets.
@@ -186,8 +194,8 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code)
 }
 
-process.on('SIGINT', () => void shutdown(0))
-process.on('SIGTERM', () => void shutdown(0))
+process.on('SIGINT', () => void shutdown(0, 'SIGINT'))
+process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'))
 
 try {
   let serverUrl = config.databaseUrl
@@ -199,6 +207,8 @@ try {
       password: DEFAULTS.postgresPassword,
       settings: parseSettings(config.postgresSettings),
       onLog: (line) => log.debug({ postgres: line }),
+      // Like the services, out of the terminal's reach: Ctrl-C stops them in order, this one last.
+      detached: true,
     })
     serverUrl = postgres.url('postgres')
     log.info({ port: postgres.port, dataDir: join(dataDir, 'postgres') }, 'embedded PostgreSQL started')
@@ -206,7 +216,7 @@ try {
   let natsUrl = config.natsUrl
   let streamReplicas = 1
   if (!natsUrl && natsNodes === 1) {
-    const single = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }) })
+    const single = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }), detached: true })
     nats = single
     natsUrl = single.url
     log.info({ port: single.port, storeDir: join(dataDir, 'nats'), syncAlways: single.syncAlways }, 'nats-server started')
@@ -218,6 +228,7 @@ try {
       clientPorts,
       routePorts: clientPorts.map((p) => p + 2000),
       onLog: (node, line) => log.debug({ nats: line, node }),
+      detached: true,
     })
     nats = cluster
     natsUrl = cluster.url
@@ -245,6 +256,7 @@ try {
   if (scaled) {
     haproxyStarting = startHaproxy({
       dir: join(dataDir, 'haproxy'),
+      detached: true,
       frontends: [
         { name: 'gateway', port: config.gatewayPort, servers: instances('gateway'), forwardFor: true },
         { name: 'orders', port: config.ordersPort, servers: instances('orders') },
@@ -288,5 +300,5 @@ try {
 } catch (error) {
   // One plain line a person can act on (for example: how to install nats-server).
   console.error(`gozon: could not start: ${error instanceof Error ? error.message : String(error)}`)
-  await shutdown(1)
+  await shutdown(1, 'could not start')
 }

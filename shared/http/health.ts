@@ -1,4 +1,8 @@
 // GET /health: 200 when every dependency answers, 503 (with which one failed) otherwise.
+// GET /health/live: 200 while the process answers at all, whatever its
+// dependencies do: what a load balancer checks in front of the gateways, so
+// that a payments outage does not take the whole shop (its pages, sign-in,
+// new orders) off the balancer.
 import { Elysia } from 'elysia'
 import { AppError } from '../errors'
 
@@ -16,5 +20,5 @@ export function healthRoute(checks: HealthChecks) {
       return new AppError('service_unavailable', status).toBody()
     },
     { detail: { summary: 'Liveness and dependency check', tags: ['operations'] } },
-  )
+  ).get('/health/live', () => ({ status: 'ok' }), { detail: { summary: 'Liveness only: the process answers', tags: ['operations'] } })
 }

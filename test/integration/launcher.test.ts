@@ -84,6 +84,12 @@ test('bun start -- --scale 2: two instances of each service behind HAProxy on th
     }
     // Through HAProxy the gateway's /metrics is not "from this machine".
     expect((await fetch(`${gozon.state.gatewayUrl}/metrics`)).status).toBe(401)
+    // Payments frozen on both instances: HAProxy takes them out, but not the gateways (they check /health/live),
+    // so the shop's pages and new orders still answer; the orders wait to be paid.
+    for (const name of ['payments-1', 'payments-2']) process.kill(gozon.state.pids[name]!, 'SIGSTOP')
+    await Bun.sleep(3500)
+    expect((await fetch(`${gozon.state.gatewayUrl}/sign-in`)).status).toBe(200)
+    for (const name of ['payments-1', 'payments-2']) process.kill(gozon.state.pids[name]!, 'SIGCONT')
     process.kill(gozon.state.pids['orders-2']!, 'SIGKILL')
     await Bun.sleep(2500) // HAProxy's checks: two failures a second apart
     await payOneOrder(gozon.state.gatewayUrl, 'survivor')
