@@ -8,6 +8,12 @@
 // before its snapshot is read, changes that arrive meanwhile are queued, and
 // the queue is flushed after the snapshot. Final statuses never change, so a
 // queued change is never older than the snapshot it follows.
+//
+// Core pub/sub delivers only while connected: when this gateway's NATS
+// connection comes back (its node died, the client failed over), whatever was
+// announced in the gap is gone. So on every reconnect each page socket is
+// sent its snapshot again, the same way (queue, read, flush), and each API
+// socket is closed with 1012 so that its client reconnects and reads again.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from '../shared/logger'
 import { decodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
@@ -24,7 +30,14 @@ export type LiveSocket = {
   close(code: number, reason: string): void
 }
 
-type Registered = { socket: LiveSocket; ready: boolean; queue: string[] }
+/** Reads what a socket is sent on (re)connect: the current state of what it shows. */
+export type SnapshotReader = () => Promise<string[]>
+
+/** `generation`: which snapshot read is the latest; an older one that finishes later is dropped. */
+type Registered = { socket: LiveSocket; snapshot: SnapshotReader; ready: boolean; queue: string[]; generation: number }
+
+/** Snapshot reads at once during a resync, so that a reconnect does not flood the services. */
+const RESYNC_CONCURRENCY = 16
 
 export const toOrder = (change: OrderStatusChanged): Order => ({
   id: change.orderId,
@@ -46,9 +59,10 @@ export class LiveHub {
   private readonly chains = new Map<string, Promise<void>>()
   private subscription: Subscription | undefined
 
-  constructor(private readonly deps: { nc: NatsConnection; client: ServiceClient; log: Logger; currency: Currency }) {}
+  constructor(private readonly deps: { nc: NatsConnection; client: Pick<ServiceClient, 'balance'>; log: Logger; currency: Currency }) {}
 
   start(): void {
+    void this.resyncOnReconnect()
     this.subscription = this.deps.nc.subscribe(SUBJECTS.orderStatusChanged, {
       callback: (error, msg) => {
         if (error) return this.deps.log.warn({ err: error }, 'status subscription error')
@@ -62,23 +76,60 @@ export class LiveHub {
     })
   }
 
-  /** Registers a socket; its pushes are queued until ready() (after its snapshot). */
-  add(socket: LiveSocket): void {
-    const entry: Registered = { socket, ready: false, queue: [] }
+  /** Registers a socket, then sends it its snapshot and whatever changed while that was being read. */
+  add(socket: LiveSocket, snapshot: SnapshotReader): Promise<void> {
+    const entry: Registered = { socket, snapshot, ready: false, queue: [], generation: 0 }
     this.bySocket.set(socket, entry)
     let set = this.byUser.get(socket.userId)
     if (!set) this.byUser.set(socket.userId, (set = new Set()))
     set.add(entry)
+    return this.sendSnapshot(entry)
   }
 
-  /** Sends the snapshot, then whatever changed while it was being read. */
-  ready(socket: LiveSocket, snapshot: string[]): void {
-    const entry = this.bySocket.get(socket)
-    if (!entry) return
-    for (const text of snapshot) socket.send(text)
-    for (const text of entry.queue) socket.send(text)
+  private async sendSnapshot(entry: Registered): Promise<void> {
+    entry.ready = false
+    const generation = ++entry.generation
+    let messages: string[] = []
+    try {
+      messages = await entry.snapshot()
+    } catch (error) {
+      this.deps.log.warn({ err: error, userId: entry.socket.userId }, 'live snapshot failed')
+    }
+    // Closed meanwhile, or a newer read is under way (it sends, then the queue).
+    if (this.bySocket.get(entry.socket) !== entry || generation !== entry.generation) return
+    for (const text of messages) entry.socket.send(text)
+    for (const text of entry.queue) entry.socket.send(text)
     entry.queue = []
     entry.ready = true
+  }
+
+  /** After a NATS reconnect: pages are sent their snapshot again; API clients are asked to reconnect. */
+  async resync(): Promise<void> {
+    const entries = [...this.bySocket.values()]
+    this.deps.log.warn({ sockets: entries.length }, 'NATS reconnected: status announcements may have been missed; resending snapshots')
+    const pages: Registered[] = []
+    for (const entry of entries) {
+      if (entry.socket.kind === 'page') {
+        entry.ready = false // pushes from now on wait for the new snapshot
+        pages.push(entry)
+      } else {
+        try {
+          entry.socket.close(1012, 'reconnect: status changes may have been missed')
+        } catch {}
+        this.remove(entry.socket)
+      }
+    }
+    const next = pages.values()
+    const worker = async () => {
+      for (const entry of next) await this.sendSnapshot(entry)
+    }
+    await Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, pages.length) }, worker))
+  }
+
+  private async resyncOnReconnect(): Promise<void> {
+    for await (const status of this.deps.nc.status()) {
+      if (status.type === 'reconnect') void this.resync()
+    }
   }
 
   remove(socket: LiveSocket): void {

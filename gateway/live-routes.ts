@@ -39,6 +39,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   const { hub, client, auth, currency } = deps
   const sockets = new WeakMap<object, LiveSocket>()
 
+  /** The socket to hand to the hub, or undefined when the user has too many open already. */
   function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket | undefined {
     if (hub.socketCount(userId) >= LIVE_LIMITS.socketsPerUser) {
       raw.close(1008, 'too many live connections for this user')
@@ -51,7 +52,6 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
       close: (code, reason) => raw.close(code, reason),
     }
     sockets.set(raw, socket)
-    hub.add(socket)
     return socket
   }
 
@@ -78,16 +78,6 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
     return (orders ?? []).map(apiEvent)
   }
 
-  async function sendSnapshot(socket: LiveSocket, read: () => Promise<string[]>): Promise<void> {
-    try {
-      const messages = await read()
-      hub.ready(socket, messages)
-    } catch (error) {
-      deps.log.warn({ err: error, userId: socket.userId }, 'live snapshot failed')
-      hub.ready(socket, [])
-    }
-  }
-
   return new Elysia({ name: 'gateway.live' })
     .ws('/ws', {
       detail: { hide: true },
@@ -99,7 +89,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
         const userId = auth.session(ws.data.request)!.userId
         const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
         const socket = register(ws.raw, 'page', userId)
-        if (socket) void sendSnapshot(socket, () => pageSnapshot(userId, orderId))
+        if (socket) void hub.add(socket, () => pageSnapshot(userId, orderId))
       },
       message() {
         // The page socket only listens.
@@ -121,7 +111,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
         if (typeof caller !== 'object') return void ws.raw.close(1008, 'unauthorized')
         const userId = caller.userId
         const socket = register(ws.raw, 'api', userId)
-        if (socket) void sendSnapshot(socket, () => apiSnapshot(userId))
+        if (socket) void hub.add(socket, () => apiSnapshot(userId))
       },
       message() {
         // The API stream only sends.

@@ -56,6 +56,8 @@ export const DEFAULT_MESSAGING: MessagingSettings = {
 
 const STREAM_MAX_AGE_MS = 7 * 24 * 3600_000
 const NOT_FOUND = 10059 // stream not found
+/** A forming cluster whose meta leader does not yet know enough peers to place the replicas. */
+const NO_PEERS_FOR_PLACEMENT = 10005
 const CONSUMER_NOT_FOUND = 10014
 
 function isApiError(error: unknown, code: number): boolean {
@@ -73,10 +75,14 @@ export class StreamMissingError extends Error {
   }
 }
 
-/** True for the answers a cluster gives while it elects a leader or is busy: worth asking again. */
-function isTransient(error: unknown): boolean {
+/** True for the answers a cluster gives while it elects a leader, is still gathering its peers, or is busy: worth asking again. */
+export function isTransient(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name
-  return name === 'TimeoutError' || name === 'NoRespondersError' || (error instanceof JetStreamApiError && error.status === 503)
+  return (
+    name === 'TimeoutError' ||
+    name === 'NoRespondersError' ||
+    (error instanceof JetStreamApiError && (error.status === 503 || error.code === NO_PEERS_FOR_PLACEMENT))
+  )
 }
 
 /**
