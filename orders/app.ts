@@ -9,7 +9,7 @@ import { createServiceApp } from '../shared/http/service-app'
 import { operationsRoute } from '../shared/operations'
 import { ordersDigest } from '../shared/reconcile/digest'
 import { ordersController } from './controller'
-import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS } from './payment-results'
+import { handlePaymentResults, PAYMENT_RESULT_SUBJECTS, reannounceDuplicates } from './payment-results'
 import { schema } from './schema'
 import { countGivenUp, DEFAULT_SWEEPER, latestGivenUp, StuckOrderSweeper } from './sweeper'
 
@@ -45,6 +45,7 @@ export const ordersService: BackendSpec<typeof schema, (typeof PAYMENT_RESULT_SU
   migrationsFolder: join(import.meta.dir, '..', 'drizzle', 'orders'),
   consumes: { ...CONSUMERS.orders, subjects: PAYMENT_RESULT_SUBJECTS },
   handler: (deps) => handlePaymentResults(deps.nc, deps.metrics),
+  duplicateHandler: (deps) => reannounceDuplicates(deps.nc),
   createApp,
   background: (deps, config) =>
     new StuckOrderSweeper(

@@ -1,10 +1,12 @@
 // Consumes PaymentSucceeded / PaymentFailed: moves the orders out of NEW in the
-// messages' transaction and, after commit, announces each change on NATS.
+// messages' transaction and, after commit, announces each change on NATS. A
+// result for an order already final, and a message the inbox already holds,
+// announce the order's final status again.
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Counter, type Registry } from 'prom-client'
-import { encodeMessage, SUBJECTS } from '../shared/messaging/contracts'
+import { encodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
 import type { MessageHandler } from '../shared/messaging/inbox-consumer'
-import { applyPaymentResults, type PaymentResult } from './service'
+import { applyPaymentResults, finalStatuses, type PaymentResult } from './service'
 
 export const PAYMENT_RESULT_SUBJECTS = [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed] as const
 type ResultSubject = (typeof PAYMENT_RESULT_SUBJECTS)[number]
@@ -25,15 +27,36 @@ export function handlePaymentResults(nc: NatsConnection, metrics: Registry): Mes
     })
     const changes = await applyPaymentResults(tx, results)
     const byOrder = new Map(changes.map((c) => [c.orderId, c]))
+    const unchanged: string[] = []
     for (const { message, ctx } of items) {
       const change = byOrder.get(message.payload.orderId)
       if (change) ctx.log.info({ status: change.status, reason: change.reason }, 'order status changed')
-      else ctx.log.warn('order is already final or unknown; left unchanged')
+      else {
+        ctx.log.warn('order is already final or unknown; left unchanged')
+        unchanged.push(message.payload.orderId)
+      }
     }
-    // Best effort, after commit: pages also read the current state on (re)connect.
+    const again = await finalStatuses(tx, unchanged)
     return () => {
       for (const change of changes) finals.inc({ status: change.status })
-      for (const change of changes) nc.publish(SUBJECTS.orderStatusChanged, encodeMessage(SUBJECTS.orderStatusChanged, change))
+      announce(nc, [...changes, ...again])
     }
   }
+}
+
+/** Messages already handled (redelivered after a crash past commit): their orders' status is announced again. */
+export function reannounceDuplicates(nc: NatsConnection): MessageHandler<ResultSubject> {
+  return async (tx, items) => {
+    const again = await finalStatuses(tx, items.map(({ message }) => message.payload.orderId))
+    return () => announce(nc, again)
+  }
+}
+
+/**
+ * Best effort, after commit (core NATS, at most once): pages also read the
+ * current state on (re)connect, a gateway resends it after its own NATS
+ * reconnect, and a result seen again announces again (above).
+ */
+function announce(nc: NatsConnection, changes: OrderStatusChanged[]): void {
+  for (const change of changes) nc.publish(SUBJECTS.orderStatusChanged, encodeMessage(SUBJECTS.orderStatusChanged, change))
 }

@@ -115,6 +115,20 @@ type ChangedRow = {
   updated_at: string
 }
 
+const ANNOUNCED_COLUMNS = sql`o.id, o.user_id, o.amount::text, o.description, o.status, o.reason,
+              to_json(o.created_at) #>> '{}' as created_at, to_json(o.updated_at) #>> '{}' as updated_at`
+
+const toStatusChange = (row: ChangedRow): OrderStatusChanged => ({
+  orderId: row.id,
+  userId: row.user_id,
+  amount: Number(row.amount),
+  description: row.description,
+  status: row.status,
+  reason: row.reason,
+  createdAt: new Date(row.created_at).toISOString(),
+  updatedAt: new Date(row.updated_at).toISOString(),
+})
+
 /**
  * Moves each order out of NEW, once, in one statement for the whole batch:
  * the `status = 'NEW'` condition makes a final status final. Returns the
@@ -134,16 +148,20 @@ export async function applyPaymentResults(tx: Executor, results: PaymentResult[]
     where o.id = r.order_id and o.user_id = r.user_id and o.status = 'NEW'
       -- Lets the planner look the orders up by primary key (ids are UUIDs: a plain array literal).
       and o.id = any(${`{${results.map((r) => r.orderId).join(',')}}`}::uuid[])
-    returning o.id, o.user_id, o.amount::text, o.description, o.status, o.reason,
-              to_json(o.created_at) #>> '{}' as created_at, to_json(o.updated_at) #>> '{}' as updated_at`)
-  return changed.map((row) => ({
-    orderId: row.id,
-    userId: row.user_id,
-    amount: Number(row.amount),
-    description: row.description,
-    status: row.status,
-    reason: row.reason,
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
-  }))
+    returning ${ANNOUNCED_COLUMNS}`)
+  return changed.map(toStatusChange)
+}
+
+/**
+ * The final status of those of the orders that have one, to announce again:
+ * a result for an order already final (a re-sent answer, a redelivery after
+ * a crash past commit) may be all that is left of an announcement that a
+ * crash cut off. Announcing a final status twice is harmless.
+ */
+export async function finalStatuses(tx: Executor, orderIds: string[]): Promise<OrderStatusChanged[]> {
+  if (orderIds.length === 0) return []
+  const rows = await tx.execute<ChangedRow>(sql`
+    select ${ANNOUNCED_COLUMNS} from ${orders} as o
+    where o.id = any(${`{${orderIds.join(',')}}`}::uuid[]) and o.status <> 'NEW'`)
+  return rows.map(toStatusChange)
 }

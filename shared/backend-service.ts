@@ -46,6 +46,8 @@ export type BackendSpec<TSchema extends Record<string, unknown>, S extends Subje
   migrationsFolder: string
   consumes: { stream: string; durable: string; subjects: readonly S[]; lockKey?: (message: Envelope<S>) => string }
   handler: (deps: ServiceDeps<TSchema>) => MessageHandler<S>
+  /** For messages already in the inbox (redelivered after a crash past commit); see InboxConsumer. */
+  duplicateHandler?: (deps: ServiceDeps<TSchema>) => MessageHandler<S>
   createApp: (deps: ServiceDeps<TSchema>) => AnyElysia
   /** Periodic work of the service besides relay and consumer (the orders sweeper). */
   background?: (deps: ServiceDeps<TSchema>, config: ServiceConfig) => { start(): void; stop(): Promise<void> }
@@ -98,6 +100,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
       log,
       ...spec.consumes,
       handle: spec.handler(deps),
+      handleDuplicates: spec.duplicateHandler?.(deps),
       prepare: () => ensureConsumer(jsm, spec.consumes, config.messaging),
     },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver, ackWaitMs: config.messaging.ackWaitMs },

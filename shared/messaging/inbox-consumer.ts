@@ -121,6 +121,13 @@ export class InboxConsumer<S extends Subject> {
       subjects: readonly S[]
       handle: MessageHandler<S>
       /**
+       * Run in the same transaction for the messages the inbox already holds
+       * (redelivered after a crash between commit and ack): what must happen
+       * again for them. Orders announces the orders' current status again,
+       * since the crash may have cut the first announcement off.
+       */
+      handleDuplicates?: MessageHandler<S>
+      /**
        * The row a message's handler locks (payments: the account). A batch is
        * handled in this order, so concurrent transactions take their locks in
        * the same order and cannot deadlock.
@@ -282,9 +289,18 @@ export class InboxConsumer<S extends Subject> {
       const freshIds = new Set(fresh.map((row) => row.messageId))
       // Two deliveries of one message in the same batch: only the first is fresh.
       const toHandle = items.filter((item) => freshIds.delete(item.messageId))
-      const afterCommit = toHandle.length > 0 ? await this.deps.handle(tx, toHandle) : undefined
+      const handled = new Set(toHandle)
+      const duplicates = items.filter((item) => !handled.has(item))
+      const afterHandled = toHandle.length > 0 ? await this.deps.handle(tx, toHandle) : undefined
+      const afterDuplicates = duplicates.length > 0 ? await this.deps.handleDuplicates?.(tx, duplicates) : undefined
       failpoint(`${this.deps.durable}.before-commit`)
-      return { handled: new Set(toHandle), afterCommit }
+      return {
+        handled,
+        afterCommit: () => {
+          afterHandled?.()
+          afterDuplicates?.()
+        },
+      }
     })
     this.stats.transactions += 1
     failpoint(`${this.deps.durable}.after-commit`)
@@ -302,7 +318,7 @@ export class InboxConsumer<S extends Subject> {
         item.ctx.log.info('duplicate message skipped (already in inbox)')
       }
     }
-    outcome.afterCommit?.()
+    outcome.afterCommit()
   }
 
   /** Parses and validates; a message that can never be handled is dead-lettered here. */

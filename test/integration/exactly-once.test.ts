@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { armFailpoint, disarmAllFailpoints } from '../../shared/failpoints'
 import { CONSUMERS, messageIds, SUBJECTS } from '../../shared/messaging/contracts'
+import { connect } from '@nats-io/transport-node'
 import { pollUntil } from '../support/poll'
 import { startSystem, type TestSystem } from '../support/system'
 
@@ -77,8 +78,13 @@ describe('with the default duplicate window', () => {
     expect(await paymentsFor(sys, orderId)).toEqual({ decisions: 1, debits: 1 })
   })
 
-  test('orders dying after commit but before the ack: the status is set once and stays', async () => {
+  test('orders dying after commit but before the ack: the status is set once, stays, and is still announced', async () => {
     await sys.openAccount('u5', 1000)
+    // What the gateways hear: the crash cut the first announcement off with the ack.
+    const nc = await connect({ servers: sys.nats.url })
+    const announced: string[] = []
+    nc.subscribe(SUBJECTS.orderStatusChanged, { callback: (_, msg) => void announced.push(msg.string()) })
+    await nc.flush()
     const duplicatesBefore = sys.orders.consumer.stats.duplicates
     armFailpoint(`${results.durable}.after-commit`)
     const orderId = await sys.createOrder('u5', 500)
@@ -86,6 +92,14 @@ describe('with the default duplicate window', () => {
     await sys.waitForConsumerIdle(results.stream, results.durable)
     expect(sys.orders.consumer.stats.duplicates).toBe(duplicatesBefore + 1)
     expect(await sys.balance('u5')).toBe(500)
+    // The redelivery found its id in the inbox and announced the order's final status again.
+    const mine = await pollUntil(
+      'the announcement of the order',
+      () => announced.map((text) => JSON.parse(text) as { orderId: string; status: string }).filter((a) => a.orderId === orderId),
+      (found) => found.length > 0,
+    )
+    expect(mine.map((a) => a.status)).toEqual(['FINISHED'])
+    await nc.close()
   })
 
   test('100 concurrent orders on an account that covers exactly 37 of them', async () => {
