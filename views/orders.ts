@@ -9,6 +9,9 @@ import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
 /** An order as the API returns it (the user id is not needed to show it). */
 export type Order = Omit<OrderView, 'userId'>
 
+/** How often a row added by a form reads itself again while that read fails. */
+const ROW_RETRY_SECONDS = 3
+
 const STATUS_LABEL = { NEW: 'Paying…', FINISHED: 'Paid', CANCELLED: 'Cancelled' } as const
 const REASON_TEXT = {
   insufficient_funds: 'Not enough money in the account.',
@@ -26,11 +29,13 @@ export function renderStatusBadge(order: Pick<Order, 'status'>): Html {
  * `refresh`: once inserted, fetch the row again. A row added by a form's
  * response may have missed a push that arrived before it was in the page;
  * reading it after insertion cannot miss the change (final states are final).
+ * A read that fails is answered 204 (htmx keeps the row) and tried again
+ * every few seconds until one succeeds.
  */
 export function renderOrder(order: Order, currency: Currency, options: { oob?: boolean; refresh?: boolean } = {}): Html {
   const refresh = options.refresh && order.status === 'NEW'
   return html`<li id="${orderElementId(order.id)}" class="order" data-status="${order.status}"${options.oob ? html` hx-swap-oob="true"` : ''}${
-    refresh ? html` hx-get="/orders/${order.id}/row" hx-trigger="load" hx-swap="outerHTML"` : ''
+    refresh ? html` hx-get="/orders/${order.id}/row" hx-trigger="load, every ${ROW_RETRY_SECONDS}s" hx-swap="outerHTML"` : ''
   }>
   <a class="order-main" href="/orders/${order.id}">
     <span class="amount">${currency.format(order.amount)}</span>

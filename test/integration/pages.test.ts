@@ -376,6 +376,18 @@ describe('orders page', () => {
       await another.stop()
     }
   })
+
+  test('a new row that cannot read itself again (orders down) stays in the page and asks again later', async () => {
+    const id = await sys.createOrder('olga', 10)
+    const created = await page('POST', '/orders', { user: 'olga', htmx: true, form: { amount: '0.20', description: 'kept row' } })
+    expect(created.text).toMatch(/hx-get="\/orders\/[0-9a-f-]+\/row" hx-trigger="load, every 3s"/)
+    expect((await page('GET', `/orders/${id}/row`, { user: 'olga' })).text).toContain(`id="order-${id}"`)
+    await sys.orders.stop()
+    // htmx swaps every answer but 204 and 304: an error body would have replaced the row.
+    const failed = await page('GET', `/orders/${id}/row`, { user: 'olga' })
+    expect(failed.status).toBe(204)
+    expect(failed.text).toBe('')
+  })
 })
 
 describe('assets', () => {

@@ -174,7 +174,7 @@ describe('order fragments', () => {
   })
 
   test('an order added by a form response reads itself again once inserted, only while NEW', () => {
-    expect(renderOrderCreated(order, 'token', eur).value).toContain(`hx-get="/orders/${order.id}/row" hx-trigger="load"`)
+    expect(renderOrderCreated(order, 'token', eur).value).toContain(`hx-get="/orders/${order.id}/row" hx-trigger="load, every 3s"`)
     expect(renderOrder({ ...order, status: 'FINISHED' }, eur, { refresh: true }).value).not.toContain('hx-trigger')
   })
 })
