@@ -13,6 +13,7 @@ import { type RunningCluster, type RunningNats, startNats, startNatsCluster } fr
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
 import { bodyDigest, signIdentity } from '../../shared/identity'
 import { CONSUMERS } from '../../shared/messaging/contracts'
+import { isTransient } from '../../shared/messaging/nats'
 import { formatDiscrepancy, formatSummary } from '../../shared/reconcile/checks'
 import { reconcile } from '../../shared/reconcile/read'
 import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
@@ -335,13 +336,17 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     }
     const nc = await connect({ servers: natsUrl.split(',') })
     try {
-      const jsm = await jetstreamManager(nc)
+      // A node that has just come back may not answer the JetStream API at once: ask again.
+      const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })
       for (const c of [CONSUMERS.orders, CONSUMERS.payments]) {
         const deadlineConsumer = Date.now() + 20_000
         for (;;) {
-          const info = await jsm.consumers.info(c.stream, c.durable)
-          if (info.num_pending === 0 && info.num_ack_pending === 0) break
-          if (Date.now() > deadlineConsumer) throw new Error(`${c.durable}: ${info.num_pending} pending, ${info.num_ack_pending} unacked`)
+          const info = await jsm.consumers.info(c.stream, c.durable).catch((error: unknown) => {
+            if (Date.now() > deadlineConsumer || !isTransient(error)) throw error
+            return undefined
+          })
+          if (info && info.num_pending === 0 && info.num_ack_pending === 0) break
+          if (Date.now() > deadlineConsumer) throw new Error(`${c.durable}: ${info?.num_pending} pending, ${info?.num_ack_pending} unacked`)
           await Bun.sleep(100)
         }
       }
