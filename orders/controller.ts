@@ -18,12 +18,14 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
     .post(
       '',
       async ({ body, userId, requestId, set, request }) => {
-        await limiter.take(userId, set)
-        let written: Awaited<ReturnType<typeof createOrder>>['message'] | undefined
+        let written: NonNullable<Awaited<ReturnType<typeof createOrder>>>['message'] | undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
-          const { order, message } = await createOrder(db, { userId, amount: body.amount, description: body.description, requestId }, deps.config.sweeper.stuckAfterMs)
-          written = message
-          return order
+          // The limit's take rides in the order's own statement: one round trip, one commit.
+          const input = { userId, amount: body.amount, description: body.description, requestId }
+          const created = await createOrder(db, input, deps.config.sweeper.stuckAfterMs, limiter.takeWithin(userId))
+          if (!created) return limiter.refuse(userId, set)
+          written = created.message
+          return created.order
         })
         if (written) {
           deps.outboxWritten([written])

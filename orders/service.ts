@@ -1,5 +1,5 @@
 // Orders business logic: plain functions over the database, no HTTP context.
-import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, or, type SQL, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
@@ -20,7 +20,9 @@ export async function createOrder(
   input: { userId: string; amount: number; description?: string; requestId?: string },
   /** When the stuck-order sweeper asks again if no answer came (orders/sweeper.ts). */
   firstAskAfterMs: number,
-): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> }> {
+  /** The rate limit's take (RateLimiter.takeWithin), run in the same statement: no token, no order. */
+  take?: SQL,
+): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> } | undefined> {
   const id = Bun.randomUUIDv7()
   const description = input.description ?? null
   const message: OutgoingMessage<typeof SUBJECTS.paymentRequested> = {
@@ -29,16 +31,19 @@ export async function createOrder(
     payload: { orderId: id, userId: input.userId, amount: input.amount, askedAt: Date.now() },
     requestId: input.requestId,
   }
+  const row = sql`${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000})`
   const rows = await db.execute<{ created_at: string }>(sql`
-    with created as (
+    with ${take ? sql`taken as (${take}),` : sql``}
+    created as (
       insert into ${orders} (id, user_id, amount, description, next_ask_at)
-      values (${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000}))
+      ${take ? sql`select ${row} where exists (select 1 from taken)` : sql`values (${row})`}
       returning created_at
     ),
     payment_requested as (
-      ${insertOutboxRow(message)}
+      ${insertOutboxRow(message, take ? sql`exists (select 1 from created)` : undefined)}
     )
     select to_json(created_at) #>> '{}' as created_at from created`)
+  if (rows.length === 0) return undefined
   const createdAt = new Date(rows[0]!.created_at).toISOString()
   const order: OrderView = { id, userId: input.userId, amount: input.amount, description, status: 'NEW', reason: null, createdAt, updatedAt: createdAt }
   return { order, message }

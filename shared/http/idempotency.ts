@@ -136,8 +136,9 @@ export async function idempotent<T>(
     })
     return { status: successStatus, body, replayed: false }
   } catch (error) {
-    const lost = error instanceof AppError && error.code === 'idempotency_claim_lost'
-    if (lost) await claim.release().catch(() => {})
+    // Lost, or refused before anything was tried (a rate limit): the key stays free for a retry.
+    const retryable = error instanceof AppError && (error.code === 'idempotency_claim_lost' || error.code === 'rate_limited')
+    if (retryable) await claim.release().catch(() => {})
     else if (error instanceof AppError) await claim.fail(error).catch(() => {})
     else await claim.release().catch(() => {})
     throw error

@@ -14,8 +14,13 @@ export type OutgoingMessage<S extends Subject> = {
   requestId?: string | null
 }
 
-/** `insert into outbox …` for one message, to embed in a statement (a CTE) that also writes the state change. */
-export function insertOutboxRow<S extends Subject>(message: OutgoingMessage<S>): SQL {
+/**
+ * `insert into outbox …` for one message, to embed in a statement (a CTE) that
+ * also writes the state change; with `onlyIf`, the row is written only when
+ * that condition holds (`exists (select 1 from <the change's CTE>)`).
+ */
+export function insertOutboxRow<S extends Subject>(message: OutgoingMessage<S>, onlyIf?: SQL): SQL {
+  const row = sql`${message.id}, ${message.subject}, ${JSON.stringify(message.payload)}::jsonb, ${message.requestId ?? null}`
   return sql`insert into ${outbox} (id, subject, payload, request_id)
-      values (${message.id}, ${message.subject}, ${JSON.stringify(message.payload)}::jsonb, ${message.requestId ?? null})`
+      ${onlyIf ? sql`select ${row} where ${onlyIf}` : sql`values (${row})`}`
 }

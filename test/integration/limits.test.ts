@@ -40,8 +40,28 @@ describe('rate limits', () => {
     expect(refused[0]!.body.error).toBe('rate_limited')
     expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     expect((await sys.api('GET', '/api/orders', { user: 'limited' })).body.items).toHaveLength(5)
+    // The take rides in the order's statement: a refused order wrote no outbox row either.
+    const [outbox] = await sys.ordersSql`select count(*)::int as n from outbox where payload->>'userId' = 'limited'`
+    expect(outbox!.n).toBe(5)
     await sys.openAccount('neighbour')
     expect((await sys.api('POST', '/api/orders', { user: 'neighbour', body: { amount: 1 } })).status).toBe(201)
+  })
+
+  test('a refused order with an Idempotency-Key is not remembered: the same key succeeds once a token is back', async () => {
+    await sys.openAccount('keyed')
+    const key = crypto.randomUUID()
+    const headers = { 'idempotency-key': key }
+    const burst = await Promise.all(Array.from({ length: 5 }, () => sys.api('POST', '/api/orders', { user: 'keyed', body: { amount: 1 } })))
+    expect(burst.map((r) => r.status)).toEqual([201, 201, 201, 201, 201])
+    const refused = await sys.api('POST', '/api/orders', { user: 'keyed', body: { amount: 2 }, headers })
+    expect(refused.status).toBe(429)
+    await Bun.sleep(Number(refused.headers.get('retry-after')) * 1000 + 100)
+    const retried = await sys.api('POST', '/api/orders', { user: 'keyed', body: { amount: 2 }, headers })
+    expect(retried.status).toBe(201)
+    const replayed = await sys.api('POST', '/api/orders', { user: 'keyed', body: { amount: 2 }, headers })
+    expect(replayed.status).toBe(201)
+    expect(replayed.body.id).toBe(retried.body.id)
+    expect((await sys.api('GET', '/api/orders', { user: 'keyed' })).body.items).toHaveLength(6)
   })
 
   test('top-ups are limited the same way', async () => {
