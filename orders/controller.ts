@@ -5,7 +5,9 @@ import type { ServiceDeps } from '../shared/backend-service'
 import { requestId } from '../shared/http/service-app'
 import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
-import { createOrder, getOrder, listOrders } from './service'
+import { type CreatedOrder, createOrder, getOrder, listOrders } from './service'
+import { claimProofNonceWithin } from '../shared/http/proof-nonces'
+import { AppError } from '../shared/errors'
 import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
 import { operationDocs } from '../shared/http/api-docs'
@@ -17,13 +19,17 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
     .use(identity(deps.identity, 'orders'))
     .post(
       '',
-      async ({ body, userId, requestId, set, request }) => {
-        let written: NonNullable<Awaited<ReturnType<typeof createOrder>>>['message'] | undefined
+      async ({ body, userId, proof, requestId, set, request }) => {
+        let written: CreatedOrder['message'] | undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
-          // The limit's take rides in the order's own statement: one round trip, one commit.
+          // The limit's take and the proof's nonce ride in the order's own statement: one round trip, one commit.
           const input = { userId, amount: body.amount, description: body.description, requestId }
-          const created = await createOrder(db, input, deps.config.sweeper.stuckAfterMs, limiter.takeWithin(userId))
-          if (!created) return limiter.refuse(userId, set)
+          const guards = { take: limiter.takeWithin(userId), nonce: proof && claimProofNonceWithin(proof) }
+          const created = await createOrder(db, input, deps.config.sweeper.stuckAfterMs, guards)
+          if ('refused' in created) {
+            if (created.refused === 'proof_replayed') throw new AppError('unauthorized')
+            return limiter.refuse(userId, set)
+          }
           written = created.message
           return created.order
         })

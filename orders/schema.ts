@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import { bigint, check, index, integer, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
 import { idempotencyKeys } from '../shared/db/idempotency-table'
 import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
+import { proofNonces } from '../shared/db/proof-nonce-table'
 import { rateLimitBuckets } from '../shared/db/rate-limit-table'
 
 export const ORDER_STATUSES = ['NEW', 'FINISHED', 'CANCELLED'] as const
@@ -45,5 +46,5 @@ export const orders = pgTable(
 
 export type OrderRow = typeof orders.$inferSelect
 
-export const schema = { orders, outbox, inbox, deadLetters, idempotencyKeys, rateLimitBuckets }
-export { deadLetters, idempotencyKeys, inbox, outbox, rateLimitBuckets }
+export const schema = { orders, outbox, inbox, deadLetters, idempotencyKeys, rateLimitBuckets, proofNonces }
+export { deadLetters, idempotencyKeys, inbox, outbox, proofNonces, rateLimitBuckets }

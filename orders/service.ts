@@ -15,14 +15,28 @@ const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
  * inserts are parts of one statement, so they commit together (one implicit
  * transaction, one round trip) or not at all.
  */
+/** What a new order's statement checks in the same round trip: the rate limit's take, the identity proof's nonce. */
+export type OrderGuards = {
+  /** RateLimiter.takeWithin(): no token, no order. */
+  take?: SQL
+  /** claimProofNonceWithin(): a proof already used at any instance, no order. */
+  nonce?: SQL
+}
+
+export type CreatedOrder = { order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> }
+
+/**
+ * One statement: the guards, the order and its outbox row (CTEs), so one
+ * round trip and one commit; when a guard refuses, nothing is written and
+ * the refusal says which.
+ */
 export async function createOrder(
   db: Executor,
   input: { userId: string; amount: number; description?: string; requestId?: string },
   /** When the stuck-order sweeper asks again if no answer came (orders/sweeper.ts). */
   firstAskAfterMs: number,
-  /** The rate limit's take (RateLimiter.takeWithin), run in the same statement: no token, no order. */
-  take?: SQL,
-): Promise<{ order: OrderView; message: OutgoingMessage<typeof SUBJECTS.paymentRequested> } | undefined> {
+  guards: OrderGuards = {},
+): Promise<CreatedOrder | { refused: 'rate_limited' | 'proof_replayed' }> {
   const id = Bun.randomUUIDv7()
   const description = input.description ?? null
   const message: OutgoingMessage<typeof SUBJECTS.paymentRequested> = {
@@ -31,20 +45,27 @@ export async function createOrder(
     payload: { orderId: id, userId: input.userId, amount: input.amount, askedAt: Date.now() },
     requestId: input.requestId,
   }
-  const row = sql`${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000})`
-  const rows = await db.execute<{ created_at: string }>(sql`
-    with ${take ? sql`taken as (${take}),` : sql``}
+  const take = guards.take ?? sql`select 1`
+  const nonce = guards.nonce ?? sql`select 1`
+  const allowed = sql`exists (select 1 from taken) and exists (select 1 from fresh_proof)`
+  const rows = await db.execute<{ taken: boolean; fresh_proof: boolean; created_at: string | null }>(sql`
+    with taken as (${take}),
+    fresh_proof as (${nonce}),
     created as (
       insert into ${orders} (id, user_id, amount, description, next_ask_at)
-      ${take ? sql`select ${row} where exists (select 1 from taken)` : sql`values (${row})`}
+      select ${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000})
+      where ${allowed}
       returning created_at
     ),
     payment_requested as (
-      ${insertOutboxRow(message, take ? sql`exists (select 1 from created)` : undefined)}
+      ${insertOutboxRow(message, sql`exists (select 1 from created)`)}
     )
-    select to_json(created_at) #>> '{}' as created_at from created`)
-  if (rows.length === 0) return undefined
-  const createdAt = new Date(rows[0]!.created_at).toISOString()
+    select exists (select 1 from taken) as taken, exists (select 1 from fresh_proof) as fresh_proof,
+           (select to_json(created_at) #>> '{}' from created) as created_at`)
+  const result = rows[0]!
+  if (!result.fresh_proof) return { refused: 'proof_replayed' }
+  if (!result.taken || result.created_at === null) return { refused: 'rate_limited' }
+  const createdAt = new Date(result.created_at).toISOString()
   const order: OrderView = { id, userId: input.userId, amount: input.amount, description, status: 'NEW', reason: null, createdAt, updatedAt: createdAt }
   return { order, message }
 }

@@ -33,10 +33,10 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
     })
     .post(
       '/top-up',
-      async ({ userId, body, request, set }) => {
+      async ({ userId, proof, body, request, set }) => {
         await limiter.take(userId, set)
         const route = 'POST /api/payments/account/top-up'
-        const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount))
+        const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount, proof))
         set.status = result.status
         if (result.replayed) set.headers['idempotent-replayed'] = 'true'
         return result.body as Static<typeof BalanceView>

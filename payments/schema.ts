@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm'
 import { bigint, check, foreignKey, index, pgTable, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { idempotencyKeys } from '../shared/db/idempotency-table'
+import { proofNonces } from '../shared/db/proof-nonce-table'
 import { rateLimitBuckets } from '../shared/db/rate-limit-table'
 import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
 
@@ -83,5 +84,5 @@ export const ledgerEntries = pgTable(
   ],
 )
 
-export const schema = { accounts, ledgerEntries, payments, outbox, inbox, deadLetters, idempotencyKeys, rateLimitBuckets }
-export { deadLetters, idempotencyKeys, inbox, outbox, rateLimitBuckets }
+export const schema = { accounts, ledgerEntries, payments, outbox, inbox, deadLetters, idempotencyKeys, rateLimitBuckets, proofNonces }
+export { deadLetters, idempotencyKeys, inbox, outbox, proofNonces, rateLimitBuckets }

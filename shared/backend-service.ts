@@ -5,6 +5,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
 import { forgetOldIdempotencyKeys } from './http/idempotency'
+import { forgetExpiredProofNonces } from './http/proof-nonces'
 import type { RateLimit } from './http/rate-limit'
 import { type IdentitySettings, warnIfInsecure } from './identity'
 import { stopServer } from './lifecycle'
@@ -111,6 +112,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const background = spec.background?.(deps, config)
   if (options.relay !== false) background?.start()
   const forgetKeys = setInterval(() => void forgetOldIdempotencyKeys(db).catch(() => {}), 10 * 60_000)
+  const forgetNonces = setInterval(() => void forgetExpiredProofNonces(db).catch(() => {}), 60_000)
   if (options.relay !== false) await relay.start()
   if (options.consumer !== false) consumer.start()
   log.info({ port }, `${spec.name} service listening`)
@@ -119,6 +121,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(forgetKeys)
+      clearInterval(forgetNonces)
       await stopServer(app)
       await background?.stop()
       await consumer.stop()

@@ -12,12 +12,14 @@
 //   (say a GET of the balance) is refused for any other (a top-up, an order).
 // - It lives PROOF_MAX_AGE_MS (15 s), and each service remembers the nonces it
 //   accepted for that long and refuses a second use (ProofReplayCache).
-// What is left: with several instances of a service behind a balancer, each
-// remembers only its own nonces, so the exact same request could be replayed
-// once per other instance within 15 s by someone who can read the traffic
-// between the gateway and the services. For the requests that move money that
-// is harmless when they carry an Idempotency-Key (the pages always send one):
-// the replay gets the first response back and does nothing.
+// With several instances of a service behind a balancer, each remembers only
+// its own nonces, so the exact same request could be replayed once at each
+// other instance within 15 s by someone who can read the traffic between the
+// gateway and the services. The requests that move money (creating an order,
+// a top-up) therefore also claim their nonce in the service's database, in
+// the statement or transaction of the write (shared/http/proof-nonces.ts):
+// one use across every instance. A replayed read is still answered once per
+// instance; it changes nothing.
 //
 // For local development only, DEV_TRUST_USER_ID_HEADER=true makes the gateway
 // and the services believe a bare `X-User-Id` header. It is off by default and
@@ -127,6 +129,11 @@ export function verifyIdentity(key: string, audience: Audience, proof: string, r
   return { userId, nonce, issuedAt }
 }
 
+/** When a proof stops being accepted, whatever the clocks: from then on its nonce need not be remembered. */
+export function proofExpiresAt(proof: VerifiedProof, now = Date.now()): number {
+  return Math.max(now, proof.issuedAt) + PROOF_MAX_AGE_MS + PROOF_MAX_SKEW_MS
+}
+
 /**
  * The nonces of proofs accepted in the last PROOF_MAX_AGE_MS (+ skew), so the
  * same proof is accepted once. Insertion order is time order, so forgetting
@@ -142,7 +149,7 @@ export class ProofReplayCache {
       this.seen.delete(nonce)
     }
     if (this.seen.has(proof.nonce)) return false
-    this.seen.set(proof.nonce, Math.max(now, proof.issuedAt) + PROOF_MAX_AGE_MS + PROOF_MAX_SKEW_MS)
+    this.seen.set(proof.nonce, proofExpiresAt(proof, now))
     return true
   }
 
@@ -157,22 +164,22 @@ export function identityHeaders(settings: IdentitySettings, audience: Audience, 
   return { [USER_ID_HEADER]: userId }
 }
 
-/** The caller's user id from a request to a service, or undefined (no, a bad or a replayed proof). */
+/** The caller from a request to a service, with the proof that named it (none in development mode), or undefined (no, a bad or a replayed proof). */
 export function callerOf(
   settings: IdentitySettings,
   audience: Audience,
   headers: Headers,
   request: BoundRequest,
   replays: ProofReplayCache,
-): string | undefined {
+): { userId: string; proof: VerifiedProof | undefined } | undefined {
   const proof = headers.get(IDENTITY_HEADER)
   if (proof !== null && settings.proofKey) {
     const verified = verifyIdentity(settings.proofKey, audience, proof, request)
-    return verified && replays.accept(verified) ? verified.userId : undefined
+    return verified && replays.accept(verified) ? { userId: verified.userId, proof: verified } : undefined
   }
   if (settings.devTrustUserIdHeader) {
     const userId = headers.get(USER_ID_HEADER)
-    return isValidUserId(userId) ? userId : undefined
+    return isValidUserId(userId) ? { userId, proof: undefined } : undefined
   }
   return undefined
 }
@@ -209,8 +216,9 @@ export function identity(settings: IdentitySettings, audience: Audience) {
   const replays = replayCaches.get(audience) ?? new ProofReplayCache()
   replayCaches.set(audience, replays)
   return new Elysia({ name: 'gozon.identity', seed: audience }).derive({ as: 'scoped' }, async ({ request }) => {
-    const userId = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
-    if (userId === undefined) throw new AppError('unauthorized')
-    return { userId }
+    const caller = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
+    if (caller === undefined) throw new AppError('unauthorized')
+    // The proof goes along for the writes that move money: they claim its nonce for every instance (shared/http/proof-nonces.ts).
+    return { userId: caller.userId, proof: caller.proof }
   })
 }

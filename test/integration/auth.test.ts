@@ -152,6 +152,36 @@ describe('the services trust only the gateway’s proof, for the one request it 
     expect(await sys.balance('walt')).toBe(0)
   })
 
+  test('a proof that moved money is used once across instances: the same order or top-up replayed at another instance is refused', async () => {
+    const [orders2, payments2] = await Promise.all([sys.startAnotherInstance('orders'), sys.startAnotherInstance('payments')])
+    try {
+      await sys.openAccount('xena', 500)
+      const send = (base: string, path: string, headers: Record<string, string>, body: string) =>
+        fetch(`${base}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
+      // A keyless order, captured between the gateway and orders, then replayed through the balancer to the other instance.
+      const orderBody = JSON.stringify({ amount: 7 })
+      const orderProof = sys.proofFor('xena', 'orders', { method: 'POST', path: '/api/orders', body: orderBody })
+      expect((await send(sys.orders.url, '/api/orders', orderProof, orderBody)).status).toBe(201)
+      const replayedOrder = await send(orders2.url, '/api/orders', orderProof, orderBody)
+      expect(replayedOrder.status).toBe(401)
+      expect(((await replayedOrder.json()) as { error: string }).error).toBe('unauthorized')
+      const [orderCount] = await sys.ordersSql`select count(*)::int as n from orders where user_id = 'xena'`
+      expect(orderCount!.n).toBe(1)
+      // The same for a keyless top-up: the money is added once.
+      const topUpBody = JSON.stringify({ amount: 300 })
+      const topUpProof = sys.proofFor('xena', 'payments', { method: 'POST', path: '/api/payments/account/top-up', body: topUpBody })
+      expect((await send(sys.payments.url, '/api/payments/account/top-up', topUpProof, topUpBody)).status).toBe(200)
+      expect((await send(payments2.url, '/api/payments/account/top-up', topUpProof, topUpBody)).status).toBe(401)
+      expect(await sys.waitForFinal('xena', (await sys.ordersSql`select id from orders where user_id = 'xena'`)[0]!.id)).toMatchObject({ status: 'FINISHED' })
+      expect(await sys.balance('xena')).toBe(500 + 300 - 7)
+      // Each nonce is remembered once, until its proof expires.
+      const [nonces] = await sys.ordersSql`select count(*)::int as n, bool_and(expires_at > now()) as live from identity_proof_nonces`
+      expect(nonces).toMatchObject({ live: true })
+    } finally {
+      await Promise.all([orders2.stop(), payments2.stop()])
+    }
+  })
+
   test('a proof for one body is refused with another', async () => {
     const body = JSON.stringify({ amount: 100 })
     const proof = sys.proofFor('walt', 'payments', { method: 'POST', path: '/api/payments/account/top-up', body })

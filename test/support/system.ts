@@ -97,6 +97,11 @@ export async function startSystem(options: SystemOptions = {}) {
     const another = startGateway({ ...gatewayDeps, ...overrides, nc }, { hostname: '127.0.0.1', port: 0 })
     return { ...another, stop: async () => (await another.stop(), await nc.close()) }
   }
+  /** Another instance of a service on the same database and NATS, as behind a balancer (HTTP only: no relay, no consumer). */
+  const startAnotherInstance = (name: 'orders' | 'payments') =>
+    name === 'orders'
+      ? startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), { relay: false, consumer: false })
+      : startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), { relay: false, consumer: false })
   const ordersSql = sqlClient(ordersDbUrl)
   const paymentsSql = sqlClient(paymentsDbUrl)
   const probe: NatsConnection = await connect({ servers: nats.url })
@@ -221,6 +226,7 @@ export async function startSystem(options: SystemOptions = {}) {
     payments,
     gateway,
     startAnotherGateway,
+    startAnotherInstance,
     env,
     ordersSql,
     paymentsSql,

@@ -1,0 +1,7 @@
+-- Nonces of the identity proofs that moved money (shared/http/proof-nonces.ts): one use across every instance.
+CREATE TABLE "identity_proof_nonces" (
+	"nonce" text PRIMARY KEY NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX "identity_proof_nonces_expires_at_idx" ON "identity_proof_nonces" USING btree ("expires_at");

@@ -1,0 +1,34 @@
+// One use of an identity proof across every instance of a service, for the
+// requests that move money (creating an order, a top-up). Each instance
+// already refuses a proof it has seen (ProofReplayCache, in memory); this
+// closes the rest: the exact same request, captured between the gateway and
+// the services and replayed through the balancer to another instance within
+// the proof's 15 s, would otherwise be a second order or a second top-up when
+// it carries no Idempotency-Key. The nonce is claimed in the same statement
+// or transaction as the write, so no extra commit: a claim that finds the
+// nonce taken writes nothing, and the request is refused as unauthorized.
+import { sql, type SQL } from 'drizzle-orm'
+import type { Executor } from '../db/client'
+import { proofNonces } from '../db/proof-nonce-table'
+import { AppError } from '../errors'
+import { proofExpiresAt, type VerifiedProof } from '../identity'
+
+/** The claim as a statement to embed in the write's own (a CTE); it returns one row when the nonce was fresh. */
+export function claimProofNonceWithin(proof: VerifiedProof): SQL {
+  return sql`insert into ${proofNonces} (nonce, expires_at)
+    values (${proof.nonce}, to_timestamp(${proofExpiresAt(proof) / 1000}))
+    on conflict (nonce) do nothing
+    returning 1`
+}
+
+/** Claims the nonce inside the write's transaction; a nonce already used is a 401 (the transaction rolls back). */
+export async function claimProofNonce(tx: Executor, proof: VerifiedProof | undefined): Promise<void> {
+  if (!proof) return // development mode: no proofs
+  const rows = await tx.execute(claimProofNonceWithin(proof))
+  if (rows.length === 0) throw new AppError('unauthorized')
+}
+
+/** Deletes the nonces of proofs that have expired (every minute, shared/backend-service.ts). */
+export async function forgetExpiredProofNonces(db: Executor): Promise<void> {
+  await db.delete(proofNonces).where(sql`${proofNonces.expiresAt} < now()`)
+}
