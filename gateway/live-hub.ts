@@ -62,7 +62,7 @@ export class LiveHub {
   constructor(private readonly deps: { nc: NatsConnection; client: Pick<ServiceClient, 'balance'>; log: Logger; currency: Currency }) {}
 
   start(): void {
-    void this.resyncOnReconnect()
+    this.resyncOnReconnect().catch((error: unknown) => this.deps.log.warn({ err: error }, 'watching the NATS connection stopped'))
     this.subscription = this.deps.nc.subscribe(SUBJECTS.orderStatusChanged, {
       callback: (error, msg) => {
         if (error) return this.deps.log.warn({ err: error }, 'status subscription error')

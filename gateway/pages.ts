@@ -167,8 +167,9 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     .get('/orders/:id/row', async ({ request, params, viewer }) => {
       if (!viewer) return goTo(request, '/sign-in')
       const order = await client.getOrder(viewer.userId, params.id)
-      // htmx swaps every answer but 204 and 304: on failure the row stays as it is and asks again (renderOrder's refresh).
-      if (!order.ok) return new Response(null, { status: 204 })
+      // No such order: the row goes. Any other failure: 204, which htmx does not swap (it swaps error bodies),
+      // so the row stays as it is and asks again (renderOrder's refresh).
+      if (!order.ok) return order.status === 404 ? htmlResponse(html``) : new Response(null, { status: 204 })
       return htmlResponse(renderOrder(order.body, currency))
     })
     .get('/operations', async ({ request, viewer }) => {

@@ -32,6 +32,7 @@ export function createApp(deps: OrdersDeps) {
         nc: deps.nc,
         consumer: CONSUMERS.orders,
         identity: deps.identity,
+        proofReplays: deps.proofReplays,
         givenUp: async () => ({ count: await countGivenUp(deps.db), latest: await latestGivenUp(deps.db) }),
         digest: () => ordersDigest(deps.db),
       }),

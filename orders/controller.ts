@@ -6,32 +6,37 @@ import { requestId } from '../shared/http/service-app'
 import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
 import { type CreatedOrder, createOrder, getOrder, listOrders } from './service'
-import { claimProofNonceWithin } from '../shared/http/proof-nonces'
+import { claimProofNonce, claimProofNonceWithin } from '../shared/http/proof-nonces'
+import type { SQL } from 'drizzle-orm'
 import { AppError } from '../shared/errors'
-import { idempotent } from '../shared/http/idempotency'
+import { idempotent, readIdempotencyKey } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
 import { operationDocs } from '../shared/http/api-docs'
 
-export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'config'>) {
+export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'proofReplays' | 'config'>) {
   const limiter = new RateLimiter(deps.db.$client, 'orders.create', deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
-    .use(identity(deps.identity, 'orders'))
+    .use(identity(deps.identity, 'orders', deps.proofReplays))
     .post(
       '',
       async ({ body, userId, proof, requestId, set, request }) => {
         let written: CreatedOrder['message'] | undefined
+        // The proof's nonce is claimed for every instance (shared/http/proof-nonces.ts): with a key, on its own
+        // first (committed whatever the work does); without, in the order's own statement.
+        if (proof && readIdempotencyKey(request.headers)) await claimProofNonce(deps.db, proof)
+        const nonce = proof && !readIdempotencyKey(request.headers) ? claimProofNonceWithin(proof) : undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
-          // The limit's take and the proof's nonce ride in the order's own statement: one round trip, one commit.
+          // The limit's take (and the nonce) ride in the order's own statement: one round trip, one commit.
           const input = { userId, amount: body.amount, description: body.description, requestId }
-          const guards = { take: limiter.takeWithin(userId), nonce: proof && claimProofNonceWithin(proof) }
+          const guards = { take: (onlyIf: SQL) => limiter.takeWithin(userId, onlyIf), nonce }
           const created = await createOrder(db, input, deps.config.sweeper.stuckAfterMs, guards)
-          if ('refused' in created) {
-            if (created.refused === 'proof_replayed') throw new AppError('unauthorized')
-            return limiter.refuse(userId, set)
+          if (!('refused' in created)) {
+            written = created.message
+            return created.order
           }
-          written = created.message
-          return created.order
+          if (created.refused === 'proof_replayed') throw new AppError('unauthorized')
+          return limiter.refuseWith(created.tokensLeft, set)
         })
         if (written) {
           deps.outboxWritten([written])

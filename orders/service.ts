@@ -3,6 +3,7 @@ import { and, desc, eq, lt, or, type SQL, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
+import type { EmbeddedTake } from '../shared/http/rate-limit'
 import { insertOutboxRow, type OutgoingMessage } from '../shared/messaging/outbox'
 import { type OrderView, toOrderView } from './model'
 import { type OrderRow, orders, type schema } from './schema'
@@ -15,11 +16,11 @@ const isUuid = (value: string) => new RegExp(UUID_PATTERN).test(value)
  * inserts are parts of one statement, so they commit together (one implicit
  * transaction, one round trip) or not at all.
  */
-/** What a new order's statement checks in the same round trip: the rate limit's take, the identity proof's nonce. */
+/** What a new order's statement checks in the same round trip. */
 export type OrderGuards = {
-  /** RateLimiter.takeWithin(): no token, no order. */
-  take?: SQL
-  /** claimProofNonceWithin(): a proof already used at any instance, no order. */
+  /** The rate limit's take (RateLimiter.takeWithin), given the condition it must wait for: no token, no order. */
+  take?: (onlyIf: SQL) => EmbeddedTake
+  /** claimProofNonceWithin(): a proof already used at any instance, no order, and no token taken. */
   nonce?: SQL
 }
 
@@ -27,8 +28,9 @@ export type CreatedOrder = { order: OrderView; message: OutgoingMessage<typeof S
 
 /**
  * One statement: the guards, the order and its outbox row (CTEs), so one
- * round trip and one commit; when a guard refuses, nothing is written and
- * the refusal says which.
+ * round trip and one commit. A refusal writes no order and no outbox row and
+ * says which guard refused; the guards' own rows (a nonce claimed, a token
+ * taken) are written whenever their own conditions hold.
  */
 export async function createOrder(
   db: Executor,
@@ -36,7 +38,7 @@ export async function createOrder(
   /** When the stuck-order sweeper asks again if no answer came (orders/sweeper.ts). */
   firstAskAfterMs: number,
   guards: OrderGuards = {},
-): Promise<CreatedOrder | { refused: 'rate_limited' | 'proof_replayed' }> {
+): Promise<CreatedOrder | { refused: 'proof_replayed' } | { refused: 'rate_limited'; tokensLeft: number }> {
   const id = Bun.randomUUIDv7()
   const description = input.description ?? null
   const message: OutgoingMessage<typeof SUBJECTS.paymentRequested> = {
@@ -45,26 +47,25 @@ export async function createOrder(
     payload: { orderId: id, userId: input.userId, amount: input.amount, askedAt: Date.now() },
     requestId: input.requestId,
   }
-  const take = guards.take ?? sql`select 1`
   const nonce = guards.nonce ?? sql`select 1`
-  const allowed = sql`exists (select 1 from taken) and exists (select 1 from fresh_proof)`
-  const rows = await db.execute<{ taken: boolean; fresh_proof: boolean; created_at: string | null }>(sql`
-    with taken as (${take}),
-    fresh_proof as (${nonce}),
+  const take = guards.take?.(sql`exists (select 1 from fresh_proof)`) ?? { statement: sql`select 1`, tokensLeft: sql`1` }
+  const rows = await db.execute<{ taken: boolean; fresh_proof: boolean; tokens: number; created_at: string | null }>(sql`
+    with fresh_proof as (${nonce}),
+    taken as (${take.statement}),
     created as (
       insert into ${orders} (id, user_id, amount, description, next_ask_at)
       select ${id}, ${input.userId}, ${input.amount}, ${description}, now() + make_interval(secs => ${firstAskAfterMs / 1000})
-      where ${allowed}
+      where exists (select 1 from taken) and exists (select 1 from fresh_proof)
       returning created_at
     ),
     payment_requested as (
       ${insertOutboxRow(message, sql`exists (select 1 from created)`)}
     )
-    select exists (select 1 from taken) as taken, exists (select 1 from fresh_proof) as fresh_proof,
+    select exists (select 1 from taken) as taken, exists (select 1 from fresh_proof) as fresh_proof, ${take.tokensLeft} as tokens,
            (select to_json(created_at) #>> '{}' from created) as created_at`)
   const result = rows[0]!
   if (!result.fresh_proof) return { refused: 'proof_replayed' }
-  if (!result.taken || result.created_at === null) return { refused: 'rate_limited' }
+  if (!result.taken || result.created_at === null) return { refused: 'rate_limited', tokensLeft: Number(result.tokens) }
   const createdAt = new Date(result.created_at).toISOString()
   const order: OrderView = { id, userId: input.userId, amount: input.amount, description, status: 'NEW', reason: null, createdAt, updatedAt: createdAt }
   return { order, message }
@@ -141,6 +142,9 @@ type ChangedRow = {
   updated_at: string
 }
 
+/** Validated UUIDs as one uuid[] parameter (a plain array literal), so the planner looks them up by primary key. */
+const uuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`
+
 const ANNOUNCED_COLUMNS = sql`o.id, o.user_id, o.amount::text, o.description, o.status, o.reason,
               to_json(o.created_at) #>> '{}' as created_at, to_json(o.updated_at) #>> '{}' as updated_at`
 
@@ -173,7 +177,7 @@ export async function applyPaymentResults(tx: Executor, results: PaymentResult[]
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(order_id uuid, user_id text, status text, reason text)
     where o.id = r.order_id and o.user_id = r.user_id and o.status = 'NEW'
       -- Lets the planner look the orders up by primary key (ids are UUIDs: a plain array literal).
-      and o.id = any(${`{${results.map((r) => r.orderId).join(',')}}`}::uuid[])
+      and o.id = any(${uuidArray(results.map((r) => r.orderId))})
     returning ${ANNOUNCED_COLUMNS}`)
   return changed.map(toStatusChange)
 }
@@ -188,6 +192,6 @@ export async function finalStatuses(tx: Executor, orderIds: string[]): Promise<O
   if (orderIds.length === 0) return []
   const rows = await tx.execute<ChangedRow>(sql`
     select ${ANNOUNCED_COLUMNS} from ${orders} as o
-    where o.id = any(${`{${orderIds.join(',')}}`}::uuid[]) and o.status <> 'NEW'`)
+    where o.id = any(${uuidArray(orderIds)}) and o.status <> 'NEW'`)
   return rows.map(toStatusChange)
 }

@@ -2,8 +2,6 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Database, Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
-import { claimProofNonce } from '../shared/http/proof-nonces'
-import type { VerifiedProof } from '../shared/identity'
 import { MAX_BALANCE } from '../shared/money'
 import type { AccountView, LedgerEntryView } from './model'
 import { accounts, ledgerEntries, type schema } from './schema'
@@ -31,10 +29,8 @@ export async function getAccount(db: PaymentsDb, userId: string): Promise<Accoun
 }
 
 /** Adds money in one conditional UPDATE (capped at MAX_BALANCE) plus its ledger entry. */
-/** Adds `amount`; `proof`'s nonce is claimed in the same transaction (one use across every instance). */
-export async function topUp(db: Executor, userId: string, amount: number, proof?: VerifiedProof): Promise<{ userId: string; balance: number }> {
+export async function topUp(db: Executor, userId: string, amount: number): Promise<{ userId: string; balance: number }> {
   return db.transaction(async (tx) => {
-    await claimProofNonce(tx, proof)
     const [updated] = await tx
       .update(accounts)
       .set({ balance: sql`${accounts.balance} + ${amount}` })

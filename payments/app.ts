@@ -31,6 +31,7 @@ export function createApp(deps: PaymentsDeps) {
         nc: deps.nc,
         consumer: CONSUMERS.payments,
         identity: deps.identity,
+        proofReplays: deps.proofReplays,
         digest: () => paymentsDigest(deps.db),
       }),
     )

@@ -8,13 +8,14 @@ import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
 import { idempotent } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
+import { claimProofNonceWithin } from '../shared/http/proof-nonces'
 import { operationDocs } from '../shared/http/api-docs'
 import type { ServiceDeps } from '../shared/backend-service'
 
-export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity'>) {
+export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity' | 'proofReplays'>) {
   const limiter = new RateLimiter(deps.db.$client, 'payments.top-up', deps.rateLimit)
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
-    .use(identity(deps.identity, 'payments'))
+    .use(identity(deps.identity, 'payments', deps.proofReplays))
     .post(
       '',
       async ({ userId, set }) => {
@@ -34,9 +35,10 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
     .post(
       '/top-up',
       async ({ userId, proof, body, request, set }) => {
-        await limiter.take(userId, set)
+        // The proof's nonce is claimed for every instance with the limit's take, in its statement: committed whatever follows.
+        await limiter.take(userId, set, proof && claimProofNonceWithin(proof))
         const route = 'POST /api/payments/account/top-up'
-        const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount, proof))
+        const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount))
         set.status = result.status
         if (result.replayed) set.headers['idempotent-replayed'] = 'true'
         return result.body as Static<typeof BalanceView>

@@ -7,7 +7,7 @@ import type { AnyElysia } from 'elysia'
 import { forgetOldIdempotencyKeys } from './http/idempotency'
 import { forgetExpiredProofNonces } from './http/proof-nonces'
 import type { RateLimit } from './http/rate-limit'
-import { type IdentitySettings, warnIfInsecure } from './identity'
+import { type IdentitySettings, ProofReplayCache, warnIfInsecure } from './identity'
 import { stopServer } from './lifecycle'
 import { createRegistry, messagingMetrics } from './metrics'
 import type { Registry } from 'prom-client'
@@ -34,6 +34,8 @@ export type ServiceDeps<TSchema extends Record<string, unknown>> = {
   rateLimit: RateLimit
   /** How a request proves its caller (shared/identity.ts). */
   identity: IdentitySettings
+  /** The nonces of the proofs this instance accepted (one cache per instance, for every route). */
+  proofReplays: ProofReplayCache
   /** The service's whole configuration, as read at start. */
   config: ServiceConfig
   /** True once the service's durable consumer is pulling (for /health). */
@@ -91,6 +93,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
     metrics,
     rateLimit: config.rateLimit,
     identity: config.identity,
+    proofReplays: new ProofReplayCache(),
     config,
     consumerReady: () => consumer?.ready ?? false,
   }

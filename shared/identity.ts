@@ -205,16 +205,12 @@ export function rememberBodyDigest(request: Request, body: string): void {
   digests.set(request, bodyDigest(body))
 }
 
-const replayCaches = new Map<Audience, ProofReplayCache>()
-
 /**
  * Derives `userId` for every route of the controller that uses it, or answers
  * 401, before the body and query are validated: a caller without a valid
  * proof learns nothing about the schema.
  */
-export function identity(settings: IdentitySettings, audience: Audience) {
-  const replays = replayCaches.get(audience) ?? new ProofReplayCache()
-  replayCaches.set(audience, replays)
+export function identity(settings: IdentitySettings, audience: Audience, replays: ProofReplayCache) {
   return new Elysia({ name: 'gozon.identity', seed: audience }).derive({ as: 'scoped' }, async ({ request }) => {
     const caller = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
     if (caller === undefined) throw new AppError('unauthorized')

@@ -10,7 +10,7 @@ import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
 import { operationDocs } from './http/api-docs'
-import { type Audience, identity, type IdentitySettings } from './identity'
+import { type Audience, identity, type IdentitySettings, type ProofReplayCache } from './identity'
 import { type Digest, DigestView } from './reconcile/digest'
 
 const Count = Type.Integer({ minimum: 0 })
@@ -48,6 +48,7 @@ export function operationsRoute(deps: {
   service: Audience
   prefix: string
   identity: IdentitySettings
+  proofReplays: ProofReplayCache
   db: Executor
   nc: NatsConnection
   consumer: { stream: string; durable: string }
@@ -72,7 +73,7 @@ export function operationsRoute(deps: {
   }
 
   return new Elysia({ name: `${deps.service}.operations`, prefix: deps.prefix })
-    .use(identity(deps.identity, deps.service))
+    .use(identity(deps.identity, deps.service, deps.proofReplays))
     .get(
       '/operations',
       async (): Promise<OperationsReport> => {

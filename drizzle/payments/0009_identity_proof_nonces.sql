@@ -3,5 +3,3 @@ CREATE TABLE "identity_proof_nonces" (
 	"nonce" text PRIMARY KEY NOT NULL,
 	"expires_at" timestamp with time zone NOT NULL
 );
---> statement-breakpoint
-CREATE INDEX "identity_proof_nonces_expires_at_idx" ON "identity_proof_nonces" USING btree ("expires_at");

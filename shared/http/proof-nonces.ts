@@ -4,9 +4,12 @@
 // closes the rest: the exact same request, captured between the gateway and
 // the services and replayed through the balancer to another instance within
 // the proof's 15 s, would otherwise be a second order or a second top-up when
-// it carries no Idempotency-Key. The nonce is claimed in the same statement
-// or transaction as the write, so no extra commit: a claim that finds the
-// nonce taken writes nothing, and the request is refused as unauthorized.
+// it carries no Idempotency-Key. The claim commits whatever the request does
+// next, with no commit of its own where it can: in the order's statement
+// (keyless orders), in the limit's take (top-ups), or on its own before the
+// idempotency claim (orders with a key, whose work runs in a transaction that
+// a refusal rolls back). A nonce already taken is a 401, and nothing else of
+// the request is done.
 import { sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client'
 import { proofNonces } from '../db/proof-nonce-table'
@@ -21,10 +24,9 @@ export function claimProofNonceWithin(proof: VerifiedProof): SQL {
     returning 1`
 }
 
-/** Claims the nonce inside the write's transaction; a nonce already used is a 401 (the transaction rolls back). */
-export async function claimProofNonce(tx: Executor, proof: VerifiedProof | undefined): Promise<void> {
-  if (!proof) return // development mode: no proofs
-  const rows = await tx.execute(claimProofNonceWithin(proof))
+/** Claims the nonce in a statement of its own; a nonce already used is a 401. */
+export async function claimProofNonce(db: Executor, proof: VerifiedProof): Promise<void> {
+  const rows = await db.execute(claimProofNonceWithin(proof))
   if (rows.length === 0) throw new AppError('unauthorized')
 }
 

@@ -64,6 +64,27 @@ describe('rate limits', () => {
     expect((await sys.api('GET', '/api/orders', { user: 'keyed' })).body.items).toHaveLength(6)
   })
 
+  test('the proof of a refused order with a key stays used: replayed without the key at another instance, it is refused', async () => {
+    const other = await sys.startAnotherInstance('orders')
+    try {
+      await sys.openAccount('drained')
+      const body = JSON.stringify({ amount: 3 })
+      const post = (base: string, headers: Record<string, string>) =>
+        fetch(`${base}/api/orders`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
+      for (let i = 0; i < 5; i++) expect((await post(sys.orders.url, sys.proofFor('drained', 'orders', { method: 'POST', path: '/api/orders', body }))).status).toBe(201)
+      const proof = sys.proofFor('drained', 'orders', { method: 'POST', path: '/api/orders', body })
+      const refused = await post(sys.orders.url, { ...proof, 'idempotency-key': crypto.randomUUID() })
+      expect(refused.status).toBe(429)
+      await Bun.sleep(Number(refused.headers.get('retry-after')) * 1000 + 100)
+      // The rolled-back work did not take the nonce's claim with it.
+      expect((await post(other.url, proof)).status).toBe(401)
+      const [count] = await sys.ordersSql`select count(*)::int as n from orders where user_id = 'drained'`
+      expect(count!.n).toBe(5)
+    } finally {
+      await other.stop()
+    }
+  })
+
   test('top-ups are limited the same way', async () => {
     const results = await Promise.all(
       Array.from({ length: 7 }, () => sys.api('POST', '/api/payments/account/top-up', { user: 'neighbour', body: { amount: 1 } })),
