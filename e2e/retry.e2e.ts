@@ -126,3 +126,46 @@ test('payments frozen past the timeout: pressing “Add money” again tops up e
   await expect(balance).toHaveText('12.50 EUR')
   await context.close()
 })
+
+test('an order answered by the load balancer’s own error page (the gateway died after sending it on): the form stays, and pressing again places one order', async ({ browser }) => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const username = unique('balancer-error')
+  await signUp(page, base(), username)
+  await page.getByRole('button', { name: 'Open account' }).click()
+  await page.getByLabel('Top up').fill('20.00')
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#account-balance')).toHaveText('20.00 EUR')
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+
+  const form = () => page.locator('#order-form')
+  const key = await keyIn(form())
+  // The order reaches the gateway and is placed; its answer is lost, and the balancer answers
+  // with its JSON error page instead (launcher/haproxy.ts errorfiles), as when a gateway dies mid-request.
+  await page.route('**/orders', async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback()
+    await route.fetch()
+    await route.fulfill({ status: 502, contentType: 'application/json', body: '{"error":"upstream_unavailable","message":"The service did not answer."}' })
+  })
+  await page.getByLabel('Amount').fill('3.00')
+  await page.getByLabel('Description').fill('Answer lost')
+  await page.getByRole('button', { name: 'Place order' }).click()
+  await expect(form().getByRole('alert')).toHaveText(
+    'We could not confirm your order yet: the shop did not answer. Pressing “Place order” again is safe: it will not order or pay twice.',
+  )
+  await expect(page.getByText('upstream_unavailable')).toHaveCount(0)
+  expect(await keyIn(form())).toBe(key)
+  await expect(page.getByLabel('Amount')).toHaveValue('3.00')
+  await page.unroute('**/orders')
+
+  const rows = page.locator('#order-list .order')
+  const row = page.locator('#order-list .order', { hasText: 'Answer lost' })
+  await pressAgainUntilSettled(page, form, 'Place order', row)
+  await expect(rows).toHaveCount(1)
+  await expect(row.locator('.badge')).toHaveAttribute('data-status', 'FINISHED')
+  await expect(page.locator('#balance')).toContainText('17.00 EUR')
+  const token = await apiToken(page, username)
+  const orders = await page.request.get(`${base()}/api/orders`, { headers: { authorization: `Bearer ${token}` } })
+  expect(((await orders.json()) as { items: unknown[] }).items).toHaveLength(1)
+  await context.close()
+})

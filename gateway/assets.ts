@@ -1,5 +1,6 @@
 // Static assets of the web front: htmx and its WebSocket extension straight
-// from the installed (exactly pinned) htmx.org package, and our stylesheet.
+// from the installed (exactly pinned) htmx.org package, our stylesheet and our
+// one script (views/page.js).
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
 
@@ -9,6 +10,7 @@ const ASSETS: Record<string, { path: string; type: string }> = {
   'htmx.min.js': { path: resolve('htmx.org/dist/htmx.min.js'), type: 'application/javascript; charset=utf-8' },
   'hx-ws.min.js': { path: resolve('htmx.org/dist/ext/hx-ws.min.js'), type: 'application/javascript; charset=utf-8' },
   'styles.css': { path: join(import.meta.dir, '..', 'views', 'styles.css'), type: 'text/css; charset=utf-8' },
+  'page.js': { path: join(import.meta.dir, '..', 'views', 'page.js'), type: 'application/javascript; charset=utf-8' },
 }
 
 export const assets = new Elysia({ name: 'gateway.assets' }).get('/assets/:file', ({ params, status }) => {

@@ -3,6 +3,7 @@
 import { ERRORS, type ErrorBody } from '../shared/errors'
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage } from '../views/layout'
+import { type FormIntent, ORDER_INTENT, pressingAgainIsSafe, TOP_UP_INTENT } from '../views/form-fields'
 
 export type FormBody = Record<string, unknown> | undefined
 
@@ -67,45 +68,19 @@ export function keyAfter(outcome: Outcome | 'not_sent', submittedKey: string | u
   return undefined
 }
 
-/** How a form names what it does, for the messages after its submission. */
-export type FormIntent = {
-  service: 'orders' | 'payments'
-  /** "order", "top-up". */
-  noun: string
-  button: string
-  /** What pressing again will not do: "order or pay twice". */
-  notTwice: string
-  /** Where the shopper sees what went through: "your orders". */
-  where: string
-}
-
-export const ORDER_INTENT: FormIntent = {
-  service: 'orders',
-  noun: 'order',
-  button: 'Place order',
-  notTwice: 'order or pay twice',
-  where: 'your orders',
-}
-
-export const TOP_UP_INTENT: FormIntent = {
-  service: 'payments',
-  noun: 'top-up',
-  button: 'Add money',
-  notTwice: 'add the money twice',
-  where: 'your statement',
-}
-
 /**
  * The message next to a form after an answer that was not a success. After
  * an unknown outcome it never claims that nothing changed: it says the
  * outcome is not known yet and that pressing again is safe.
  */
+export { type FormIntent, ORDER_INTENT, TOP_UP_INTENT }
+
 export function outcomeMessage(
   intent: FormIntent,
   result: { status: number; error?: ErrorBody; unanswered?: 'timeout' | 'unreachable' },
   refusal: (error: ErrorBody) => string = (error) => error.message,
 ): string {
-  const again = `Pressing “${intent.button}” again is safe: it will not ${intent.notTwice}.`
+  const again = pressingAgainIsSafe(intent)
   switch (outcomeOf({ ok: false, ...result })) {
     case 'unknown': {
       const why = result.error

@@ -3,7 +3,7 @@
 // function renders it in the page and in a push.
 import type { LedgerEntryView } from '../shared/api-types'
 import { type Html, html } from './html'
-import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
+import { csrfField, type FormState, idempotencyKeyField, TOP_UP_INTENT, unansweredAttr } from './form-fields'
 import type { Currency } from './money'
 
 export type { FormState }
@@ -23,7 +23,7 @@ export function renderBalance(balance: number | null | undefined, currency: Curr
 export function renderTopUpForm(csrf: string, currency: Currency, state: FormState = {}): Html {
   const error = state.errors?.amount
   return html`<form id="top-up-form" class="stack" method="post" action="/account/top-up"
-      hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button">
+      hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button"${unansweredAttr(TOP_UP_INTENT)}>
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
   ${csrfField(csrf)}
   ${idempotencyKeyField(state.idempotencyKey)}

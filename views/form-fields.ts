@@ -48,3 +48,45 @@ export function textField(props: {
     value="${props.value ?? ''}" ${props.error ? html`aria-invalid="true" aria-describedby="${errorId}"` : ''} required${props.autofocus ? html` autofocus` : ''}>
   ${props.error ? html`<p class="field-error" id="${errorId}">${props.error}</p>` : ''}`
 }
+
+/** How a form names what it does, for the messages after its submission. */
+export type FormIntent = {
+  service: 'orders' | 'payments'
+  /** "order", "top-up". */
+  noun: string
+  button: string
+  /** What pressing again will not do: "order or pay twice". */
+  notTwice: string
+  /** Where the shopper sees what went through: "your orders". */
+  where: string
+}
+
+export const ORDER_INTENT: FormIntent = {
+  service: 'orders',
+  noun: 'order',
+  button: 'Place order',
+  notTwice: 'order or pay twice',
+  where: 'your orders',
+}
+
+export const TOP_UP_INTENT: FormIntent = {
+  service: 'payments',
+  noun: 'top-up',
+  button: 'Add money',
+  notTwice: 'add the money twice',
+  where: 'your statement',
+}
+
+/** What pressing a money form's button again will not do, said once for every message that needs it. */
+export function pressingAgainIsSafe(intent: FormIntent): string {
+  return `Pressing “${intent.button}” again is safe: it will not ${intent.notTwice}.`
+}
+
+/**
+ * The message a money form shows when its answer is not a page of the shop
+ * (the load balancer's own error page, a lost connection): views/page.js
+ * keeps the form, with its Idempotency-Key, and shows this in it.
+ */
+export function unansweredAttr(intent: FormIntent): Html {
+  return html` data-unanswered="We could not confirm your ${intent.noun} yet: the shop did not answer. ${pressingAgainIsSafe(intent)}"`
+}

@@ -36,6 +36,7 @@ export function layout(props: LayoutProps): Html {
 <link rel="stylesheet" href="/assets/styles.css">
 <script src="/assets/htmx.min.js"></script>
 <script src="/assets/hx-ws.min.js"></script>
+<script src="/assets/page.js"></script>
 </head>
 <body>
 <header class="top">

@@ -4,7 +4,7 @@
 import { type Html, html } from './html'
 import type { Currency } from './money'
 import type { OrderView } from '../shared/api-types'
-import { csrfField, type FormState, idempotencyKeyField } from './form-fields'
+import { csrfField, type FormState, idempotencyKeyField, ORDER_INTENT, unansweredAttr } from './form-fields'
 
 /** An order as the API returns it (the user id is not needed to show it). */
 export type Order = Omit<OrderView, 'userId'>
@@ -59,7 +59,7 @@ export function renderOrderList(orders: Order[], currency: Currency, options: { 
 export function renderOrderForm(csrf: string, currency: Currency, state: FormState = {}): Html {
   const errors = state.errors ?? {}
   return html`<form id="order-form" class="stack card" method="post" action="/orders"
-      hx-post="/orders" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
+      hx-post="/orders" hx-target="this" hx-swap="outerHTML" hx-disable="find button"${unansweredAttr(ORDER_INTENT)}>
   <h2>New order</h2>
   ${csrfField(csrf)}
   ${idempotencyKeyField(state.idempotencyKey)}
