@@ -46,16 +46,22 @@ async function apiToken(page: Page, username: string): Promise<string> {
   return ((await response.json()) as { accessToken: string }).accessToken
 }
 
+/** A new shopper with an account topped up by `amount` (as typed), on the orders page. */
+async function shopperOnOrders(page: Page, name: string, amount: string): Promise<string> {
+  const username = unique(name)
+  await signUp(page, base(), username)
+  await page.getByRole('button', { name: 'Open account' }).click()
+  await page.getByLabel('Top up').fill(amount)
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#account-balance')).toHaveText(`${amount} EUR`)
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  return username
+}
+
 test('orders frozen past the timeout: pressing “Place order” again places exactly one order', async ({ browser }) => {
   const context = await browser.newContext()
   const page = await context.newPage()
-  const username = unique('frozen-orders')
-  await signUp(page, base(), username)
-  await page.getByRole('button', { name: 'Open account' }).click()
-  await page.getByLabel('Top up').fill('50.00')
-  await page.getByRole('button', { name: 'Add money' }).click()
-  await expect(page.locator('#account-balance')).toHaveText('50.00 EUR')
-  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  const username = await shopperOnOrders(page, 'frozen-orders', '50.00')
 
   const form = () => page.locator('#order-form')
   const rows = page.locator('#order-list .order')
@@ -130,13 +136,7 @@ test('payments frozen past the timeout: pressing “Add money” again tops up e
 test('an order answered by the load balancer’s own error page (the gateway died after sending it on): the form stays, and pressing again places one order', async ({ browser }) => {
   const context = await browser.newContext()
   const page = await context.newPage()
-  const username = unique('balancer-error')
-  await signUp(page, base(), username)
-  await page.getByRole('button', { name: 'Open account' }).click()
-  await page.getByLabel('Top up').fill('20.00')
-  await page.getByRole('button', { name: 'Add money' }).click()
-  await expect(page.locator('#account-balance')).toHaveText('20.00 EUR')
-  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  const username = await shopperOnOrders(page, 'balancer-error', '20.00')
 
   const form = () => page.locator('#order-form')
   const key = await keyIn(form())

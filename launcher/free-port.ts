@@ -1,7 +1,10 @@
 // Asks the kernel for a free loopback TCP port.
 import { connect, createServer } from 'node:net'
 
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: the kernel may offer a port again once it is closed, before its taker listens. */
+const handedOut = new Set<number>()
+
+function askKernel(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
@@ -11,6 +14,16 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
     })
   })
+}
+
+/** A free loopback port, never one this process handed out before (six asked for at once are six ports). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await askKernel()
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    return port
+  }
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */

@@ -117,12 +117,21 @@ export async function startNats(options: {
     ].join('\n'),
   )
   const child = spawn(binary.path, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
+  // The last lines it printed, to say why when it exits during start (a port taken, a bad store).
+  const recent: string[] = []
   const log = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onLog?.(line)
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue
+      recent.push(line)
+      if (recent.length > 5) recent.shift()
+      options.onLog?.(line)
+    }
   }
   child.stdout?.on('data', log)
   child.stderr?.on('data', log)
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nats-server exited during start (code ${code})`))))
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`nats-server on port ${options.port} exited during start (code ${code}): ${recent.join(' | ') || 'no output'}`))),
+  )
   await Promise.race([waitForPort(options.port, 10_000), exited])
   exited.catch(() => {})
 
