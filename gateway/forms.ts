@@ -3,7 +3,7 @@
 import { ERRORS, type ErrorBody } from '../shared/errors'
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage } from '../views/layout'
-import { type FormIntent, ORDER_INTENT, pressingAgainIsSafe, TOP_UP_INTENT } from '../views/form-fields'
+import { type FormIntent, pressingAgainIsSafe } from '../views/form-fields'
 
 export type FormBody = Record<string, unknown> | undefined
 
@@ -73,8 +73,6 @@ export function keyAfter(outcome: Outcome | 'not_sent', submittedKey: string | u
  * an unknown outcome it never claims that nothing changed: it says the
  * outcome is not known yet and that pressing again is safe.
  */
-export { type FormIntent, ORDER_INTENT, TOP_UP_INTENT }
-
 export function outcomeMessage(
   intent: FormIntent,
   result: { status: number; error?: ErrorBody; unanswered?: 'timeout' | 'unreachable' },

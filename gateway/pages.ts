@@ -15,7 +15,8 @@ import { compareDigests } from '../shared/reconcile/digest'
 import { type ReconciliationState, renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
 import { formGuard } from './auth/pages'
-import { field, goTo, isHtmx, keyAfter, ORDER_INTENT, outcomeMessage, outcomeOf, TOP_UP_INTENT } from './forms'
+import { field, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf } from './forms'
+import { ORDER_INTENT, TOP_UP_INTENT } from '../views/form-fields'
 import type { ServiceClient } from './service-client'
 
 /** The signed-in shopper of a page request: the user id for the services, the name and CSRF token for the page. */

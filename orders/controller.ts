@@ -24,8 +24,9 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
         let written: CreatedOrder['message'] | undefined
         // The proof's nonce is claimed for every instance (shared/http/proof-nonces.ts): with a key, on its own
         // first (committed whatever the work does); without, in the order's own statement.
-        if (proof && readIdempotencyKey(request.headers)) await claimProofNonce(deps.db, proof)
-        const nonce = proof && !readIdempotencyKey(request.headers) ? claimProofNonceWithin(proof) : undefined
+        const keyed = readIdempotencyKey(request.headers) !== undefined
+        if (proof && keyed) await claimProofNonce(deps.db, proof)
+        const nonce = proof && !keyed ? claimProofNonceWithin(proof) : undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
           // The limit's take (and the nonce) ride in the order's own statement: one round trip, one commit.
           const input = { userId, amount: body.amount, description: body.description, requestId }

@@ -91,8 +91,7 @@ export class RateLimiter {
       return
     }
     this.maybeCleanUp()
-    const { burst, perSecond } = this.limit
-    const [id, b, r] = [sql`${this.id(key)}`, sql`${burst}`, sql`${perSecond}`]
+    const [id, b, r] = this.parameters(key)
     const query = dialect.sqlToQuery(sql`with claimed as (${claim}), taken as (${takeStatement(id, b, r, sql`exists (select 1 from claimed)`)})
       select exists (select 1 from claimed) as claimed, exists (select 1 from taken) as taken, ${tokensLeft(id, b, r)} as tokens`)
     const [row] = await this.sql.unsafe(query.sql, query.params as never[])
@@ -116,8 +115,7 @@ export class RateLimiter {
    */
   takeWithin(key: string, onlyIf?: SQL): EmbeddedTake {
     this.maybeCleanUp()
-    const { burst, perSecond } = this.limit
-    const [id, b, r] = [sql`${this.id(key)}`, sql`${burst}`, sql`${perSecond}`]
+    const [id, b, r] = this.parameters(key)
     return { statement: takeStatement(id, b, r, onlyIf), tokensLeft: tokensLeft(id, b, r) }
   }
 
@@ -128,6 +126,11 @@ export class RateLimiter {
 
   private id(key: string): string {
     return `${this.name}:${key}`
+  }
+
+  /** The bucket's key, burst and rate as parameters of a statement built around the take. */
+  private parameters(key: string): [SQL, SQL, SQL] {
+    return [sql`${this.id(key)}`, sql`${this.limit.burst}`, sql`${this.limit.perSecond}`]
   }
 
   private maybeCleanUp(): void {

@@ -10,7 +10,8 @@ import { renderOrderForm } from '../../views/orders'
 import { renderAccountPanel, renderTopUpForm } from '../../views/account'
 import { layout } from '../../views/layout'
 import { renderOrderDetail } from '../../views/orders'
-import { keyAfter, ORDER_INTENT, type Outcome, outcomeMessage, outcomeOf, TOP_UP_INTENT } from '../../gateway/forms'
+import { keyAfter, type Outcome, outcomeMessage, outcomeOf } from '../../gateway/forms'
+import { ORDER_INTENT, TOP_UP_INTENT } from '../../views/form-fields'
 import type { ErrorBody, ErrorCode } from '../../shared/errors'
 
 const order: Order = {
