@@ -10,8 +10,8 @@
 //
 //   bun bench/broker-floor.ts                     both setups, 20000 messages each
 //   bun bench/broker-floor.ts --messages 50000 --in-flight 256 --setups cluster
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
@@ -120,9 +120,34 @@ async function measure(setup: Setup) {
   }
 }
 
-const root = mkdtempSync(join(tmpdir(), 'gozon-broker-floor-'))
+/**
+ * How many 4 KiB write + fsync pairs the store's disk takes per second, one
+ * after the other: every node of the cluster shares this one disk here, and
+ * each replicated message costs several of them.
+ */
+function fsyncsPerSecond(dir: string, count = 2000): number {
+  const file = join(dir, 'fsync-probe')
+  const fd = openSync(file, 'w')
+  const block = new Uint8Array(4096)
+  const started = performance.now()
+  for (let i = 0; i < count; i++) {
+    writeSync(fd, block)
+    fsyncSync(fd)
+  }
+  const seconds = (performance.now() - started) / 1000
+  closeSync(fd)
+  rmSync(file)
+  return Math.round(count / seconds)
+}
+
+// The stores where the launcher keeps them (.data), not in /tmp, which may be another disk.
+const dataDir = join(import.meta.dir, '..', '.data')
+mkdirSync(dataDir, { recursive: true })
+const root = mkdtempSync(join(dataDir, 'broker-floor-'))
 const results = []
+let fsyncs = 0
 try {
+  fsyncs = fsyncsPerSecond(root)
   for (const name of args.setups!.split(',')) {
     const setup = await startSetup(name, root)
     try {
@@ -134,5 +159,6 @@ try {
 } finally {
   rmSync(root, { recursive: true, force: true })
 }
+console.log(`the store's disk: ${fsyncs} write+fsync pairs per second, one at a time`)
 console.log(`bun bench/broker-floor.ts --messages ${total} --in-flight ${inFlight} --payload-bytes ${payload.length}`)
 console.table(results)
