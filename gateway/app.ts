@@ -20,13 +20,13 @@ import { createRegistry, httpMetrics, type ScrapeGuard } from '../shared/metrics
 import { assets } from './assets'
 import { authApi } from './auth/api-routes'
 import { attemptLimiters } from './auth/attempts'
-import { type AuthSettings, Authenticator } from './auth/authenticator'
+import { type AuthSettings, Authenticator, bearerToken } from './auth/authenticator'
 import type { IdentityDatabase } from './auth/database'
 import { authPages } from './auth/pages'
 import { UserStore } from './auth/users'
 import { LiveHub } from './live-hub'
 import { LIVE_SOCKET_SETTINGS, liveRoutes } from './live-routes'
-import { pages } from './pages'
+import { notFoundPage, pages } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
 import { Currency } from '../views/money'
@@ -63,8 +63,8 @@ function metricsGuard(token: string | undefined): ScrapeGuard {
       const local = (peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1') && !request.headers.has('x-forwarded-for')
       return local ? undefined : errorResponse('unauthorized')
     }
-    const given = Buffer.from(request.headers.get('authorization') ?? '')
-    const expected = Buffer.from(`Bearer ${token}`)
+    const given = Buffer.from(bearerToken(request) ?? '')
+    const expected = Buffer.from(token)
     return given.length === expected.length && timingSafeEqual(given, expected) ? undefined : unauthorized('unauthorized')
   }
 }
@@ -103,6 +103,8 @@ export function createGateway(deps: GatewayDeps) {
     websocket: LIVE_SOCKET_SETTINGS,
     serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
+    // Before the catalogue's handler, which answers every unknown address with JSON.
+    .onError({ as: 'global' }, ({ code, request }) => (code === 'NOT_FOUND' ? notFoundPage(auth, currency, request) : undefined))
     .use(errorsPlugin(deps.log))
     .use(httpMetrics(metrics, metricsGuard(deps.metricsToken)))
     .onRequest(({ request }) => {

@@ -34,6 +34,25 @@ function readMessage(error: ErrorBody | undefined, what: string): string {
   return error.message
 }
 
+function viewerOf(auth: Authenticator, request: Request): Viewer | undefined {
+  const session = auth.session(request)
+  if (!session) return undefined
+  return { userId: session.userId, shopper: { username: session.username, csrf: auth.tokens.csrfToken(session) } }
+}
+
+/**
+ * A browser's request for an address with no page (a mistyped URL): a page
+ * that says so, with a way back. Undefined for anything else (API clients,
+ * scripts, /api/**), which keep the JSON error.
+ */
+export function notFoundPage(auth: Authenticator, currency: Currency, request: Request): Response | undefined {
+  const wantsPage = (request.method === 'GET' || request.method === 'HEAD') && (request.headers.get('accept') ?? '').includes('text/html')
+  if (!wantsPage || new URL(request.url).pathname.startsWith('/api/')) return undefined
+  const viewer = viewerOf(auth, request)
+  const text = { title: 'Page not found', message: 'There is no page at this address. It may have been mistyped, or the link may be out of date.' }
+  return htmlResponse(errorPage(viewer ? { ...text, shopper: viewer.shopper, currency } : text), { status: 404 })
+}
+
 export function pages(deps: { client: ServiceClient; auth: Authenticator; currency: Currency }) {
   const { client, auth, currency } = deps
 
@@ -42,12 +61,6 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     error.error === 'balance_limit_exceeded'
       ? `This top-up would take the balance past the maximum of ${currency.format(MAX_BALANCE)}.`
       : error.message
-
-  function viewerOf(request: Request): Viewer | undefined {
-    const session = auth.session(request)
-    if (!session) return undefined
-    return { userId: session.userId, shopper: { username: session.username, csrf: auth.tokens.csrfToken(session) } }
-  }
 
   async function ordersPage({ userId, shopper }: Viewer, form?: FormState, status = 200): Promise<Response> {
     const [list, balance] = await Promise.all([client.listOrders(userId, { limit: 50 }), client.balance(userId)])
@@ -110,7 +123,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
 
   return new Elysia({ name: 'gateway.pages' })
     .use(formGuard(auth))
-    .resolve(({ request }) => ({ viewer: viewerOf(request) }))
+    .resolve(({ request }) => ({ viewer: viewerOf(auth, request) }))
     .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))
     .get('/orders', ({ request, viewer }) => (viewer ? ordersPage(viewer) : goTo(request, '/sign-in')))
     .post('/orders', async ({ request, body, viewer }) => {

@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../../shared/errors'
 import { operationDocs } from '../../shared/http/api-docs'
+import { parseJsonOfAnyCase } from '../../shared/http/json-body'
 import type { Logger } from '../../shared/logger'
 import type { AttemptLimiters } from './attempts'
 import type { Authenticator } from './authenticator'
@@ -33,6 +34,7 @@ const TokenView = t.Object({
 export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger; limits: AttemptLimiters }) {
   const { auth, users, log, limits } = deps
   return new Elysia({ name: 'gateway.auth-api', prefix: '/api/auth' })
+    .onParse(({ request, contentType }) => parseJsonOfAnyCase(request, contentType))
     .post(
       '/users',
       async ({ body, set, request, server }) => {

@@ -34,6 +34,15 @@ function cookieValue(request: Request, name: string): string | undefined {
   return undefined
 }
 
+/**
+ * The token of `Authorization: Bearer <token>`. The scheme's name is
+ * case-insensitive (RFC 9110 §11.1: `bearer` and `BEARER` are Bearer too),
+ * with one or more spaces before the token.
+ */
+export function bearerToken(request: Request): string | undefined {
+  return /^bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]
+}
+
 export class Authenticator {
   readonly tokens: TokenSigner
   readonly cookieName: string
@@ -45,10 +54,9 @@ export class Authenticator {
 
   /** Authorization: Bearer <token from POST /api/auth/token>; X-User-Id only in dev mode. */
   apiCaller(request: Request): ApiCaller | 'expired' | undefined {
-    const authorization = request.headers.get('authorization')
-    if (authorization !== null) {
-      const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(authorization)
-      const credential = match ? this.tokens.verify(match[1]!, 'api') : undefined
+    if (request.headers.has('authorization')) {
+      const token = bearerToken(request)
+      const credential = token ? this.tokens.verify(token, 'api') : undefined
       if (credential === undefined || credential === 'expired') return credential
       return { userId: credential.userId, viaDevHeader: false }
     }

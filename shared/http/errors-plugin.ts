@@ -3,6 +3,7 @@
 import { Elysia, ParseError, ValidationError } from 'elysia'
 import { AppError, type ErrorCode } from '../errors'
 import type { Logger } from '../logger'
+import { isEmptyJsonBody } from './json-body'
 
 type FieldProblem = { field: string; message: string }
 
@@ -46,7 +47,8 @@ export function errorsPlugin(log: Logger) {
     if (error instanceof AppError) appError = error
     // A refusal thrown by a body parser of ours (shared/http/json-body.ts) arrives wrapped in Elysia's ParseError.
     else if (error instanceof ParseError && error.cause instanceof AppError) appError = error.cause
-    else if (error instanceof ValidationError) appError = new AppError('validation_failed', validationDetails(error))
+    // A JSON body that is empty fails the schema as "no object"; it is not JSON at all.
+    else if (error instanceof ValidationError) appError = error.type === 'body' && isEmptyJsonBody(request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error))
     else {
       const mapped: Partial<Record<string | number, ErrorCode>> = {
         PARSE: 'invalid_json',

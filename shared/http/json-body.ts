@@ -25,13 +25,21 @@ function hasBody(request: Request): boolean {
   return request.headers.has('transfer-encoding')
 }
 
+/** The media type of a Content-Type header, lower-cased (media types are case-insensitive, RFC 9110 §8.3.1). */
+export function mediaTypeOf(request: Request): string {
+  return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+}
+
+/** Says JSON, sends nothing: the body is not valid JSON (400 invalid_json rather than a schema complaint). */
+export function isEmptyJsonBody(request: Request): boolean {
+  return METHODS_WITH_BODY.has(request.method) && !hasBody(request) && mediaTypeOf(request) === 'application/json'
+}
+
 /** Throws 413 or 415 unless the request has no body or a JSON body of at most MAX_BODY_BYTES. */
 export function requireJsonBody(request: Request): void {
   if (!METHODS_WITH_BODY.has(request.method) || !hasBody(request)) return
   if (bodyTooLarge(request)) throw new AppError('payload_too_large')
-  const type = request.headers.get('content-type') ?? ''
-  const mediaType = type.split(';')[0]!.trim().toLowerCase()
-  if (mediaType !== 'application/json') throw new AppError('unsupported_media_type')
+  if (mediaTypeOf(request) !== 'application/json') throw new AppError('unsupported_media_type')
 }
 
 /** No body of ours nests deeper; far deeper ones would overflow the stack of the schema check's error report. */
@@ -57,15 +65,24 @@ export function nestedDeeperThan(text: string, max: number): boolean {
 export const jsonBodyOnly = new Elysia({ name: 'gozon.json-body' }).onRequest(({ request }) => requireJsonBody(request))
 
 /**
+ * An onParse hook's body for JSON whatever the case of its media type
+ * (Elysia's own parser wants it lower-case). `contentType` is the one Elysia
+ * hands the hook: empty when the request has no body, which is left to the
+ * route (a schema that wants one answers invalid_json, errors-plugin.ts).
+ */
+export const parseJsonOfAnyCase = (request: Request, contentType: string, seen?: (body: string) => void) =>
+  contentType.trim().toLowerCase() === 'application/json' ? parseJsonBody(request, seen) : undefined
+
+/**
  * Elysia's parser for JSON bodies in the services: reads the body once as
  * text, hands it to `seen` (the identity proof's digest is of exactly these
  * bytes), refuses JSON nested deeper than MAX_JSON_DEPTH (422) and invalid
  * JSON (400), and parses it. (Reading a copy of every body instead cost
  * ~50 µs a request in Request.clone().)
  */
-export async function parseJsonBody(request: Request, seen: (body: string) => void): Promise<unknown> {
+export async function parseJsonBody(request: Request, seen?: (body: string) => void): Promise<unknown> {
   const text = await request.text()
-  seen(text)
+  seen?.(text)
   if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
     throw new AppError('validation_failed', [{ field: '/', message: `The JSON is nested more than ${MAX_JSON_DEPTH} levels deep` }])
   }

@@ -10,7 +10,7 @@ import { rememberBodyDigest } from '../identity'
 import { apiDocs } from './api-docs'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
-import { jsonBodyOnly, parseJsonBody, SERVER_BODY_LIMIT } from './json-body'
+import { jsonBodyOnly, parseJsonOfAnyCase, SERVER_BODY_LIMIT } from './json-body'
 
 export const REQUEST_ID_HTTP_HEADER = 'x-request-id'
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/
@@ -46,9 +46,7 @@ export function createServiceApp(options: {
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
     // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
-    .onParse({ as: 'global' }, ({ request, contentType }) =>
-      contentType.toLowerCase().startsWith('application/json') ? parseJsonBody(request, (body) => rememberBodyDigest(request, body)) : undefined,
-    )
+    .onParse({ as: 'global' }, ({ request, contentType }) => parseJsonOfAnyCase(request, contentType, (body) => rememberBodyDigest(request, body)))
     .use(requestId)
     .use(healthRoute(options.health))
     .use(

@@ -255,3 +255,42 @@ describe('a service called without the gateway’s proof answers 401 before it l
     expect(((await response.json()) as { error: string }).error).toBe('unauthorized')
   })
 })
+
+describe('protocol details clients get differently right', () => {
+  const send = (path: string, init: { body?: string; headers?: Record<string, string>; method?: string }) =>
+    fetch(`${sys.gateway.url}${path}`, { method: init.method ?? 'POST', headers: init.headers, body: init.body }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json().catch(() => ({}))) as Record<string, unknown>,
+    }))
+
+  test('media types are case-insensitive: APPLICATION/JSON; Charset=UTF-8 is JSON, to the services and to the gateway', async () => {
+    const auth = { authorization: `Bearer ${sys.tokenFor('holder')}` }
+    const order = await send('/api/orders', { body: '{"amount":7}', headers: { ...auth, 'content-type': 'APPLICATION/JSON; Charset=UTF-8' } })
+    expect(order).toMatchObject({ status: 201, body: { amount: 7, status: 'NEW' } })
+    const user = await send('/api/auth/users', { body: JSON.stringify({ username: 'caps-lock', password: 'correct horse battery staple' }), headers: { 'content-type': 'Application/Json' } })
+    expect(user).toMatchObject({ status: 201, body: { username: 'caps-lock' } })
+  })
+
+  test('an empty body with a JSON content type is 400 invalid_json, and nothing is written', async () => {
+    const before = await counts()
+    const auth = { authorization: `Bearer ${sys.tokenFor('holder')}` }
+    for (const [path, headers] of [
+      ['/api/orders', auth],
+      ['/api/payments/account/top-up', auth],
+      ['/api/auth/users', {}],
+      ['/api/auth/token', {}],
+    ] as const) {
+      const r = await send(path, { body: '', headers: { ...headers, 'content-type': 'application/json' } })
+      expect({ path, ...r }).toMatchObject({ path, status: 400, body: { error: 'invalid_json' } })
+    }
+    expect(await counts()).toEqual(before)
+  })
+
+  test('the bearer scheme is case-insensitive', async () => {
+    const token = sys.tokenFor('holder')
+    for (const authorization of [`bearer ${token}`, `BEARER ${token}`, `Bearer  ${token}`]) {
+      expect(await send('/api/orders?limit=1', { method: 'GET', headers: { authorization } })).toMatchObject({ status: 200 })
+    }
+    expect(await send('/api/orders?limit=1', { method: 'GET', headers: { authorization: `Bearer${token}` } })).toMatchObject({ status: 401 })
+  })
+})

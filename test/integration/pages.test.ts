@@ -407,3 +407,62 @@ describe('assets', () => {
     expect((await sys.gateway.app.handle(new Request('http://localhost/assets/nope.js'))).status).toBe(404)
   })
 })
+
+describe('what a browser is told with every page', () => {
+  test('pages and fragments: scripts and styles from this origin only, no framing by others, nosniff, no referrer to other sites, never stored', async () => {
+    const id = await sys.createOrder('olga', 10)
+    const answers = [
+      await page('GET', '/sign-in'),
+      await page('GET', '/orders', { user: 'olga' }),
+      await page('GET', '/account', { user: 'olga' }),
+      await page('GET', `/orders/${id}`, { user: 'olga' }),
+      await page('GET', `/orders/${id}/row`, { user: 'olga', htmx: true }),
+      await page('GET', `/orders/${id}`, { user: 'mallory' }),
+    ]
+    for (const r of answers) {
+      expect(r.headers.get('content-type')).toStartWith('text/html')
+      const policy = r.headers.get('content-security-policy') ?? ''
+      expect(policy).toContain("script-src 'self'")
+      expect(policy).toContain("frame-ancestors 'none'")
+      expect(policy).not.toContain('unsafe-inline')
+      expect(r.headers.get('x-frame-options')).toBe('DENY')
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(r.headers.get('referrer-policy')).toBe('same-origin')
+      expect(r.headers.get('cache-control')).toBe('no-store')
+    }
+    // The policy allows nothing inline, so the pages must carry none.
+    for (const r of answers) {
+      expect(r.text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/)
+      expect(r.text).not.toMatch(/\sstyle="|<style|\son[a-z]+="/)
+    }
+    const asset = await sys.gateway.app.handle(new Request('http://localhost/assets/page.js'))
+    expect(asset.headers.get('x-content-type-options')).toBe('nosniff')
+  })
+
+  test('a mistyped address in a browser is a page with a way back; API clients keep the JSON error', async () => {
+    const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' }
+    const signedOut = await sys.gateway.app.handle(new Request('http://localhost/ordres', { headers: browser }))
+    expect(signedOut.status).toBe(404)
+    expect(signedOut.headers.get('content-type')).toStartWith('text/html')
+    expect(signedOut.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+    const text = await signedOut.text()
+    expect(text).toContain('<h1>Page not found</h1>')
+    expect(text).toContain('href="/orders"')
+
+    const session = sys.pageSession('olga')
+    const signedIn = await sys.gateway.app.handle(new Request('http://localhost/acount/top-up', { headers: { ...browser, cookie: session.cookie } }))
+    expect(signedIn.status).toBe(404)
+    expect(await signedIn.text()).toContain('id="current-user"') // the shopper's own top bar
+
+    for (const request of [
+      new Request('http://localhost/ordres', { headers: { accept: 'application/json' } }),
+      new Request('http://localhost/ordres'),
+      new Request('http://localhost/api/auth/nope', { headers: browser }),
+      new Request('http://localhost/ordres', { method: 'POST', headers: browser }),
+    ]) {
+      const r = await sys.gateway.app.handle(request)
+      expect(r.status).toBe(404)
+      expect(await r.json()).toMatchObject({ error: 'not_found' })
+    }
+  })
+})
