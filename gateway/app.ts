@@ -40,6 +40,8 @@ export type GatewayDeps = {
   orders: Upstream
   payments: Upstream
   upstreamTimeoutMs: number
+  /** GatewayConfig.pageReadTimeoutMs. */
+  pageReadTimeoutMs: number
   /** The shop's currency code (GatewayConfig.currency). */
   currency: string
   auth: AuthSettings
@@ -73,7 +75,7 @@ export function createGateway(deps: GatewayDeps) {
   const auth = new Authenticator(deps.auth)
   const users = new UserStore(deps.db, deps.auth.hashing)
   const limits = attemptLimiters(deps.db.$client, deps.auth.attempts, clientAddressOf(deps.trustedProxies ?? []))
-  const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, deps.upstreamTimeoutMs, deps.auth.identity)
+  const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, { writeMs: deps.upstreamTimeoutMs, readMs: deps.pageReadTimeoutMs }, deps.auth.identity)
   // The one place the pages, the forms and the live pushes get their currency from.
   const currency = new Currency(deps.currency)
   const hub = new LiveHub({ nc: deps.nc, client, log: deps.log, currency })

@@ -13,6 +13,8 @@ export type GatewayConfig = {
   /** The gateway's own database: user names and password hashes. */
   databaseUrl: string
   upstreamTimeoutMs: number
+  /** How long a page waits for a service's answer to a read before saying it could not load (forms wait upstreamTimeoutMs). */
+  pageReadTimeoutMs: number
   /** The shop's currency (ISO 4217, two decimals): shown with every amount on the pages and read in the forms. */
   currency: string
   logLevel: LogLevel
@@ -42,6 +44,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     natsUrl: reader.urls('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
     databaseUrl: reader.url('GATEWAY_DATABASE_URL', defaultDatabaseUrl(DEFAULTS.identityDatabase), ['postgres:', 'postgresql:']),
     upstreamTimeoutMs: reader.int('UPSTREAM_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+    pageReadTimeoutMs: reader.int('PAGE_READ_TIMEOUT_MS', 2_000, { min: 100, max: 120_000 }),
     currency,
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     auth: {

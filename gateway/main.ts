@@ -20,6 +20,7 @@ await runMain(log, async () => {
       orders: { name: 'orders', baseUrl: config.ordersUrl },
       payments: { name: 'payments', baseUrl: config.paymentsUrl },
       upstreamTimeoutMs: config.upstreamTimeoutMs,
+      pageReadTimeoutMs: config.pageReadTimeoutMs,
       currency: config.currency,
       auth: config.auth,
       metricsToken: config.metricsToken,

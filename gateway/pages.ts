@@ -5,7 +5,7 @@ import { Elysia } from 'elysia'
 import type { ErrorBody } from '../shared/errors'
 import { isIdempotencyKey } from '../shared/http/idempotency'
 import { MAX_BALANCE } from '../shared/money'
-import { type FormState, renderAccountPanel, renderBalance } from '../views/account'
+import { type FormState, readFailure, renderAccountPanel, renderBalance } from '../views/account'
 import { IDEMPOTENCY_FIELD } from '../views/form-fields'
 import { html, htmlResponse } from '../views/html'
 import { errorPage, layout, type Shopper } from '../views/layout'
@@ -28,10 +28,14 @@ const formKey = (body: unknown) => {
   return isIdempotencyKey(key) ? key : undefined
 }
 
-/** Why a page could not read what it shows (reads change nothing; the forms have outcomeMessage). */
-function readMessage(error: ErrorBody | undefined, what: string): string {
-  if (!error) return `The ${what} service did not answer just now; please try again in a moment.`
-  return error.message
+/**
+ * Why a page could not read what it shows (reads change nothing; the forms
+ * have outcomeMessage). A service's own words only for a refusal of this
+ * request; for its outages (5xx, or no answer) the shop's.
+ */
+function readMessage(result: { status: number; error?: ErrorBody }, what: 'orders' | 'payments'): string {
+  if (result.error && result.status < 500) return result.error.message
+  return `Your ${what === 'orders' ? 'orders' : 'account'} could not be loaded just now: the ${what} service did not answer.`
 }
 
 function viewerOf(auth: Authenticator, request: Request): Viewer | undefined {
@@ -66,7 +70,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     const [list, balance] = await Promise.all([client.listOrders(userId, { limit: 50 }), client.balance(userId)])
     const body = list.ok
       ? renderOrdersPage({ orders: list.body.items, form, csrf: shopper.csrf, currency })
-      : html`${renderOrderForm(shopper.csrf, currency, form)}<p class="alert" role="alert">${readMessage(list.error, 'orders')}</p>`
+      : html`${renderOrderForm(shopper.csrf, currency, form)}${readFailure(readMessage(list, 'orders'), '/orders')}`
     return htmlResponse(layout({ title: 'Orders', shopper, currency, balance, active: 'orders', body }), { status })
   }
 
@@ -86,7 +90,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
           csrf,
           currency,
           balance: account.body.balance,
-          statement: statement.ok ? statement.body : [],
+          statement: statement.ok ? statement.body : undefined,
           form,
         }),
         balance: account.body.balance,
@@ -94,13 +98,13 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       }
     }
     if (account.status === 404) return { panel: renderAccountPanel({ state: 'missing', csrf, message: form?.message }), balance: null, status: 200 }
-    return unavailablePanel(csrf, account.error, form)
+    return unavailablePanel(csrf, account, form)
   }
 
   /** Payments did not answer: the top-up form stays if a top-up is what awaits confirmation (its key kept). */
-  function unavailablePanel(csrf: string, error: ErrorBody | undefined, form?: FormState) {
+  function unavailablePanel(csrf: string, read: { status: number; error?: ErrorBody } | undefined, form?: FormState) {
     return {
-      panel: renderAccountPanel({ state: 'unavailable', csrf, currency, message: readMessage(error, 'payments'), form }),
+      panel: renderAccountPanel({ state: 'unavailable', csrf, currency, message: readMessage(read ?? { status: 502 }, 'payments'), form }),
       balance: undefined,
       status: 502,
     }
@@ -170,7 +174,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
             shopper,
             currency,
             title: notFound ? 'Order not found' : 'Orders unavailable',
-            message: notFound ? 'There is no such order among yours.' : readMessage(order.error, 'orders'),
+            message: notFound ? 'There is no such order among yours.' : readMessage(order, 'orders'),
           }),
           { status: notFound ? 404 : 502 },
         )

@@ -27,7 +27,8 @@ export type Result<T> =
 export class ServiceClient {
   constructor(
     private readonly upstreams: { orders: Upstream; payments: Upstream },
-    private readonly timeoutMs: number,
+    /** Writes wait as long as a proxied request; reads (what a page shows) give up sooner, and the page says so. */
+    private readonly timeouts: { writeMs: number; readMs: number },
     private readonly identity: IdentitySettings,
   ) {}
 
@@ -48,7 +49,7 @@ export class ServiceClient {
         method,
         headers,
         body: text,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(method === 'GET' ? this.timeouts.readMs : this.timeouts.writeMs),
       })
       // A success whose body cannot be read (it timed out too) is as unknown as no answer.
       const parsed = (await response.json().catch((error: unknown) => {

@@ -56,15 +56,21 @@ export function renderStatement(entries: LedgerEntry[], currency: Currency): Htm
 
 export type AccountPanelProps =
   | { state: 'missing'; csrf: string; message?: string }
-  | { state: 'open'; csrf: string; currency: Currency; balance: number; statement: LedgerEntry[]; form?: FormState }
+  /** `statement`: undefined when it could not be read (said so, never shown as empty). */
+  | { state: 'open'; csrf: string; currency: Currency; balance: number; statement: LedgerEntry[] | undefined; form?: FormState }
   /** Payments did not answer: its message, and the top-up form again if a top-up is what could not be confirmed. */
   | { state: 'unavailable'; csrf: string; currency: Currency; message: string; form?: FormState }
+
+/** A read that failed: what happened, and a way to ask again (reading changes nothing). */
+export function readFailure(message: string, retry: string): Html {
+  return html`<p class="alert" role="alert">${message} <a href="${retry}">Try again</a></p>`
+}
 
 export function renderAccountPanel(props: AccountPanelProps): Html {
   if (props.state === 'unavailable') {
     return html`<section id="account-panel" class="card">
   <h1>Your account</h1>
-  ${props.form?.message ? '' : html`<p class="alert" role="alert">${props.message}</p>`}
+  ${props.form?.message ? '' : readFailure(props.message, '/account')}
   ${props.form ? renderTopUpForm(props.csrf, props.currency, props.form) : ''}
 </section>`
   }
@@ -84,6 +90,6 @@ export function renderAccountPanel(props: AccountPanelProps): Html {
   <p class="big-balance">Balance <strong id="account-balance">${props.currency.format(props.balance)}</strong></p>
   ${renderTopUpForm(props.csrf, props.currency, props.form)}
   <h2>Statement</h2>
-  ${renderStatement(props.statement, props.currency)}
+  ${props.statement ? renderStatement(props.statement, props.currency) : readFailure('The statement could not be loaded just now.', '/account')}
 </section>`
 }

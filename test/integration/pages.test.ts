@@ -289,6 +289,61 @@ describe('amounts as people type them', () => {
   })
 })
 
+describe('pages tell the truth when a service does not answer', () => {
+  /** A service that takes connections and never answers (frozen, or a link that went dead). */
+  async function blackHole() {
+    const held: { end(): void }[] = []
+    const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open: (socket) => void held.push(socket), data() {} } })
+    return { url: `http://127.0.0.1:${listener.port}`, stop: () => (held.forEach((s) => s.end()), listener.stop(true)) }
+  }
+
+  test('payments silent: /account says within the page read timeout that it could not load, offers a retry, and never “no account”', async () => {
+    await sys.openAccount('frank', 4200)
+    const silent = await blackHole()
+    const gateway = await sys.startAnotherGateway({ payments: { name: 'payments', baseUrl: silent.url }, upstreamTimeoutMs: 10_000, pageReadTimeoutMs: 1_000 })
+    try {
+      const started = performance.now()
+      const account = await page('GET', '/account', { user: 'frank', via: gateway })
+      expect(performance.now() - started).toBeLessThan(3_000)
+      expect(account.status).toBe(502)
+      expect(account.text).toContain('Your account could not be loaded just now: the payments service did not answer.')
+      expect(account.text).toContain('<a href="/account">Try again</a>')
+      expect(account.text).toContain('Balance unavailable')
+      expect(account.text).not.toContain('You have no account yet')
+      expect(account.text).not.toContain('Open account')
+      expect(account.text.toLowerCase()).not.toContain('nothing was changed')
+
+      // The orders page still shows the orders; only the balance is unknown, and says so.
+      await sys.createOrder('frank', 10)
+      const orders = await page('GET', '/orders', { user: 'frank', via: gateway })
+      expect(orders.status).toBe(200)
+      expect(orders.text).toContain('Balance unavailable')
+      expect(orders.text).toMatch(/class="order"/)
+    } finally {
+      await gateway.stop()
+      silent.stop()
+    }
+  })
+
+  test('orders silent: the orders page and an order page say they could not load, with a retry', async () => {
+    const id = await sys.createOrder('frank', 11)
+    const silent = await blackHole()
+    const gateway = await sys.startAnotherGateway({ orders: { name: 'orders', baseUrl: silent.url }, upstreamTimeoutMs: 10_000, pageReadTimeoutMs: 1_000 })
+    try {
+      const list = await page('GET', '/orders', { user: 'frank', via: gateway })
+      expect(list.text).toContain('Your orders could not be loaded just now: the orders service did not answer.')
+      expect(list.text).toContain('<a href="/orders">Try again</a>')
+      expect(list.text).not.toContain('No orders yet')
+      const one = await page('GET', `/orders/${id}`, { user: 'frank', via: gateway })
+      expect(one.status).toBe(502)
+      expect(one.text).toContain('Orders unavailable')
+    } finally {
+      await gateway.stop()
+      silent.stop()
+    }
+  })
+})
+
 describe('orders page', () => {
   test('an htmx order post answers with a fresh form and the new row; a plain post redirects', async () => {
     await sys.openAccount('olga', 5000)
@@ -466,3 +521,4 @@ describe('what a browser is told with every page', () => {
     }
   })
 })
+

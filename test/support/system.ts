@@ -83,6 +83,7 @@ export async function startSystem(options: SystemOptions = {}) {
     orders: { name: 'orders' as const, baseUrl: orders.url },
     payments: { name: 'payments' as const, baseUrl: payments.url },
     upstreamTimeoutMs: 10_000,
+    pageReadTimeoutMs: 2_000,
     currency: gatewayConfig.currency,
     auth: gatewayConfig.auth,
     metricsToken: gatewayConfig.metricsToken,

@@ -199,6 +199,14 @@ describe('account fragments', () => {
     expect(out.indexOf('entry-2')).toBeLessThan(out.indexOf('entry-1'))
   })
 
+  test('a statement that could not be read says so, with a retry, and is never shown as empty', () => {
+    const out = renderAccountPanel({ state: 'open', csrf: 't', currency: eur, balance: 4200, statement: undefined }).value
+    expect(out).toContain('42.00 EUR')
+    expect(out).toContain('The statement could not be loaded just now. <a href="/account">Try again</a>')
+    expect(out).not.toContain('<table')
+    expect(renderAccountPanel({ state: 'open', csrf: 't', currency: eur, balance: 0, statement: [] }).value).not.toContain('could not be loaded')
+  })
+
   test('the sign-in form keeps and escapes the user name, never the password', () => {
     const out = renderAuthForm('sign-in', { values: { username: '"><script>', password: 'secret-pw' }, errors: { username: 'bad' } }).value
     expect(out).toContain('value="&quot;&gt;&lt;script&gt;"')
