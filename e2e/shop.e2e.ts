@@ -171,7 +171,7 @@ test('signing out and in again with the password; a wrong password is refused', 
   await page.getByRole('button', { name: 'Sign out' }).click()
   await expect(page).toHaveURL(/\/sign-in$/)
   await page.goto(`${base()}/orders`)
-  await expect(page).toHaveURL(/\/sign-in$/)
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Forders$/)
 
   await page.getByLabel('User name').fill(username)
   await page.getByLabel('Password').fill('not the password')
@@ -185,6 +185,33 @@ test('signing out and in again with the password; a wrong password is refused', 
   await expect(page.locator('#order-list .order', { hasText: 'Before sign-out' })).toHaveCount(1)
   // The session cookie is out of reach of scripts.
   expect(await page.evaluate(() => document.cookie)).toBe('')
+  await context.close()
+})
+
+test('an order’s link opened signed out leads there after signing in; its times are in the shopper’s zone', async ({ browser }) => {
+  const context = await browser.newContext({ timezoneId: 'America/New_York', locale: 'en-US' })
+  const page = await context.newPage()
+  const username = unique('deep')
+  await signUp(page, base(), username)
+  await page.getByRole('link', { name: 'Orders', exact: true }).click()
+  const row = await placeOrder(page, '3.00', 'Linked order')
+  const href = (await row.locator('a.order-main').getAttribute('href'))!
+  // Shown in New York time and naming the zone; the UTC the server wrote stays as the title.
+  const when = row.locator('time')
+  await expect(when).toHaveText(/(EST|EDT|GMT-[45])$/)
+  await expect(when).toHaveAttribute('title', /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+
+  await page.goto(`${base()}${href}`)
+  await expect(page).toHaveURL(/\/sign-in\?next=/)
+  await page.getByLabel('User name').fill(username)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page).toHaveURL(`${base()}${href}`)
+  await expect(page.getByRole('heading', { name: 'Order' })).toBeVisible()
+  await expect(page.locator('.facts time').first()).toHaveText(/(EST|EDT|GMT-[45])$/)
+  expect(await page.locator('main').innerText()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/)
+  await page.screenshot({ path: 'test-results/e2e/order-detail.png' })
   await context.close()
 })
 

@@ -20,6 +20,31 @@ export function goTo(request: Request, location: string, headers: Record<string,
   return new Response(null, { status: 303, headers: { location, ...headers } })
 }
 
+/** The form field (and query parameter) that carries where to go after signing in. */
+export const NEXT_FIELD = 'next'
+
+/**
+ * Where to go after signing in, if `value` is a page of this shop: a path of
+ * its own ("/orders/…", with its query), never another site ("//evil.example",
+ * "/\\evil.example", "https://…"), a control character, or the sign-in forms
+ * themselves. Anything else is undefined, and the shopper lands on /orders.
+ */
+export function safeNext(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 512 || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return undefined
+  if (/[\u0000-\u001f\u007f]/.test(value)) return undefined
+  const base = 'http://gozon.invalid'
+  const url = URL.canParse(value, base) ? new URL(value, base) : undefined
+  if (!url || url.origin !== base || ['/sign-in', '/sign-up', '/sign-out'].includes(url.pathname)) return undefined
+  return url.pathname + url.search
+}
+
+/** Sign in first: a page asked for by a browser (GET, not an htmx fragment) is where the shopper lands afterwards. */
+export function signInFirst(request: Request): Response {
+  const url = new URL(request.url)
+  const next = request.method === 'GET' && !isHtmx(request) && url.pathname !== '/' ? safeNext(url.pathname + url.search) : undefined
+  return goTo(request, next ? `/sign-in?${new URLSearchParams({ [NEXT_FIELD]: next })}` : '/sign-in')
+}
+
 /** A form answered by the same markup whether it came through htmx (fragment) or not (full page). */
 export function formResponse(request: Request, fragment: Html, page: () => Html, status: number): Response {
   return htmlResponse(isHtmx(request) ? fragment : page(), { status })

@@ -15,7 +15,7 @@ import { compareDigests } from '../shared/reconcile/digest'
 import { type ReconciliationState, renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
 import { formGuard } from './auth/pages'
-import { field, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf } from './forms'
+import { field, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf, signInFirst } from './forms'
 import { ORDER_INTENT, TOP_UP_INTENT } from '../views/form-fields'
 import type { ServiceClient } from './service-client'
 
@@ -129,9 +129,9 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     .use(formGuard(auth))
     .resolve(({ request }) => ({ viewer: viewerOf(auth, request) }))
     .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))
-    .get('/orders', ({ request, viewer }) => (viewer ? ordersPage(viewer) : goTo(request, '/sign-in')))
+    .get('/orders', ({ request, viewer }) => (viewer ? ordersPage(viewer) : signInFirst(request)))
     .post('/orders', async ({ request, body, viewer }) => {
-      if (!viewer) return goTo(request, '/sign-in')
+      if (!viewer) return signInFirst(request)
       const values = { amount: field(body, 'amount'), description: field(body, 'description').trim() }
       const submittedKey = formKey(body)
       const errors: Record<string, string> = {}
@@ -164,7 +164,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
         : ordersPage(viewer, form, status)
     })
     .get('/orders/:id', async ({ request, params, viewer }) => {
-      if (!viewer) return goTo(request, '/sign-in')
+      if (!viewer) return signInFirst(request)
       const { userId, shopper } = viewer
       const [order, balance] = await Promise.all([client.getOrder(userId, params.id), client.balance(userId)])
       if (!order.ok) {
@@ -183,7 +183,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       return htmlResponse(layout({ title: 'Order', shopper, currency, balance, active: 'orders', body, liveQuery: `order=${order.body.id}` }))
     })
     .get('/orders/:id/row', async ({ request, params, viewer }) => {
-      if (!viewer) return goTo(request, '/sign-in')
+      if (!viewer) return signInFirst(request)
       const order = await client.getOrder(viewer.userId, params.id)
       // No such order: the row goes. Any other failure: 204, which htmx does not swap (it swaps error bodies),
       // so the row stays as it is and asks again (renderOrder's refresh).
@@ -191,7 +191,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       return htmlResponse(renderOrder(order.body, currency))
     })
     .get('/operations', async ({ request, viewer }) => {
-      if (!viewer) return goTo(request, '/sign-in')
+      if (!viewer) return signInFirst(request)
       const { userId, shopper } = viewer
       const compare = new URL(request.url).searchParams.get('compare') === '1'
       const [orders, payments, balance, reconciliation] = await Promise.all([
@@ -203,16 +203,20 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       const body = renderOperations({ orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined }, currency, reconciliation)
       return htmlResponse(layout({ title: 'Operations', shopper, currency, balance, active: 'operations', body }))
     })
-    .get('/account', ({ request, viewer }) => (viewer ? accountPage(viewer) : goTo(request, '/sign-in')))
+    .get('/account', ({ request, viewer }) => {
+      if (!viewer) return signInFirst(request)
+      const toppedUp = new URL(request.url).searchParams.get('topped-up') === '1'
+      return accountPage(viewer, toppedUp ? { confirmation: 'Your top-up was added; it is the first line of the statement.' } : undefined)
+    })
     .post('/account', async ({ request, viewer }) => {
-      if (!viewer) return goTo(request, '/sign-in')
+      if (!viewer) return signInFirst(request)
       const opened = await client.openAccount(viewer.userId)
       if (!isHtmx(request)) return opened.ok ? goTo(request, '/account') : accountPage(viewer, undefined, opened.status)
       const { panel, balance, status } = await accountPanel(viewer)
       return htmlResponse(html`${panel}${renderBalance(balance, currency, { oob: true })}`, { status: opened.ok ? status : opened.status })
     })
     .post('/account/top-up', async ({ request, body, viewer }) => {
-      if (!viewer) return goTo(request, '/sign-in')
+      if (!viewer) return signInFirst(request)
       const values = { amount: field(body, 'amount') }
       const submittedKey = formKey(body)
       const amount = currency.parse(values.amount)
@@ -229,9 +233,12 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
           form = { values, message: outcomeMessage(TOP_UP_INTENT, done, topUpRefusal), idempotencyKey: keyAfter(outcomeOf(done), submittedKey) }
           status = done.status
           unanswered = done.unanswered !== undefined
+        } else {
+          form = { confirmation: `Added ${currency.format(amount.minor)}. Your balance is now ${currency.format(done.body.balance)}.` }
         }
       }
-      if (!isHtmx(request)) return status === 200 ? goTo(request, '/account') : accountPage(viewer, form, status, unanswered)
+      // Without JavaScript: after the redirect, the page says a top-up was added (the amount is in the statement).
+      if (!isHtmx(request)) return status === 200 ? goTo(request, '/account?topped-up=1') : accountPage(viewer, form, status, unanswered)
       const panel = await accountPanel(viewer, form, unanswered)
       return htmlResponse(html`${panel.panel}${renderBalance(panel.balance, currency, { oob: true })}`, { status })
     })

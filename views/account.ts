@@ -1,6 +1,7 @@
 // Account fragments: balance (in the top bar), the account panel with the
 // top-up form, and the statement. Each has a stable id so that the same
 // function renders it in the page and in a push.
+import { renderTime } from './time'
 import type { LedgerEntryView } from '../shared/api-types'
 import { type Html, html } from './html'
 import { csrfField, type FormState, idempotencyKeyField, TOP_UP_INTENT, unansweredAttr } from './form-fields'
@@ -25,6 +26,7 @@ export function renderTopUpForm(csrf: string, currency: Currency, state: FormSta
   return html`<form id="top-up-form" class="stack" method="post" action="/account/top-up"
       hx-post="/account/top-up" hx-target="#account-panel" hx-swap="outerHTML" hx-disable="find button"${unansweredAttr(TOP_UP_INTENT)}>
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  ${state.confirmation ? html`<p class="notice" role="status">${state.confirmation}</p>` : ''}
   ${csrfField(csrf)}
   ${idempotencyKeyField(state.idempotencyKey)}
   <label for="top-up-amount">Top up (${currency.code})</label>
@@ -44,7 +46,7 @@ export function renderStatement(entries: LedgerEntry[], currency: Currency): Htm
   <tbody>
   ${entries.map(
     (e) => html`<tr id="entry-${e.id}">
-    <td><time datetime="${e.createdAt}">${e.createdAt.slice(0, 16).replace('T', ' ')}</time></td>
+    <td>${renderTime(e.createdAt)}</td>
     <td>${e.kind === 'top_up' ? 'Top-up' : html`Payment for <a href="/orders/${e.orderId ?? ''}">order ${(e.orderId ?? '').slice(-8)}</a>`}</td>
     <td class="num ${e.kind === 'payment' ? 'debit' : 'credit'}">${e.kind === 'payment' ? '−' : '+'}${currency.format(e.amount)}</td>
     <td class="num">${currency.format(e.balanceAfter)}</td>

@@ -5,6 +5,8 @@ export type FormState = {
   values?: Record<string, string>
   errors?: Record<string, string>
   message?: string
+  /** What was just done, said as a confirmation (not an alert). */
+  confirmation?: string
   /** The Idempotency-Key to render: the submitted one while its outcome is open (gateway/forms.ts keyAfter); none for a fresh one. */
   idempotencyKey?: string
 }

@@ -1,6 +1,7 @@
 // Order fragments. renderOrder is the one render function of an order: the
 // list, the detail page and the live push all use it, under the stable id
 // `order-<id>`, so a pushed fragment replaces it out of band wherever it is.
+import { renderTime } from './time'
 import { type Html, html } from './html'
 import type { Currency } from './money'
 import type { OrderView } from '../shared/api-types'
@@ -43,7 +44,7 @@ export function renderOrder(order: Order, currency: Currency, options: { oob?: b
   </a>
   ${renderStatusBadge(order)}
   ${order.reason ? html`<p class="reason">${REASON_TEXT[order.reason]}</p>` : ''}
-  <time class="when" datetime="${order.createdAt}">${order.createdAt.slice(0, 16).replace('T', ' ')}</time>
+  ${renderTime(order.createdAt, 'when')}
 </li>`
 }
 
@@ -99,7 +100,8 @@ export function renderOrderDetail(order: Order, currency: Currency): Html {
   <ul class="orders">${renderOrder(order, currency)}</ul>
   <dl class="facts">
     <dt>Order id</dt><dd><code>${order.id}</code></dd>
-    <dt>Placed</dt><dd><time datetime="${order.createdAt}">${order.createdAt}</time></dd>
+    <dt>Placed</dt><dd>${renderTime(order.createdAt)}</dd>
+    ${order.status !== 'NEW' ? html`<dt>${order.status === 'FINISHED' ? 'Paid' : 'Cancelled'}</dt><dd>${renderTime(order.updatedAt)}</dd>` : ''}
   </dl>
 </section>`
 }

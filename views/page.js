@@ -5,7 +5,31 @@
 // form would be replaced by that text, or left saying nothing. Instead the
 // form stays as it is, with its Idempotency-Key, and says that the outcome is
 // not known and that pressing again is safe (its data-unanswered text).
+//
+// It also shows every <time data-local> (views/time.ts) in the browser's own
+// time zone, naming the zone, on load and in whatever htmx or a live push
+// inserts later; the UTC text the server wrote stays as the title.
 ;(() => {
+  const local = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' })
+  const localize = (root) => {
+    const times = root.matches?.('time[data-local]') ? [root] : [...(root.querySelectorAll?.('time[data-local]') ?? [])]
+    for (const time of times) {
+      const date = new Date(time.getAttribute('datetime') ?? '')
+      if (Number.isNaN(date.getTime())) continue
+      time.title = time.textContent
+      time.textContent = local.format(date)
+      time.removeAttribute('data-local')
+    }
+  }
+  const start = () => {
+    localize(document.body)
+    new MutationObserver((changes) => {
+      for (const change of changes) for (const node of change.addedNodes) if (node.nodeType === 1) localize(node)
+    }).observe(document.body, { childList: true, subtree: true })
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start)
+  else start()
+
   const notice = (form) => {
     const text = form?.getAttribute('data-unanswered')
     if (!text) return

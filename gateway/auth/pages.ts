@@ -5,7 +5,7 @@ import { Elysia } from 'elysia'
 import { CSRF_FIELD } from '../../views/form-fields'
 import { layout } from '../../views/layout'
 import { type AuthFormKind, renderAuthForm } from '../../views/sign-in'
-import { field, formResponse, goTo, refusedForm } from '../forms'
+import { field, formResponse, goTo, NEXT_FIELD, refusedForm, safeNext } from '../forms'
 import type { AttemptLimiters } from './attempts'
 import type { Authenticator } from './authenticator'
 import { isCrossOrigin } from './origin'
@@ -40,8 +40,11 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
     return waitSeconds === undefined ? undefined : `Too many requests. Try again in ${waitSeconds} seconds.`
   }
 
-  const showForm = (kind: AuthFormKind) => ({ request }: { request: Request }) =>
-    auth.session(request) ? goTo(request, '/orders') : formPage(request, kind, {}, 200)
+  const showForm = (kind: AuthFormKind) => ({ request }: { request: Request }) => {
+    const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
+    if (auth.session(request)) return goTo(request, next ?? '/orders')
+    return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {} }, 200)
+  }
 
   return new Elysia({ name: 'gateway.auth-pages' })
     .use(formGuard(auth))
@@ -49,12 +52,13 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
     .get('/sign-up', showForm('sign-up'))
     .post('/sign-in', async ({ request, body, server }) => {
       const username = normalizeUsername(field(body, 'username'))
-      const values = { username }
+      const next = safeNext(field(body, NEXT_FIELD))
+      const values = { username, ...(next ? { [NEXT_FIELD]: next } : {}) }
       const limited = await overLimit(limits.clientAddress(server, request), username)
       if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
       const user = await users.signIn(username, field(body, 'password'))
       if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
-      return goTo(request, '/orders', { 'set-cookie': auth.signInCookie(user) })
+      return goTo(request, next ?? '/orders', { 'set-cookie': auth.signInCookie(user) })
     })
     .post('/sign-up', async ({ request, body, server }) => {
       const username = normalizeUsername(field(body, 'username'))

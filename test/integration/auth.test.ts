@@ -244,7 +244,7 @@ describe('pages: sign-up, sign-in, sessions', () => {
     for (const cookie of [`${real}x`, 'gozon_session=gz1.eyJrIjoic2Vzc2lvbiJ9.AAAA', `gozon_session=${sys.tokenFor('xena')}`]) {
       const r = await fetch(`${sys.gateway.url}/orders`, { headers: { cookie }, redirect: 'manual' })
       expect(r.status).toBe(303)
-      expect(r.headers.get('location')).toBe('/sign-in')
+      expect(r.headers.get('location')).toBe('/sign-in?next=%2Forders')
     }
   })
 })

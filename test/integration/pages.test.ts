@@ -29,12 +29,44 @@ async function page(method: string, path: string, init: { user?: string; form?: 
 }
 
 describe('identity', () => {
-  test('pages send a visitor without a session to sign in', async () => {
-    for (const path of ['/', '/orders', '/account', '/orders/00000000-0000-4000-8000-000000000000']) {
+  test('pages send a visitor without a session to sign in, and back to the page asked for afterwards', async () => {
+    expect((await page('GET', '/')).headers.get('location')).toBe('/sign-in')
+    for (const path of ['/orders', '/account', '/orders/00000000-0000-4000-8000-000000000000', '/operations?compare=1']) {
       const r = await page('GET', path)
       expect(r.status).toBe(303)
-      expect(r.headers.get('location')).toBe('/sign-in')
+      expect(r.headers.get('location')).toBe(`/sign-in?next=${encodeURIComponent(path)}`)
     }
+  })
+
+  test('a deep link survives sign-in; a “next” that leads elsewhere is ignored', async () => {
+    await sys.api('POST', '/api/auth/users', { body: { username: 'deep-linker', password: 'a long enough password' } })
+    const id = crypto.randomUUID()
+    const signIn = (next: string) =>
+      sys.gateway.app.handle(
+        new Request('http://localhost/sign-in', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ username: 'deep-linker', password: 'a long enough password', next }).toString(),
+        }),
+      )
+    const form = await page('GET', `/sign-in?next=${encodeURIComponent(`/orders/${id}`)}`)
+    expect(form.text).toContain(`<input type="hidden" name="next" value="/orders/${id}">`)
+    expect((await signIn(`/orders/${id}`)).headers.get('location')).toBe(`/orders/${id}`)
+    expect((await signIn('/account?topped-up=1')).headers.get('location')).toBe('/account?topped-up=1')
+    for (const hostile of ['//evil.example/x', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/\tevil', '/orders\r\nSet-Cookie: x=1', '/orders/../sign-out', '/sign-in', '']) {
+      const r = await signIn(hostile)
+      expect([hostile, r.status, r.headers.get('location')]).toEqual([hostile, 303, '/orders'])
+    }
+    // A wrong password keeps where to go.
+    const wrong = await sys.gateway.app.handle(
+      new Request('http://localhost/sign-in', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: 'deep-linker', password: 'not it at all', next: `/orders/${id}` }).toString(),
+      }),
+    )
+    expect(wrong.status).toBe(401)
+    expect(await wrong.text()).toContain(`name="next" value="/orders/${id}"`)
   })
 
   test('signing out clears the cookie', async () => {
@@ -271,6 +303,7 @@ describe('amounts as people type them', () => {
     expect(r.text).toContain('Balance <strong>12.50 EUR</strong>')
     expect(r.text).toContain('+12.50 EUR')
     expect(await sys.balance(user)).toBe(1250)
+    expect(r.text).toContain('<p class="notice" role="status">Added 12.50 EUR. Your balance is now 12.50 EUR.</p>')
     for (const [amount, message] of [
       ['1,250', 'Unclear: is that 1250 or 1,250? For 1250, write it without a separator; amounts have at most two decimals.'],
       ['$5', 'Amounts are in EUR'],
@@ -282,6 +315,8 @@ describe('amounts as people type them', () => {
     }
     const plain = await page('POST', '/account/top-up', { user, form: { amount: '€1.250,00' } })
     expect(plain.status).toBe(303)
+    expect(plain.headers.get('location')).toBe('/account?topped-up=1')
+    expect((await page('GET', '/account?topped-up=1', { user })).text).toContain('<p class="notice" role="status">Your top-up was added')
     expect(await sys.balance(user)).toBe(1250 + 125000)
     const account = await page('GET', '/account', { user })
     expect(account.text).toContain('<strong id="account-balance">1,262.50 EUR</strong>')

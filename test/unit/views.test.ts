@@ -10,7 +10,8 @@ import { renderOrderForm } from '../../views/orders'
 import { renderAccountPanel, renderTopUpForm } from '../../views/account'
 import { layout } from '../../views/layout'
 import { renderOrderDetail } from '../../views/orders'
-import { keyAfter, type Outcome, outcomeMessage, outcomeOf } from '../../gateway/forms'
+import { keyAfter, type Outcome, outcomeMessage, outcomeOf, safeNext } from '../../gateway/forms'
+import { utcText } from '../../views/time'
 import { ORDER_INTENT, TOP_UP_INTENT } from '../../views/form-fields'
 import type { ErrorBody, ErrorCode } from '../../shared/errors'
 
@@ -225,6 +226,27 @@ describe('account fragments', () => {
       renderAccountPanel({ state: 'unavailable', csrf, currency: eur, message: 'down', form: {} }).value,
     ]
     for (const form of forms) expect(form).toContain('<input type="hidden" name="csrfToken" value="csrf-&amp;-token">')
+  })
+})
+
+describe('times', () => {
+  test('written in UTC and labelled so, never as a raw ISO string; the browser rewrites them into its zone', () => {
+    expect(utcText('2026-12-01T17:03:27.123Z')).toBe('2026-12-01 17:03 UTC')
+    expect(utcText('not a time')).toBe('not a time')
+    const detail = renderOrderDetail({ ...order, status: 'FINISHED', updatedAt: '2026-12-01T17:04:00.000Z' }, eur).value
+    const text = detail.replace(/<[^>]+>/g, ' ')
+    expect(text).not.toMatch(/\d{4}-\d\d-\d\dT/)
+    expect(detail).toContain(`datetime="${order.createdAt}" data-local>${utcText(order.createdAt)}</time>`)
+    expect(detail).toContain('<dt>Paid</dt><dd><time datetime="2026-12-01T17:04:00.000Z" data-local>2026-12-01 17:04 UTC</time></dd>')
+  })
+})
+
+describe('where to go after signing in', () => {
+  test('a path of this shop only', () => {
+    expect(safeNext('/orders/abc?x=1')).toBe('/orders/abc?x=1')
+    for (const value of ['//evil.example', '/\\evil.example', 'https://evil.example', 'evil', '/sign-out', '/a\nb', 42, undefined, '/' + 'a'.repeat(600)]) {
+      expect(safeNext(value)).toBeUndefined()
+    }
   })
 })
 
