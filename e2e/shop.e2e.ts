@@ -215,6 +215,53 @@ test('an order’s link opened signed out leads there after signing in; its time
   await context.close()
 })
 
+test('120 orders: “Show more” appends the older ones in place until all are shown', async ({ browser }) => {
+  const username = unique('many')
+  const json = { 'content-type': 'application/json' }
+  expect((await fetch(`${base()}/api/auth/users`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) })).status).toBe(201)
+  const { accessToken } = (await (await fetch(`${base()}/api/auth/token`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) })).json()) as { accessToken: string }
+  for (let i = 0; i < 120; i++) {
+    const r = await fetch(`${base()}/api/orders`, { method: 'POST', headers: { ...json, authorization: `Bearer ${accessToken}` }, body: JSON.stringify({ amount: 100 + i, description: `order ${i}` }) })
+    expect(r.status).toBe(201)
+  }
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(`${base()}/sign-in`)
+  await page.getByLabel('User name').fill(username)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page).toHaveURL(/\/orders$/)
+  const rows = page.locator('#order-list .order')
+  await expect(rows).toHaveCount(50)
+  await markPage(page)
+  await page.getByRole('link', { name: 'Show more' }).click()
+  await expect(rows).toHaveCount(100)
+  await page.getByRole('link', { name: 'Show more' }).click()
+  await expect(rows).toHaveCount(120)
+  await expect(page.getByRole('link', { name: 'Show more' })).toHaveCount(0)
+  await expectNotReloaded(page)
+  const descriptions = await page.locator('#order-list .order .description').allInnerTexts()
+  expect(new Set(descriptions).size).toBe(120)
+  expect(descriptions[0]).toBe('order 119')
+  expect(descriptions.at(-1)).toBe('order 0')
+
+  // The statement pages the same way: 60 top-ups, 50 lines, then the other 10 appended as rows of the same table.
+  await page.getByRole('link', { name: 'Account', exact: true }).click()
+  await page.getByRole('button', { name: 'Open account' }).click()
+  for (let i = 1; i <= 60; i++) {
+    const r = await fetch(`${base()}/api/payments/account/top-up`, { method: 'POST', headers: { ...json, authorization: `Bearer ${accessToken}` }, body: JSON.stringify({ amount: i }) })
+    expect(r.status).toBe(200)
+  }
+  await page.reload()
+  const lines = page.locator('#statement tbody > tr')
+  await expect(lines).toHaveCount(50)
+  await page.getByRole('link', { name: 'Show more' }).click()
+  await expect(lines).toHaveCount(60)
+  await expect(page.getByRole('link', { name: 'Show more' })).toHaveCount(0)
+  await page.screenshot({ path: 'test-results/e2e/statement-more.png', fullPage: true })
+  await context.close()
+})
+
 test('a form posted from another site is refused and changes nothing', async ({ browser }) => {
   const { context, page } = await newShopper(browser, 'victim')
   // A page of another origin, served by the browser's router, that submits a form to Gozon.

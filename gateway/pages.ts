@@ -5,12 +5,30 @@ import { Elysia } from 'elysia'
 import type { ErrorBody } from '../shared/errors'
 import { isIdempotencyKey } from '../shared/http/idempotency'
 import { MAX_BALANCE } from '../shared/money'
-import { type FormState, readFailure, renderAccountPanel, renderBalance } from '../views/account'
+import {
+  ENTRIES_PER_PAGE,
+  type FormState,
+  readFailure,
+  renderAccountPanel,
+  renderBalance,
+  renderMoreEntries,
+  renderMoreEntriesFragment,
+} from '../views/account'
 import { IDEMPOTENCY_FIELD } from '../views/form-fields'
 import { html, htmlResponse } from '../views/html'
 import { errorPage, layout, type Shopper } from '../views/layout'
 import type { Currency } from '../views/money'
-import { renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm, renderOrderList, renderOrdersPage } from '../views/orders'
+import {
+  ORDERS_PER_PAGE,
+  renderMoreOrders,
+  renderMoreOrdersFragment,
+  renderOrder,
+  renderOrderCreated,
+  renderOrderDetail,
+  renderOrderForm,
+  renderOrderList,
+  renderOrdersPage,
+} from '../views/orders'
 import { compareDigests } from '../shared/reconcile/digest'
 import { type ReconciliationState, renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
@@ -36,6 +54,13 @@ const formKey = (body: unknown) => {
 function readMessage(result: { status: number; error?: ErrorBody }, what: 'orders' | 'payments'): string {
   if (result.error && result.status < 500) return result.error.message
   return `Your ${what === 'orders' ? 'orders' : 'account'} could not be loaded just now: the ${what} service did not answer.`
+}
+
+/** A statement line's id from a query ("Show more"), if it is one. */
+function entryIdOf(value: string | null): number | undefined {
+  if (value === null || !/^[1-9]\d{0,15}$/.test(value)) return undefined
+  const id = Number(value)
+  return Number.isSafeInteger(id) ? id : undefined
 }
 
 function viewerOf(auth: Authenticator, request: Request): Viewer | undefined {
@@ -66,10 +91,13 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       ? `This top-up would take the balance past the maximum of ${currency.format(MAX_BALANCE)}.`
       : error.message
 
-  async function ordersPage({ userId, shopper }: Viewer, form?: FormState, status = 200): Promise<Response> {
-    const [list, balance] = await Promise.all([client.listOrders(userId, { limit: 50 }), client.balance(userId)])
+  /** `cursor`: a later page (the "Show more" link without JavaScript). */
+  async function ordersPage({ userId, shopper }: Viewer, form?: FormState, status = 200, cursor?: string): Promise<Response> {
+    const [list, balance] = await Promise.all([client.listOrders(userId, { limit: ORDERS_PER_PAGE, cursor }), client.balance(userId)])
+    // A cursor that is not one of ours (typed, cut short): the newest orders instead.
+    if (cursor && !list.ok && list.error?.error === 'invalid_cursor') return ordersPage({ userId, shopper }, form, status)
     const body = list.ok
-      ? renderOrdersPage({ orders: list.body.items, form, csrf: shopper.csrf, currency })
+      ? renderOrdersPage({ orders: list.body.items, nextCursor: list.body.nextCursor, laterPage: cursor !== undefined, form, csrf: shopper.csrf, currency })
       : html`${renderOrderForm(shopper.csrf, currency, form)}${readFailure(readMessage(list, 'orders'), '/orders')}`
     return htmlResponse(layout({ title: 'Orders', shopper, currency, balance, active: 'orders', body }), { status })
   }
@@ -79,10 +107,10 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
    * asking it again for the balance would only make the shopper wait a second
    * timeout before seeing the message, so the panel says it is unavailable.
    */
-  async function accountPanel({ userId, shopper }: Viewer, form?: FormState, unanswered = false) {
+  async function accountPanel({ userId, shopper }: Viewer, form?: FormState, unanswered = false, before?: number) {
     const { csrf } = shopper
     if (unanswered) return unavailablePanel(csrf, undefined, form)
-    const [account, statement] = await Promise.all([client.getAccount(userId), client.statement(userId)])
+    const [account, statement] = await Promise.all([client.getAccount(userId), statementPage(userId, before)])
     if (account.ok) {
       return {
         panel: renderAccountPanel({
@@ -90,7 +118,9 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
           csrf,
           currency,
           balance: account.body.balance,
-          statement: statement.ok ? statement.body : undefined,
+          statement: statement?.lines,
+          moreBefore: statement?.moreBefore,
+          laterPage: before !== undefined,
           form,
         }),
         balance: account.body.balance,
@@ -110,8 +140,16 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     }
   }
 
-  async function accountPage(viewer: Viewer, form?: FormState, status?: number, unanswered = false): Promise<Response> {
-    const { panel, balance, status: panelStatus } = await accountPanel(viewer, form, unanswered)
+  /** A page of the statement: one line more is asked for, to know whether "Show more" has anything to show. */
+  async function statementPage(userId: string, before?: number) {
+    const read = await client.statement(userId, { limit: ENTRIES_PER_PAGE + 1, before })
+    if (!read.ok) return undefined
+    const lines = read.body.slice(0, ENTRIES_PER_PAGE)
+    return { lines, moreBefore: read.body.length > ENTRIES_PER_PAGE ? lines.at(-1)!.id : undefined }
+  }
+
+  async function accountPage(viewer: Viewer, form?: FormState, status?: number, unanswered = false, before?: number): Promise<Response> {
+    const { panel, balance, status: panelStatus } = await accountPanel(viewer, form, unanswered, before)
     return htmlResponse(layout({ title: 'Account', shopper: viewer.shopper, currency, balance, active: 'account', body: panel }), {
       status: status ?? panelStatus,
     })
@@ -129,7 +167,19 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     .use(formGuard(auth))
     .resolve(({ request }) => ({ viewer: viewerOf(auth, request) }))
     .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))
-    .get('/orders', ({ request, viewer }) => (viewer ? ordersPage(viewer) : signInFirst(request)))
+    .get('/orders', ({ request, viewer }) => {
+      if (!viewer) return signInFirst(request)
+      return ordersPage(viewer, undefined, 200, new URL(request.url).searchParams.get('cursor') || undefined)
+    })
+    // "Show more" with htmx: the next rows, appended to the list (views/orders.ts renderMoreOrders).
+    .get('/orders/more', async ({ request, viewer }) => {
+      if (!viewer) return signInFirst(request)
+      const cursor = new URL(request.url).searchParams.get('cursor') || undefined
+      const list = await client.listOrders(viewer.userId, { limit: ORDERS_PER_PAGE, cursor })
+      if (list.ok) return htmlResponse(renderMoreOrdersFragment(list.body.items, list.body.nextCursor, currency))
+      if (list.error?.error === 'invalid_cursor') return htmlResponse(renderMoreOrders(null))
+      return htmlResponse(renderMoreOrders(cursor ?? null, 'Older orders could not be loaded just now.'))
+    })
     .post('/orders', async ({ request, body, viewer }) => {
       if (!viewer) return signInFirst(request)
       const values = { amount: field(body, 'amount'), description: field(body, 'description').trim() }
@@ -205,8 +255,19 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     })
     .get('/account', ({ request, viewer }) => {
       if (!viewer) return signInFirst(request)
-      const toppedUp = new URL(request.url).searchParams.get('topped-up') === '1'
-      return accountPage(viewer, toppedUp ? { confirmation: 'Your top-up was added; it is the first line of the statement.' } : undefined)
+      const query = new URL(request.url).searchParams
+      const toppedUp = query.get('topped-up') === '1'
+      const form = toppedUp ? { confirmation: 'Your top-up was added; it is the first line of the statement.' } : undefined
+      return accountPage(viewer, form, undefined, false, entryIdOf(query.get('before')))
+    })
+    // "Show more" of the statement with htmx: the next lines, appended (views/account.ts renderMoreEntries).
+    .get('/account/statement/more', async ({ request, viewer }) => {
+      if (!viewer) return signInFirst(request)
+      const before = entryIdOf(new URL(request.url).searchParams.get('before'))
+      if (before === undefined) return htmlResponse(renderMoreEntries(undefined))
+      const page = await statementPage(viewer.userId, before)
+      if (!page) return htmlResponse(renderMoreEntries(before, 'Older lines could not be loaded just now.'))
+      return htmlResponse(renderMoreEntriesFragment(page.lines, page.moreBefore, currency))
     })
     .post('/account', async ({ request, viewer }) => {
       if (!viewer) return signInFirst(request)

@@ -93,8 +93,11 @@ export class ServiceClient {
     return this.call<{ userId: string; balance: number }>('payments', 'POST', '/api/payments/account/top-up', userId, { amount }, idempotencyKey)
   }
 
-  statement(userId: string) {
-    return this.call<LedgerEntry[]>('payments', 'GET', '/api/payments/account/transactions?limit=50', userId)
+  /** Up to `limit` lines, newest first; older than the entry `before` when given. */
+  statement(userId: string, page: { limit: number; before?: number }) {
+    const query = new URLSearchParams({ limit: String(page.limit) })
+    if (page.before !== undefined) query.set('before', String(page.before))
+    return this.call<LedgerEntry[]>('payments', 'GET', `/api/payments/account/transactions?${query}`, userId)
   }
 
   operations(userId: string, service: 'orders' | 'payments') {

@@ -39,27 +39,51 @@ export function renderTopUpForm(csrf: string, currency: Currency, state: FormSta
 </form>`
 }
 
-export function renderStatement(entries: LedgerEntry[], currency: Currency): Html {
-  if (entries.length === 0) return html`<p id="statement" class="muted">No transactions yet.</p>`
-  return html`<table id="statement" class="statement">
-  <thead><tr><th>When</th><th>What</th><th class="num">Amount</th><th class="num">Balance</th></tr></thead>
-  <tbody>
-  ${entries.map(
-    (e) => html`<tr id="entry-${e.id}">
+/** How many statement lines a page shows, and "Show more" brings. */
+export const ENTRIES_PER_PAGE = 50
+
+function renderEntry(e: LedgerEntry, currency: Currency): Html {
+  return html`<tr id="entry-${e.id}">
     <td>${renderTime(e.createdAt)}</td>
     <td>${e.kind === 'top_up' ? 'Top-up' : html`Payment for <a href="/orders/${e.orderId ?? ''}">order ${(e.orderId ?? '').slice(-8)}</a>`}</td>
     <td class="num ${e.kind === 'payment' ? 'debit' : 'credit'}">${e.kind === 'payment' ? '−' : '+'}${currency.format(e.amount)}</td>
     <td class="num">${currency.format(e.balanceAfter)}</td>
-  </tr>`,
-  )}
+  </tr>`
+}
+
+/** "Show more" of the statement: older lines than `before` (an entry id); a link without JavaScript, appended in place with htmx. */
+export function renderMoreEntries(before: number | undefined, message?: string): Html {
+  if (before === undefined) return html`<p id="more-entries" hidden></p>`
+  return html`<p id="more-entries" class="more">${message ? html`<span class="alert" role="alert">${message}</span> ` : ''}<a href="/account?before=${before}"
+    hx-get="/account/statement/more?before=${before}" hx-target="#more-entries" hx-swap="outerHTML">Show more</a></p>`
+}
+
+/**
+ * The next lines, appended to the statement as a table body of their own (a
+ * table may have several; rows alone would not survive HTML parsing outside
+ * a table), and the next "Show more" in place of the one pressed.
+ */
+export function renderMoreEntriesFragment(entries: LedgerEntry[], before: number | undefined, currency: Currency): Html {
+  return html`${renderMoreEntries(before)}
+<table hx-swap-oob="beforeend:#statement"><tbody>${entries.map((e) => renderEntry(e, currency))}</tbody></table>`
+}
+
+/** `before`: where the next page of older lines starts, if there is one. */
+export function renderStatement(entries: LedgerEntry[], currency: Currency, before?: number): Html {
+  if (entries.length === 0) return html`<p id="statement" class="muted">No transactions yet.</p>`
+  return html`<table id="statement" class="statement">
+  <thead><tr><th>When</th><th>What</th><th class="num">Amount</th><th class="num">Balance</th></tr></thead>
+  <tbody>
+  ${entries.map((e) => renderEntry(e, currency))}
   </tbody>
-</table>`
+</table>
+${renderMoreEntries(before)}`
 }
 
 export type AccountPanelProps =
   | { state: 'missing'; csrf: string; message?: string }
   /** `statement`: undefined when it could not be read (said so, never shown as empty). */
-  | { state: 'open'; csrf: string; currency: Currency; balance: number; statement: LedgerEntry[] | undefined; form?: FormState }
+  | { state: 'open'; csrf: string; currency: Currency; balance: number; statement: LedgerEntry[] | undefined; moreBefore?: number; laterPage?: boolean; form?: FormState }
   /** Payments did not answer: its message, and the top-up form again if a top-up is what could not be confirmed. */
   | { state: 'unavailable'; csrf: string; currency: Currency; message: string; form?: FormState }
 
@@ -92,6 +116,7 @@ export function renderAccountPanel(props: AccountPanelProps): Html {
   <p class="big-balance">Balance <strong id="account-balance">${props.currency.format(props.balance)}</strong></p>
   ${renderTopUpForm(props.csrf, props.currency, props.form)}
   <h2>Statement</h2>
-  ${props.statement ? renderStatement(props.statement, props.currency) : readFailure('The statement could not be loaded just now.', '/account')}
+  ${props.laterPage ? html`<p><a href="/account">← Newest lines</a></p>` : ''}
+  ${props.statement ? renderStatement(props.statement, props.currency, props.moreBefore) : readFailure('The statement could not be loaded just now.', '/account')}
 </section>`
 }

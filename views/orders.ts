@@ -83,12 +83,35 @@ export function renderOrderCreated(order: Order, csrf: string, currency: Currenc
 <ul hx-swap-oob="afterbegin:#order-list">${renderOrder(order, currency, { refresh: true })}</ul>`
 }
 
-export function renderOrdersPage(props: { orders: Order[]; csrf: string; currency: Currency; form?: FormState }): Html {
+/** How many orders a page shows, and "Show more" brings. */
+export const ORDERS_PER_PAGE = 50
+
+/**
+ * "Show more": a link to the next page of older orders, which works without
+ * JavaScript; with htmx it fetches /orders/more, which appends those rows to
+ * the list and puts the next link in its place. None when there are no more.
+ */
+export function renderMoreOrders(nextCursor: string | null, message?: string): Html {
+  if (!nextCursor) return html`<p id="more-orders" hidden></p>`
+  const query = new URLSearchParams({ cursor: nextCursor })
+  return html`<p id="more-orders" class="more">${message ? html`<span class="alert" role="alert">${message}</span> ` : ''}<a href="/orders?${query.toString()}"
+    hx-get="/orders/more?${query.toString()}" hx-target="#more-orders" hx-swap="outerHTML">Show more</a></p>`
+}
+
+/** The next rows, appended to the page's list, and the next "Show more" in place of the one pressed. */
+export function renderMoreOrdersFragment(orders: Order[], nextCursor: string | null, currency: Currency): Html {
+  return html`${renderMoreOrders(nextCursor)}
+<ul hx-swap-oob="beforeend:#order-list">${orders.map((o) => renderOrder(o, currency))}</ul>`
+}
+
+export function renderOrdersPage(props: { orders: Order[]; nextCursor: string | null; laterPage: boolean; csrf: string; currency: Currency; form?: FormState }): Html {
   return html`<div class="columns">
   ${renderOrderForm(props.csrf, props.currency, props.form)}
   <section class="card">
     <h1>Your orders</h1>
+    ${props.laterPage ? html`<p><a href="/orders">← Newest orders</a></p>` : ''}
     ${renderOrderList(props.orders, props.currency)}
+    ${renderMoreOrders(props.nextCursor)}
   </section>
 </div>`
 }

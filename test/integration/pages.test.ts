@@ -379,6 +379,64 @@ describe('pages tell the truth when a service does not answer', () => {
   })
 })
 
+describe('lists that go on', () => {
+  const rowIds = (text: string) => [...text.matchAll(/<li id="order-([0-9a-f-]{36})"/g)].map((m) => m[1]!)
+  const moreLink = (text: string) => /<p id="more-orders" class="more"><a href="([^"]+)"/.exec(text)?.[1]?.replaceAll('&amp;', '&')
+
+  test('120 orders: 50 on the page, then “Show more” as a link (no JavaScript) and as an htmx append, until all are shown once', async () => {
+    const created: string[] = []
+    for (let i = 0; i < 120; i++) created.push(await sys.createOrder('pager', 100 + i, `order ${i}`))
+
+    // Without JavaScript: page after page through the link.
+    const seen: string[] = []
+    let path: string | undefined = '/orders'
+    const sizes: number[] = []
+    while (path) {
+      const r = await page('GET', path, { user: 'pager' })
+      expect(r.status).toBe(200)
+      sizes.push(rowIds(r.text).length)
+      seen.push(...rowIds(r.text))
+      if (path !== '/orders') expect(r.text).toContain('<a href="/orders">← Newest orders</a>')
+      path = moreLink(r.text)
+    }
+    expect(sizes).toEqual([50, 50, 20])
+    expect(seen).toEqual([...created].reverse())
+
+    // With htmx: the pressed link asks for the next rows, which are appended; the next link takes its place.
+    const first = await page('GET', '/orders', { user: 'pager' })
+    const cursor = new URL(moreLink(first.text)!, 'http://x').searchParams.get('cursor')!
+    const more = await page('GET', `/orders/more?cursor=${encodeURIComponent(cursor)}`, { user: 'pager', htmx: true })
+    expect(more.text).toStartWith('<p id="more-orders" class="more">')
+    expect(more.text).toContain('<ul hx-swap-oob="beforeend:#order-list">')
+    expect(rowIds(more.text)).toEqual(seen.slice(50, 100))
+    expect(first.text).toContain(`hx-get="/orders/more?cursor=${encodeURIComponent(cursor)}"`)
+
+    // A cursor that is not one of ours: the newest orders, not an error page.
+    const forged = await page('GET', '/orders?cursor=bm9wZQ', { user: 'pager' })
+    expect([forged.status, rowIds(forged.text).length]).toEqual([200, 50])
+  })
+
+  test('the statement: 50 lines, then “Show more” until every line is shown once', async () => {
+    await sys.openAccount('ledger-pager', 0)
+    for (let i = 1; i <= 60; i++) {
+      const r = await sys.api('POST', '/api/payments/account/top-up', { user: 'ledger-pager', body: { amount: i } })
+      expect(r.status).toBe(200)
+    }
+    const lines = (text: string) => [...text.matchAll(/<tr id="entry-(\d+)"/g)].map((m) => Number(m[1]))
+    const account = await page('GET', '/account', { user: 'ledger-pager' })
+    expect(lines(account.text)).toHaveLength(50)
+    const before = lines(account.text).at(-1)!
+    expect(account.text).toContain(`<a href="/account?before=${before}"`)
+    const next = await page('GET', `/account?before=${before}`, { user: 'ledger-pager' })
+    expect(lines(next.text)).toHaveLength(10)
+    expect(next.text).toContain('<p id="more-entries" hidden></p>')
+    const appended = await page('GET', `/account/statement/more?before=${before}`, { user: 'ledger-pager', htmx: true })
+    expect(appended.text).toContain('hx-swap-oob="beforeend:#statement"')
+    expect(lines(appended.text)).toEqual(lines(next.text))
+    expect(new Set([...lines(account.text), ...lines(next.text)]).size).toBe(60)
+  })
+})
+
 describe('orders page', () => {
   test('an htmx order post answers with a fresh form and the new row; a plain post redirects', async () => {
     await sys.openAccount('olga', 5000)
