@@ -8,6 +8,7 @@ import { AppError } from '../../shared/errors'
 import { operationDocs } from '../../shared/http/api-docs'
 import { parseJsonOfAnyCase } from '../../shared/http/json-body'
 import type { Logger } from '../../shared/logger'
+import { tooMany } from '../../shared/http/rate-limit'
 import type { AttemptLimiters } from './attempts'
 import type { Authenticator } from './authenticator'
 import { newCredentialsErrors, normalizeUsername, type UserStore } from './users'
@@ -31,6 +32,11 @@ const TokenView = t.Object({
   username: t.String(),
 })
 
+/** 429 with Retry-After when an attempt limit refused (gateway/auth/attempts.ts). */
+function refuseIfLimited(waitSeconds: number | undefined, set: Parameters<typeof tooMany>[1]): void {
+  if (waitSeconds !== undefined) tooMany(waitSeconds, set)
+}
+
 export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger; limits: AttemptLimiters }) {
   const { auth, users, log, limits } = deps
   return new Elysia({ name: 'gateway.auth-api', prefix: '/api/auth' })
@@ -38,7 +44,7 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
     .post(
       '/users',
       async ({ body, set, request, server }) => {
-        await limits.perAddress.take(limits.clientAddress(server, request), set)
+        refuseIfLimited(await limits.signUp(limits.clientAddress(server, request)), set)
         const username = normalizeUsername(body.username)
         const errors = newCredentialsErrors(username, body.password)
         if (Object.keys(errors).length > 0) {
@@ -65,8 +71,7 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
       '/token',
       async ({ body, set, request, server }) => {
         const username = normalizeUsername(body.username)
-        await limits.perAddress.take(limits.clientAddress(server, request), set)
-        await limits.perUser.take(username, set)
+        refuseIfLimited(await limits.signIn(limits.clientAddress(server, request), username), set)
         const user = await users.signIn(username, body.password)
         if (!user) {
           log.info({ username }, 'token refused: bad credentials')

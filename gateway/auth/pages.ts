@@ -34,11 +34,9 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
     return formResponse(request, form, () => layout({ title: kind === 'sign-in' ? 'Sign in' : 'Create an account', body: form }), status)
   }
 
-  /** Takes an attempt from each bucket; the message to show when one is empty. */
-  async function overLimit(address: string, username: string): Promise<string | undefined> {
-    const waitSeconds = (await limits.perAddress.tryTake(address)) ?? (await limits.perUser.tryTake(username))
-    return waitSeconds === undefined ? undefined : `Too many requests. Try again in ${waitSeconds} seconds.`
-  }
+  /** The message to show when an attempt limit refused (gateway/auth/attempts.ts). */
+  const limitedMessage = (waitSeconds: number | undefined) =>
+    waitSeconds === undefined ? undefined : `Too many attempts. Try again in ${waitSeconds} seconds.`
 
   const showForm = (kind: AuthFormKind) => ({ request }: { request: Request }) => {
     const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
@@ -54,7 +52,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       const username = normalizeUsername(field(body, 'username'))
       const next = safeNext(field(body, NEXT_FIELD))
       const values = { username, ...(next ? { [NEXT_FIELD]: next } : {}) }
-      const limited = await overLimit(limits.clientAddress(server, request), username)
+      const limited = limitedMessage(await limits.signIn(limits.clientAddress(server, request), username))
       if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
       const user = await users.signIn(username, field(body, 'password'))
       if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
@@ -66,7 +64,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       const values = { username }
       const errors = newCredentialsErrors(username, password)
       if (Object.keys(errors).length > 0) return formPage(request, 'sign-up', { values, errors }, 422)
-      const limited = await overLimit(limits.clientAddress(server, request), username)
+      const limited = limitedMessage(await limits.signUp(limits.clientAddress(server, request)))
       if (limited) return formPage(request, 'sign-up', { values, message: limited }, 429)
       const user = await users.signUp(username, password)
       if (user === 'taken') return formPage(request, 'sign-up', { values, errors: { username: 'This user name is taken.' } }, 409)

@@ -55,7 +55,8 @@ const CLEANUP = 'delete from rate_limit_buckets where full_at < now()'
 
 type Headers = { headers: Record<string, string | number> }
 
-function tooMany(waitSeconds: number, set: Headers): never {
+/** 429 rate_limited, with Retry-After: `waitSeconds`. */
+export function tooMany(waitSeconds: number, set: Headers): never {
   set.headers['retry-after'] = String(waitSeconds)
   throw new AppError('rate_limited')
 }

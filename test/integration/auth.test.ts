@@ -3,6 +3,8 @@
 // but the gateway's proof, CSRF and cross-origin defences, attempt limits,
 // the metrics guard, and the development-only X-User-Id mode.
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
+import { attemptLimiters, NAME_FACTOR } from '../../gateway/auth/attempts'
+import { clientAddressOf } from '../../shared/http/client-address'
 import { bodyDigest, signIdentity } from '../../shared/identity'
 import { UPGRADE_HEADERS } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
@@ -305,7 +307,7 @@ describe('CSRF and cross-origin defences', () => {
 describe('limits and operations settings', () => {
   let limited: TestSystem
   beforeAll(async () => {
-    limited = await startSystem({ env: { AUTH_ATTEMPTS_BURST: '3', AUTH_ATTEMPTS_PER_MINUTE: '1', METRICS_TOKEN: 'metrics-token-0123456789' } })
+    limited = await startSystem({ env: { AUTH_ATTEMPTS_BURST: '3', AUTH_ATTEMPTS_PER_MINUTE: '1', METRICS_TOKEN: 'metrics-token-0123456789', TRUSTED_PROXIES: '127.0.0.1' } })
   })
   afterAll(() => limited.stop())
 
@@ -329,7 +331,47 @@ describe('limits and operations settings', () => {
       body: 'username=target&password=guess-guess',
     })
     expect(page.status).toBe(429)
-    expect(await page.text()).toContain('Too many requests. Try again in')
+    expect(await page.text()).toContain('Too many attempts. Try again in')
+  })
+
+  test('someone guessing bob’s password does not lock bob out: the guesser is slowed, bob signs in from his own address', async () => {
+    // Behind a trusted proxy (TRUSTED_PROXIES), the address is the one it forwards.
+    const from = (address: string, password: string) =>
+      fetch(`${limited.gateway.url}/api/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ username: 'bob-owner', password }),
+      })
+    const created = await fetch(`${limited.gateway.url}/api/auth/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.1' },
+      body: JSON.stringify({ username: 'bob-owner', password: PASSWORD }),
+    })
+    expect(created.status).toBe(201)
+    const guesses = []
+    for (let i = 0; i < 5; i++) guesses.push((await from('203.0.113.5', `wrong guess ${i}`)).status)
+    expect(guesses).toEqual([401, 401, 401, 429, 429])
+    // Bob, from his address: the API and the sign-in page.
+    expect((await from('198.51.100.7', PASSWORD)).status).toBe(200)
+    const page = await fetch(`${limited.gateway.url}/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.8' },
+      body: new URLSearchParams({ username: 'bob-owner', password: PASSWORD }).toString(),
+    })
+    expect(page.status).toBe(303)
+    // The guesser's address stays slowed, even with the right password.
+    expect((await from('203.0.113.5', PASSWORD)).status).toBe(429)
+  })
+
+  test('a guess spread over many addresses meets the per-name ceiling, 100 times the per-address-and-name limit', async () => {
+    const limits = attemptLimiters(limited.identityDb.$client, { burst: 1, perSecond: 1 / 3600 }, clientAddressOf([]))
+    const waits: (number | undefined)[] = []
+    for (let i = 0; i < NAME_FACTOR + 1; i++) waits.push(await limits.signIn(`192.0.2.${i % 250}.${Math.floor(i / 250)}`, 'spread-target'))
+    expect(waits.slice(0, NAME_FACTOR).every((w) => w === undefined)).toBe(true)
+    expect(waits[NAME_FACTOR]).toBeGreaterThan(0)
+    // Another name is not affected.
+    expect(await limits.signIn('192.0.2.1.0', 'someone-else')).toBeUndefined()
   })
 
   test('with METRICS_TOKEN the gateway’s /metrics needs it', async () => {

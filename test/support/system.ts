@@ -87,6 +87,7 @@ export async function startSystem(options: SystemOptions = {}) {
     currency: gatewayConfig.currency,
     auth: gatewayConfig.auth,
     metricsToken: gatewayConfig.metricsToken,
+    trustedProxies: gatewayConfig.trustedProxies,
   }
   const gateway = startGateway(gatewayDeps, { hostname: '127.0.0.1', port: 0 })
   /**
