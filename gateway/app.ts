@@ -21,12 +21,13 @@ import { assets } from './assets'
 import { authApi } from './auth/api-routes'
 import { attemptLimiters } from './auth/attempts'
 import { type AuthSettings, Authenticator, bearerToken } from './auth/authenticator'
+import { SessionStore } from './auth/sessions'
 import type { IdentityDatabase } from './auth/database'
 import { authPages } from './auth/pages'
 import { UserStore } from './auth/users'
 import { LiveHub } from './live-hub'
 import { LIVE_SOCKET_SETTINGS, liveRoutes } from './live-routes'
-import { notFoundPage, pages } from './pages'
+import { notFoundPage, pages, wantsPage } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
 import { Currency } from '../views/money'
@@ -72,7 +73,8 @@ function metricsGuard(token: string | undefined): ScrapeGuard {
 }
 
 export function createGateway(deps: GatewayDeps) {
-  const auth = new Authenticator(deps.auth)
+  const sessions = new SessionStore({ db: deps.db, nc: deps.nc, log: deps.log })
+  const auth = new Authenticator(deps.auth, sessions)
   const users = new UserStore(deps.db, deps.auth.hashing)
   const limits = attemptLimiters(deps.db.$client, deps.auth.attempts, clientAddressOf(deps.trustedProxies ?? []))
   const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, { writeMs: deps.upstreamTimeoutMs, readMs: deps.pageReadTimeoutMs }, deps.auth.identity)
@@ -106,7 +108,8 @@ export function createGateway(deps: GatewayDeps) {
     serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
     // Before the catalogue's handler, which answers every unknown address with JSON.
-    .onError({ as: 'global' }, ({ code, request }) => (code === 'NOT_FOUND' ? notFoundPage(auth, currency, request) : undefined))
+    // (Decided at once: a hook that returns a promise has answered, even if the promise holds nothing.)
+    .onError({ as: 'global' }, ({ code, request }) => (code === 'NOT_FOUND' && wantsPage(request) ? notFoundPage(auth, currency, request) : undefined))
     .use(errorsPlugin(deps.log))
     .use(httpMetrics(metrics, metricsGuard(deps.metricsToken)))
     .onRequest(({ request }) => {
@@ -153,6 +156,7 @@ export function startGateway(deps: GatewayDeps, listen: { hostname: string; port
   warnIfInsecure(deps.log, deps.auth.identity)
   const { app, hub, auth } = createGateway(deps)
   hub.start()
+  auth.sessions?.start()
   app.listen(listen)
   const port = app.server?.port ?? listen.port
   return {
@@ -163,6 +167,7 @@ export function startGateway(deps: GatewayDeps, listen: { hostname: string; port
     url: `http://127.0.0.1:${port}`,
     async stop() {
       await hub.stop()
+      auth.sessions?.stop()
       await stopServer(app)
     },
   }

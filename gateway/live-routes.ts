@@ -40,7 +40,14 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   const sockets = new WeakMap<object, LiveSocket>()
 
   /** The socket to hand to the hub, or undefined when the user has too many open already. */
-  function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string): LiveSocket | undefined {
+  /** The page sockets of each session, closed when it ends (sign-out here or at another gateway). */
+  const bySession = new Map<string, Set<RawSocket>>()
+  const sessionOf = new WeakMap<object, string>()
+  auth.sessions?.onEnded((sessionIds) => {
+    for (const id of sessionIds) for (const raw of bySession.get(id) ?? []) raw.close(1008, 'signed out')
+  })
+
+  function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string, sessionId?: string): LiveSocket | undefined {
     if (hub.socketCount(userId) >= LIVE_LIMITS.socketsPerUser) {
       raw.close(1008, 'too many live connections for this user')
       return undefined
@@ -52,13 +59,24 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
       close: (code, reason) => raw.close(code, reason),
     }
     sockets.set(raw, socket)
+    if (sessionId) {
+      const set = bySession.get(sessionId) ?? new Set()
+      set.add(raw)
+      bySession.set(sessionId, set)
+      sessionOf.set(raw, sessionId)
+    }
     return socket
   }
 
-  function unregister(raw: object): void {
+  function unregister(raw: RawSocket): void {
     const socket = sockets.get(raw)
     if (socket) hub.remove(socket)
     sockets.delete(raw)
+    const sessionId = sessionOf.get(raw)
+    if (sessionId) {
+      bySession.get(sessionId)?.delete(raw)
+      if (bySession.get(sessionId)?.size === 0) bySession.delete(sessionId)
+    }
   }
 
   /** The orders the page may show (its first page, and the one it is about) and the balance. */
@@ -81,15 +99,17 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   return new Elysia({ name: 'gateway.live' })
     .ws('/ws', {
       detail: { hide: true },
-      beforeHandle: ({ request }) => {
+      beforeHandle: async ({ request }) => {
         if (isCrossOrigin(request)) return errorResponse('cross_origin_request')
-        if (!auth.session(request)) return errorResponse('unauthorized')
+        if (!(await auth.session(request))) return errorResponse('unauthorized')
       },
-      open(ws) {
-        const userId = auth.session(ws.data.request)!.userId
+      async open(ws) {
+        const session = await auth.session(ws.data.request)
+        // Signed out between the handshake and now.
+        if (!session) return void ws.raw.close(1008, 'signed out')
         const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
-        const socket = register(ws.raw, 'page', userId)
-        if (socket) void hub.add(socket, () => pageSnapshot(userId, orderId))
+        const socket = register(ws.raw, 'page', session.userId, session.sessionId)
+        if (socket) void hub.add(socket, () => pageSnapshot(session.userId, orderId))
       },
       message() {
         // The page socket only listens.

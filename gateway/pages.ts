@@ -32,6 +32,7 @@ import {
 import { compareDigests } from '../shared/reconcile/digest'
 import { type ReconciliationState, renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
+import { renderSessionsCard } from '../views/sign-in'
 import { formGuard } from './auth/pages'
 import { field, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf, signInFirst } from './forms'
 import { ORDER_INTENT, TOP_UP_INTENT } from '../views/form-fields'
@@ -63,21 +64,21 @@ function entryIdOf(value: string | null): number | undefined {
   return Number.isSafeInteger(id) ? id : undefined
 }
 
-function viewerOf(auth: Authenticator, request: Request): Viewer | undefined {
-  const session = auth.session(request)
+async function viewerOf(auth: Authenticator, request: Request): Promise<Viewer | undefined> {
+  const session = await auth.session(request)
   if (!session) return undefined
   return { userId: session.userId, shopper: { username: session.username, csrf: auth.tokens.csrfToken(session) } }
 }
 
-/**
- * A browser's request for an address with no page (a mistyped URL): a page
- * that says so, with a way back. Undefined for anything else (API clients,
- * scripts, /api/**), which keep the JSON error.
- */
-export function notFoundPage(auth: Authenticator, currency: Currency, request: Request): Response | undefined {
-  const wantsPage = (request.method === 'GET' || request.method === 'HEAD') && (request.headers.get('accept') ?? '').includes('text/html')
-  if (!wantsPage || new URL(request.url).pathname.startsWith('/api/')) return undefined
-  const viewer = viewerOf(auth, request)
+/** A browser asking for a page (not an API client, a script, or anything under /api/). */
+export function wantsPage(request: Request): boolean {
+  const page = (request.method === 'GET' || request.method === 'HEAD') && (request.headers.get('accept') ?? '').includes('text/html')
+  return page && !new URL(request.url).pathname.startsWith('/api/')
+}
+
+/** A browser's request for an address with no page (a mistyped URL, see wantsPage): a page that says so, with a way back. */
+export async function notFoundPage(auth: Authenticator, currency: Currency, request: Request): Promise<Response> {
+  const viewer = await viewerOf(auth, request)
   const text = { title: 'Page not found', message: 'There is no page at this address. It may have been mistyped, or the link may be out of date.' }
   return htmlResponse(errorPage(viewer ? { ...text, shopper: viewer.shopper, currency } : text), { status: 404 })
 }
@@ -150,7 +151,8 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
 
   async function accountPage(viewer: Viewer, form?: FormState, status?: number, unanswered = false, before?: number): Promise<Response> {
     const { panel, balance, status: panelStatus } = await accountPanel(viewer, form, unanswered, before)
-    return htmlResponse(layout({ title: 'Account', shopper: viewer.shopper, currency, balance, active: 'account', body: panel }), {
+    const body = html`${panel}${renderSessionsCard(viewer.shopper.csrf)}`
+    return htmlResponse(layout({ title: 'Account', shopper: viewer.shopper, currency, balance, active: 'account', body }), {
       status: status ?? panelStatus,
     })
   }
@@ -165,7 +167,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
 
   return new Elysia({ name: 'gateway.pages' })
     .use(formGuard(auth))
-    .resolve(({ request }) => ({ viewer: viewerOf(auth, request) }))
+    .resolve(async ({ request }) => ({ viewer: await viewerOf(auth, request) }))
     .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))
     .get('/orders', ({ request, viewer }) => {
       if (!viewer) return signInFirst(request)

@@ -1,6 +1,6 @@
 // The sign-in and sign-up forms. The password is never rendered back; a
 // field's hint gives way to its error, which says the same more pointedly.
-import { type FormState, textField } from './form-fields'
+import { csrfField, type FormState, textField } from './form-fields'
 import { type Html, html } from './html'
 
 export type AuthFormKind = 'sign-in' | 'sign-up'
@@ -25,4 +25,13 @@ export function renderAuthForm(kind: AuthFormKind, state: FormState = {}): Html 
   <button type="submit">${text.button}</button>
   <p class="muted">${text.other}</p>
 </form>`
+}
+
+/** Ends every session of the shopper, on every browser and device (gateway/auth/sessions.ts). */
+export function renderSessionsCard(csrf: string): Html {
+  return html`<section class="card" id="sessions">
+  <h2>Signed-in browsers</h2>
+  <p class="muted">Signed in somewhere you no longer use, or on a shared computer? This signs you out on every browser and device, this one included.</p>
+  <form method="post" action="/sign-out-everywhere">${csrfField(csrf)}<button type="submit">Sign out everywhere</button></form>
+</section>`
 }

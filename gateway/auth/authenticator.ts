@@ -2,6 +2,7 @@
 // their WebSocket, a bearer token for API clients (and, in the development
 // mode of shared/identity.ts only, a bare X-User-Id). Everything that reads
 // credentials from a request is in this file.
+import type { SessionStore } from './sessions'
 import type { IdentitySettings } from '../../shared/identity'
 import { isValidUserId, USER_ID_HEADER } from '../../shared/identity'
 import type { RateLimit } from '../../shared/http/rate-limit'
@@ -47,7 +48,11 @@ export class Authenticator {
   readonly tokens: TokenSigner
   readonly cookieName: string
 
-  constructor(readonly settings: AuthSettings) {
+  constructor(
+    readonly settings: AuthSettings,
+    /** Where page sessions live (signing out ends them); none: every genuine cookie is a session (unit tests of tokens). */
+    readonly sessions?: SessionStore,
+  ) {
     this.tokens = new TokenSigner(settings.sessionKey)
     this.cookieName = settings.secureCookies ? '__Host-gozon_session' : 'gozon_session'
   }
@@ -67,23 +72,43 @@ export class Authenticator {
     return undefined
   }
 
-  /** The signed-in shopper of a page request or page socket. */
-  session(request: Request): Credential | undefined {
+  /** The cookie's credential if it is genuine and unexpired, whether or not its session was ended. */
+  private sessionCookie(request: Request): Credential | undefined {
     const token = cookieValue(request, this.cookieName)
     const credential = token ? this.tokens.verify(token, 'session') : undefined
     return credential === 'expired' ? undefined : credential
+  }
+
+  /** The signed-in shopper of a page request or page socket: a genuine cookie of a session that was not ended. */
+  async session(request: Request): Promise<Credential | undefined> {
+    const credential = this.sessionCookie(request)
+    if (!credential) return undefined
+    if (this.sessions && !(await this.sessions.isLive(credential.sessionId))) return undefined
+    return credential
   }
 
   issueApiToken(user: User) {
     return this.tokens.issue('api', user, this.settings.apiTokenTtlSeconds)
   }
 
-  signInCookie(user: User): string {
-    const { token } = this.tokens.issue('session', user, this.settings.sessionTtlSeconds)
+  /** Starts a page session (its row first, so that every gateway knows it) and returns its cookie. */
+  async signIn(user: User): Promise<string> {
+    const { token, sessionId, expiresAt } = this.tokens.issue('session', user, this.settings.sessionTtlSeconds)
+    await this.sessions?.create(sessionId, user.id, expiresAt)
     return this.cookie(token, this.settings.sessionTtlSeconds)
   }
 
-  signOutCookie(): string {
+  /** Ends the request's session, if it has one, and returns the cookie that clears it in the browser. */
+  async signOut(request: Request): Promise<string> {
+    const credential = this.sessionCookie(request)
+    if (credential) await this.sessions?.end(credential.sessionId)
+    return this.cookie('', 0)
+  }
+
+  /** Ends every page session of the request's user, this one included; the cookie that clears it. */
+  async signOutEverywhere(request: Request): Promise<string> {
+    const credential = await this.session(request)
+    if (credential) await this.sessions?.endAll(credential.userId)
     return this.cookie('', 0)
   }
 

@@ -16,11 +16,11 @@ const SIGNED_OUT_FORMS = new Set(['/sign-in', '/sign-up'])
 
 /** The CSRF and cross-origin check of every page form; use it in each plugin that has POST routes. */
 export function formGuard(auth: Authenticator) {
-  return new Elysia({ name: 'gateway.form-guard' }).onBeforeHandle({ as: 'scoped' }, ({ request, body }) => {
+  return new Elysia({ name: 'gateway.form-guard' }).onBeforeHandle({ as: 'scoped' }, async ({ request, body }) => {
     if (request.method !== 'POST') return
     if (isCrossOrigin(request)) return refusedForm(request, 'cross_origin_request')
     if (SIGNED_OUT_FORMS.has(new URL(request.url).pathname)) return
-    const session = auth.session(request)
+    const session = await auth.session(request)
     // Without a session the route itself sends the browser to sign in.
     if (session && !auth.tokens.checkCsrf(session, field(body, CSRF_FIELD))) return refusedForm(request, 'csrf_token_invalid')
   })
@@ -38,9 +38,9 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
   const limitedMessage = (waitSeconds: number | undefined) =>
     waitSeconds === undefined ? undefined : `Too many attempts. Try again in ${waitSeconds} seconds.`
 
-  const showForm = (kind: AuthFormKind) => ({ request }: { request: Request }) => {
+  const showForm = (kind: AuthFormKind) => async ({ request }: { request: Request }) => {
     const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
-    if (auth.session(request)) return goTo(request, next ?? '/orders')
+    if (await auth.session(request)) return goTo(request, next ?? '/orders')
     return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {} }, 200)
   }
 
@@ -56,7 +56,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
       const user = await users.signIn(username, field(body, 'password'))
       if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
-      return goTo(request, next ?? '/orders', { 'set-cookie': auth.signInCookie(user) })
+      return goTo(request, next ?? '/orders', { 'set-cookie': await auth.signIn(user) })
     })
     .post('/sign-up', async ({ request, body, server }) => {
       const username = normalizeUsername(field(body, 'username'))
@@ -68,7 +68,8 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       if (limited) return formPage(request, 'sign-up', { values, message: limited }, 429)
       const user = await users.signUp(username, password)
       if (user === 'taken') return formPage(request, 'sign-up', { values, errors: { username: 'This user name is taken.' } }, 409)
-      return goTo(request, '/account', { 'set-cookie': auth.signInCookie(user) })
+      return goTo(request, '/account', { 'set-cookie': await auth.signIn(user) })
     })
-    .post('/sign-out', ({ request }) => goTo(request, '/sign-in', { 'set-cookie': auth.signOutCookie() }))
+    .post('/sign-out', async ({ request }) => goTo(request, '/sign-in', { 'set-cookie': await auth.signOut(request) }))
+    .post('/sign-out-everywhere', async ({ request }) => goTo(request, '/sign-in', { 'set-cookie': await auth.signOutEverywhere(request) }))
 }

@@ -1,7 +1,7 @@
 // The gateway's own table (database gozon_identity): who can sign in. No
 // service reads it; services learn the caller's id from the gateway's proof.
 import { sql } from 'drizzle-orm'
-import { check, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { rateLimitBuckets } from '../../shared/db/rate-limit-table'
 
 export const users = pgTable(
@@ -21,5 +21,22 @@ export const users = pgTable(
   ],
 )
 
-export const schema = { users, rateLimitBuckets }
+/**
+ * Page sessions that are signed in (gateway/auth/sessions.ts): the cookie
+ * carries the id, signed; a session is live while its row is here and not
+ * expired. Signing out deletes the row, "sign out everywhere" all of a
+ * user's. No foreign key to users: a row is only ever looked up by its id.
+ */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('sessions_user_id').on(t.userId)],
+)
+
+export const schema = { users, rateLimitBuckets, sessions }
 export { rateLimitBuckets }

@@ -15,6 +15,8 @@ export const SUBJECTS = {
   paymentFailed: 'gozon.payments.failed',
   /** orders → gateways (core NATS, after commit): an order reached a final status. */
   orderStatusChanged: 'gozon.orders.status-changed',
+  /** gateway → gateways (core NATS, after the delete): these page sessions ended; forget them now (gateway/auth/sessions.ts). */
+  sessionsEnded: 'gozon.gateway.sessions-ended',
 } as const
 
 /**
@@ -99,6 +101,8 @@ export const OrderStatusChanged = Type.Object(
   strict,
 )
 
+export const SessionsEnded = Type.Object({ sessionIds: Type.Array(Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }), { minItems: 1, maxItems: 10_000 }) }, strict)
+
 export type PaymentRequested = Static<typeof PaymentRequested>
 export type PaymentSucceeded = Static<typeof PaymentSucceeded>
 export type PaymentFailed = Static<typeof PaymentFailed>
@@ -110,6 +114,7 @@ export const SCHEMAS = {
   [SUBJECTS.paymentSucceeded]: PaymentSucceeded,
   [SUBJECTS.paymentFailed]: PaymentFailed,
   [SUBJECTS.orderStatusChanged]: OrderStatusChanged,
+  [SUBJECTS.sessionsEnded]: SessionsEnded,
 } as const satisfies Record<string, TSchema>
 
 export type Subject = keyof typeof SCHEMAS

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import { attemptLimiters, NAME_FACTOR } from '../../gateway/auth/attempts'
 import { clientAddressOf } from '../../shared/http/client-address'
 import { bodyDigest, signIdentity } from '../../shared/identity'
-import { UPGRADE_HEADERS } from '../support/socket'
+import { openSocket, UPGRADE_HEADERS } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
@@ -241,8 +241,85 @@ describe('pages: sign-up, sign-in, sessions', () => {
     expect(await taken.text()).toContain('This user name is taken.')
   })
 
+  test('signing out ends the session on the server: a cookie copied before sign-out no longer works, here or at another gateway, at once', async () => {
+    const other = await sys.startAnotherGateway()
+    try {
+      const session = await sys.pageSession('ursula')
+      const get = (base: string, path = '/orders') => fetch(`${base}${path}`, { headers: { cookie: session.cookie }, redirect: 'manual' })
+      expect((await get(sys.gateway.url)).status).toBe(200)
+      expect((await get(other.url)).status).toBe(200) // the other gateway has it cached as live now
+      const tab = await openSocket(`${other.url.replace('http', 'ws')}/ws`, { cookie: session.cookie })
+
+      const out = await fetch(`${sys.gateway.url}/sign-out`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrfToken: session.csrf }).toString(),
+      })
+      expect(out.status).toBe(303)
+      expect(out.headers.get('set-cookie')).toContain('Max-Age=0')
+      const [row] = await sys.identityDb.$client`select count(*)::int as n from sessions where user_id = 'ursula'`
+      expect(row!.n).toBe(0)
+
+      // The copied cookie: refused by this gateway, and by the other within the announcement's delivery, not the cache's 5 s.
+      expect((await get(sys.gateway.url)).headers.get('location')).toBe('/sign-in?next=%2Forders')
+      const started = Date.now()
+      while ((await get(other.url)).status !== 303) {
+        expect(Date.now() - started).toBeLessThan(1_000)
+        await Bun.sleep(20)
+      }
+      // Its open page socket is closed too, and a new one is refused.
+      expect(await tab.closed).toEqual({ code: 1008, reason: 'signed out' })
+      expect((await fetch(`${other.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: session.cookie } })).status).toBe(401)
+    } finally {
+      await other.stop()
+    }
+  })
+
+  test('“Sign out everywhere” ends every session of the shopper and no one else’s', async () => {
+    const phone = await sys.pageSession('violet')
+    const laptop = await sys.pageSession('violet')
+    const someoneElse = await sys.pageSession('walter')
+    const status = async (s: { cookie: string }) => (await fetch(`${sys.gateway.url}/account`, { headers: { cookie: s.cookie }, redirect: 'manual' })).status
+    expect(await status(phone)).toBe(200)
+    const account = await (await fetch(`${sys.gateway.url}/account`, { headers: { cookie: laptop.cookie } })).text()
+    expect(account).toContain('<form method="post" action="/sign-out-everywhere">')
+    const out = await fetch(`${sys.gateway.url}/sign-out-everywhere`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: laptop.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrfToken: laptop.csrf }).toString(),
+    })
+    expect([out.status, out.headers.get('location')]).toEqual([303, '/sign-in'])
+    expect([await status(phone), await status(laptop), await status(someoneElse)]).toEqual([303, 303, 200])
+    // Without the CSRF token (a page of another site cannot know it), nothing ends.
+    const forged = await fetch(`${sys.gateway.url}/sign-out-everywhere`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: someoneElse.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    })
+    expect(forged.status).toBe(403)
+    expect(await status(someoneElse)).toBe(200)
+  })
+
+  test('a signature spelled another way does not verify (only the canonical base64url)', async () => {
+    const { token } = sys.gateway.auth.tokens.issue('api', { id: 'canon', username: 'canon' }, 60)
+    expect(typeof sys.gateway.auth.tokens.verify(token, 'api')).toBe('object')
+    const last = token.at(-1)!
+    // The last character of a 32-byte signature carries 4 spare bits: changing them decodes to the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const index = alphabet.indexOf(last)
+    const sameBytes = [...alphabet].filter((c, i) => c !== last && i >> 4 === index >> 4)
+    expect(sameBytes.length).toBeGreaterThan(0)
+    for (const c of sameBytes) {
+      expect(Buffer.from(token.slice(0, -1) + c, 'base64url').length).toBeGreaterThan(0)
+      expect(sys.gateway.auth.tokens.verify(token.slice(0, -1) + c, 'api')).toBeUndefined()
+    }
+  })
+
   test('a forged or altered cookie is no session', async () => {
-    const real = sys.pageSession('xena').cookie
+    const real = (await sys.pageSession('xena')).cookie
     for (const cookie of [`${real}x`, 'gozon_session=gz1.eyJrIjoic2Vzc2lvbiJ9.AAAA', `gozon_session=${sys.tokenFor('xena')}`]) {
       const r = await fetch(`${sys.gateway.url}/orders`, { headers: { cookie }, redirect: 'manual' })
       expect(r.status).toBe(303)
@@ -262,8 +339,8 @@ describe('CSRF and cross-origin defences', () => {
     })
 
   test('a form without the session’s CSRF token is refused (403) and places nothing', async () => {
-    const yara = sys.pageSession('yara')
-    const other = sys.pageSession('yara') // another session of the same user: another token
+    const yara = await sys.pageSession('yara')
+    const other = await sys.pageSession('yara') // another session of the same user: another token
     for (const fields of [{}, { csrfToken: 'nope' }, { csrfToken: other.csrf }] as Record<string, string>[]) {
       const r = await postOrder(yara, fields)
       expect(r.status).toBe(403)
@@ -275,7 +352,7 @@ describe('CSRF and cross-origin defences', () => {
   })
 
   test('a browser request from another site is refused even with the right token', async () => {
-    const zoe = sys.pageSession('zoe')
+    const zoe = await sys.pageSession('zoe')
     for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
       const r = await postOrder(zoe, { csrfToken: zoe.csrf }, headers)
       expect(r.status).toBe(403)
@@ -294,7 +371,7 @@ describe('CSRF and cross-origin defences', () => {
   })
 
   test('WebSocket handshakes from another site are refused; expired tokens say so', async () => {
-    const page = await fetch(`${sys.gateway.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: sys.pageSession('zoe').cookie, origin: 'http://evil.example' } })
+    const page = await fetch(`${sys.gateway.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: (await sys.pageSession('zoe')).cookie, origin: 'http://evil.example' } })
     expect(page.status).toBe(403)
     expect(((await page.json()) as { error: string }).error).toBe('cross_origin_request')
     const expired = sys.gateway.auth.tokens.issue('api', { id: 'zoe', username: 'zoe' }, 60, Date.now() - 120_000).token

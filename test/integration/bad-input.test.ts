@@ -20,7 +20,7 @@ type Case = {
   path: string
   user?: string
   /** Raw request headers, for cases about credentials (computed once the system is up). */
-  headers?: () => Record<string, string>
+  headers?: () => Record<string, string> | Promise<Record<string, string>>
   body?: unknown
   contentType?: string
   status: number
@@ -43,7 +43,7 @@ const topUp = (body: unknown, extra: Partial<Case> = {}): Omit<Case, 'name' | 's
 })
 
 /** The same request without the test's bearer token, with `headers` instead. */
-const anonymous = (request: Omit<Case, 'name' | 'status' | 'error'>, headers: () => Record<string, string>) => ({ ...request, user: undefined, headers })
+const anonymous = (request: Omit<Case, 'name' | 'status' | 'error'>, headers: () => Record<string, string> | Promise<Record<string, string>>) => ({ ...request, user: undefined, headers })
 /** A genuine token of holder's with one character of its signature changed. */
 const tampered = () => {
   const token = sys.tokenFor('holder')
@@ -76,11 +76,11 @@ const cases: Case[] = [
   },
   {
     name: 'order with a session cookie token used as a bearer token',
-    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${sys.pageSession('holder').cookie.split('=')[1]}` })),
+    ...anonymous(order({ amount: 5 }), async () => ({ authorization: `Bearer ${(await sys.pageSession('holder')).cookie.split('=')[1]}` })),
     status: 401,
     error: 'unauthorized',
   },
-  { name: 'order with a session cookie instead of a token', ...anonymous(order({ amount: 5 }), () => ({ cookie: sys.pageSession('holder').cookie })), status: 401, error: 'unauthorized' },
+  { name: 'order with a session cookie instead of a token', ...anonymous(order({ amount: 5 }), async () => ({ cookie: (await sys.pageSession('holder')).cookie })), status: 401, error: 'unauthorized' },
   { name: 'order with Basic credentials', ...anonymous(order({ amount: 5 }), () => ({ authorization: 'Basic aG9sZGVyOnB3' })), status: 401, error: 'unauthorized' },
   { name: 'amount as a string', ...order({ amount: '5' }), status: 422, error: 'validation_failed' },
   { name: 'amount zero', ...order({ amount: 0 }), status: 422, error: 'validation_failed' },
@@ -150,7 +150,7 @@ describe('bad input', () => {
   for (const c of cases) {
     test(`${c.name} → ${c.status} ${c.error}, nothing written`, async () => {
       const before = await counts()
-      const headers: Record<string, string> = c.headers?.() ?? {}
+      const headers: Record<string, string> = (await c.headers?.()) ?? {}
       if (c.contentType) headers['content-type'] = c.contentType
       const response = await sys.api(c.method, c.path, { user: c.user, body: c.body, headers })
       expect(response.status).toBe(c.status)
@@ -198,11 +198,11 @@ describe('hostile WebSockets', () => {
     { name: 'live stream opened from another site', path: '/api/orders/live', headers: () => ({ ...sys.bearer('holder'), origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
     { name: 'page socket without a session', path: '/ws', headers: () => ({}), status: 401, error: 'unauthorized' },
     { name: 'page socket with a bearer token instead of the cookie', path: '/ws', headers: () => sys.bearer('holder'), status: 401, error: 'unauthorized' },
-    { name: 'page socket opened from another site (cross-site WebSocket hijacking)', path: '/ws', headers: () => ({ cookie: sys.pageSession('holder').cookie, origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
+    { name: 'page socket opened from another site (cross-site WebSocket hijacking)', path: '/ws', headers: async () => ({ cookie: (await sys.pageSession('holder')).cookie, origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
   ]
   for (const c of refusals) {
     test(`${c.name} → ${c.status} ${c.error}`, async () => {
-      const response = await fetch(`${sys.gateway.url}${c.path}`, { headers: { ...UPGRADE_HEADERS, ...c.headers() } })
+      const response = await fetch(`${sys.gateway.url}${c.path}`, { headers: { ...UPGRADE_HEADERS, ...(await c.headers()) } })
       expect(response.status).toBe(c.status)
       expect(((await response.json()) as { error: string }).error).toBe(c.error)
     })
@@ -215,7 +215,7 @@ describe('hostile WebSockets', () => {
     // The stream's query and messages cannot choose whose orders it shows.
     const api = await openSocket(wsUrl('/api/orders/live?userId=holder&user=holder'), sys.bearer('watcher'))
     api.send(JSON.stringify({ subscribe: 'holder' }))
-    const page = sys.pageSession('watcher')
+    const page = await sys.pageSession('watcher')
     const before = await sys.createOrder('holder', 7)
     await sys.waitForFinal('holder', before)
     const tab = await openSocket(wsUrl(`/ws?order=${before}`), { cookie: page.cookie })

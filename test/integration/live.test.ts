@@ -63,11 +63,11 @@ describe('the pages’ socket', () => {
     sys.payments.consumer.start()
     try {
       await sys.openAccount('pat', 1000)
-      const cookie = { cookie: sys.pageSession('pat').cookie }
+      const cookie = { cookie: (await sys.pageSession('pat')).cookie }
       // Two tabs on two gateway instances, one more shopper elsewhere.
       const tab1 = await openSocket(wsUrl(sys.gateway.url, '/ws'), cookie)
       const tab2 = await openSocket(wsUrl(other.url, '/ws'), cookie)
-      const stranger = await openSocket(wsUrl(other.url, '/ws'), { cookie: sys.pageSession('stranger').cookie })
+      const stranger = await openSocket(wsUrl(other.url, '/ws'), { cookie: (await sys.pageSession('stranger')).cookie })
       for (const tab of [tab1, tab2]) await tab.waitFor((m) => m.includes('id="balance"') && m.includes('10.00 EUR'))
 
       const id = await sys.createOrder('pat', 250)
@@ -96,7 +96,7 @@ describe('the pages’ socket', () => {
     const id = await sys.createOrder('ria', 100)
     await sys.waitForFinal('ria', id)
     // The page was rendered while the order was NEW; its socket (re)connects now.
-    const socket = await openSocket(wsUrl(sys.gateway.url, `/ws?order=${id}`), { cookie: sys.pageSession('ria').cookie })
+    const socket = await openSocket(wsUrl(sys.gateway.url, `/ws?order=${id}`), { cookie: (await sys.pageSession('ria')).cookie })
     const snapshot = await socket.waitFor((m) => m.includes(`id="order-${id}"`))
     expect(snapshot).toContain('data-status="FINISHED"')
     expect(snapshot).toContain('9.00 EUR')
@@ -106,7 +106,7 @@ describe('the pages’ socket', () => {
 
   test('shutting the gateway down closes sockets with 1001, which htmx reconnects after', async () => {
     const other = await sys.startAnotherGateway()
-    const socket = await openSocket(wsUrl(other.url, '/ws'), { cookie: sys.pageSession('pat').cookie })
+    const socket = await openSocket(wsUrl(other.url, '/ws'), { cookie: (await sys.pageSession('pat')).cookie })
     await socket.waitFor((m) => m.includes('id="balance"'))
     await other.stop()
     expect((await socket.closed).code).toBe(1001)

@@ -16,7 +16,7 @@ type Gateway = { app: { handle(request: Request): Promise<Response> } }
 /** A request of a signed-in browser: its session cookie, and its CSRF token in every form; to `via`, else the system's gateway. */
 async function page(method: string, path: string, init: { user?: string; form?: Record<string, string>; htmx?: boolean; via?: Gateway } = {}) {
   const headers: Record<string, string> = {}
-  const session = init.user ? sys.pageSession(init.user) : undefined
+  const session = init.user ? await sys.pageSession(init.user) : undefined
   if (session) headers.cookie = session.cookie
   if (init.htmx) headers['hx-request'] = 'true'
   let body: string | undefined
@@ -507,7 +507,7 @@ describe('orders page', () => {
     const another = await sys.startAnotherGateway()
     try {
       await sys.payments.stop()
-      const olga = sys.pageSession('olga')
+      const olga = await sys.pageSession('olga')
       const response = await another.app.handle(
         new Request('http://localhost/account/top-up', {
           method: 'POST',
@@ -597,7 +597,7 @@ describe('what a browser is told with every page', () => {
     expect(text).toContain('<h1>Page not found</h1>')
     expect(text).toContain('href="/orders"')
 
-    const session = sys.pageSession('olga')
+    const session = await sys.pageSession('olga')
     const signedIn = await sys.gateway.app.handle(new Request('http://localhost/acount/top-up', { headers: { ...browser, cookie: session.cookie } }))
     expect(signedIn.status).toBe(404)
     expect(await signedIn.text()).toContain('id="current-user"') // the shopper's own top bar

@@ -122,8 +122,9 @@ export async function startSystem(options: SystemOptions = {}) {
   }
 
   /** A signed-in browser of `user`: its Cookie header and the CSRF token its forms carry. */
-  function pageSession(user: string): { cookie: string; csrf: string } {
-    const { token } = gateway.auth.tokens.issue('session', { id: user, username: user }, 3600)
+  async function pageSession(user: string): Promise<{ cookie: string; csrf: string }> {
+    const { token, sessionId, expiresAt } = gateway.auth.tokens.issue('session', { id: user, username: user }, 3600)
+    await gateway.auth.sessions!.create(sessionId, user, expiresAt)
     const credential = gateway.auth.tokens.verify(token, 'session')
     if (typeof credential !== 'object') throw new Error('a fresh session token did not verify')
     return { cookie: `${gateway.auth.cookieName}=${token}`, csrf: gateway.auth.tokens.csrfToken(credential) }

@@ -1,0 +1,123 @@
+// Page sessions kept on the server, so that signing out ends one at once: the
+// cookie carries a signed session id (gateway/auth/tokens.ts), and the session
+// is live while its row in the gateway's database (`sessions`) is there and
+// not expired. Sign-out deletes the row; "sign out everywhere" deletes all of
+// the user's.
+//
+// Every page request asks whether its session is live. A small cache keeps
+// the answer for CACHE_MS, so a shopper clicking around costs one indexed
+// read per few seconds, not one per request. A gateway that ends sessions
+// forgets them in its own cache at once and tells every other gateway
+// (core NATS, `gozon.gateway.sessions-ended`), which forget them too and
+// close those sessions' open page sockets. If that announcement is lost (a
+// gateway was cut off from NATS), the cache still lets go within CACHE_MS.
+import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import { and, eq, gt, lt, sql } from 'drizzle-orm'
+import type { Logger } from '../../shared/logger'
+import { decodeMessage, encodeMessage, SUBJECTS } from '../../shared/messaging/contracts'
+import type { IdentityDatabase } from './database'
+import { sessions } from './schema'
+
+/** How long a "live" answer is believed without asking the database again. */
+export const CACHE_MS = 5_000
+/** At most this many answers are cached (the oldest go first). */
+const CACHE_ENTRIES = 50_000
+/** Expired rows are deleted this often. */
+const CLEANUP_MS = 10 * 60_000
+
+export class SessionStore {
+  private readonly cache = new Map<string, { live: boolean; until: number }>()
+  private readonly endedListeners: ((sessionIds: string[]) => void)[] = []
+  private subscription: Subscription | undefined
+  private cleanupTimer: Timer | undefined
+
+  constructor(private readonly deps: { db: IdentityDatabase; nc?: NatsConnection; log: Logger }) {}
+
+  /** Listens for sessions ended at other gateways, and deletes expired rows from time to time. */
+  start(): void {
+    if (this.deps.nc && !this.subscription) {
+      this.subscription = this.deps.nc.subscribe(SUBJECTS.sessionsEnded, {
+        callback: (error, msg) => {
+          if (error) return
+          try {
+            this.forget(decodeMessage([SUBJECTS.sessionsEnded], msg.subject, msg.data).payload.sessionIds)
+          } catch (failure) {
+            this.deps.log.warn({ err: failure }, 'ignored a malformed sessions-ended announcement')
+          }
+        },
+      })
+    }
+    this.cleanupTimer ??= setInterval(() => void this.deleteExpired(), CLEANUP_MS)
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe()
+    this.subscription = undefined
+    clearInterval(this.cleanupTimer)
+    this.cleanupTimer = undefined
+  }
+
+  /** Called with the ids of sessions that ended, here or at another gateway (to close their sockets). */
+  onEnded(listener: (sessionIds: string[]) => void): void {
+    this.endedListeners.push(listener)
+  }
+
+  /** Records a new session; live at once on this gateway and, once this resolves, on every other. */
+  async create(sessionId: string, userId: string, expiresAt: number): Promise<void> {
+    await this.deps.db.insert(sessions).values({ id: sessionId, userId, expiresAt: new Date(expiresAt * 1000) })
+    this.remember(sessionId, true)
+  }
+
+  async isLive(sessionId: string): Promise<boolean> {
+    const cached = this.cache.get(sessionId)
+    if (cached && cached.until > Date.now()) return cached.live
+    const [row] = await this.deps.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.id, sessionId), gt(sessions.expiresAt, sql`now()`)))
+    this.remember(sessionId, row !== undefined)
+    return row !== undefined
+  }
+
+  /** Ends one session (sign-out). */
+  async end(sessionId: string): Promise<void> {
+    await this.deps.db.delete(sessions).where(eq(sessions.id, sessionId))
+    this.ended([sessionId])
+  }
+
+  /** Ends every session of the user (sign out everywhere); how many there were. */
+  async endAll(userId: string): Promise<number> {
+    const rows = await this.deps.db.delete(sessions).where(eq(sessions.userId, userId)).returning({ id: sessions.id })
+    if (rows.length > 0) this.ended(rows.map((r) => r.id))
+    return rows.length
+  }
+
+  private ended(sessionIds: string[]): void {
+    this.forget(sessionIds)
+    if (this.deps.nc && !this.deps.nc.isClosed()) {
+      for (let i = 0; i < sessionIds.length; i += 10_000) {
+        const chunk = sessionIds.slice(i, i + 10_000)
+        this.deps.nc.publish(SUBJECTS.sessionsEnded, encodeMessage(SUBJECTS.sessionsEnded, { sessionIds: chunk }))
+      }
+    }
+  }
+
+  private forget(sessionIds: string[]): void {
+    for (const id of sessionIds) this.remember(id, false)
+    for (const listener of this.endedListeners) listener(sessionIds)
+  }
+
+  private remember(sessionId: string, live: boolean): void {
+    this.cache.delete(sessionId)
+    this.cache.set(sessionId, { live, until: Date.now() + CACHE_MS })
+    if (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!)
+  }
+
+  private async deleteExpired(): Promise<void> {
+    try {
+      await this.deps.db.delete(sessions).where(lt(sessions.expiresAt, sql`now()`))
+    } catch (error) {
+      this.deps.log.warn({ err: error }, 'could not delete expired sessions')
+    }
+  }
+}
