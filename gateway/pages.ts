@@ -2,6 +2,7 @@
 // with the fragment to swap) and as a plain POST (answered with a redirect, or
 // the whole page with the errors when JavaScript is off).
 import { Elysia } from 'elysia'
+import { DESCRIPTION_MAX_CHARACTERS } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import { isIdempotencyKey } from '../shared/http/idempotency'
 import { MAX_BALANCE } from '../shared/money'
@@ -189,7 +190,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
       const errors: Record<string, string> = {}
       const amount = currency.parse(values.amount)
       if (!amount.ok) errors.amount = amount.error
-      if (values.description.length > 200) errors.description = 'At most 200 characters.'
+      if ([...values.description].length > DESCRIPTION_MAX_CHARACTERS) errors.description = `Use at most ${DESCRIPTION_MAX_CHARACTERS} characters.`
       if (values.description.includes('\u0000')) errors.description = 'The description contains a character that is not allowed.'
       let form: FormState
       let status = 422

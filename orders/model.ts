@@ -2,17 +2,28 @@
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { Amount } from '../shared/money'
-import type { OrderView as OrderJson } from '../shared/api-types'
+import { PROBLEM_KEYWORD } from '../shared/http/validation-messages'
+import { DESCRIPTION_MAX_CHARACTERS, type OrderView as OrderJson } from '../shared/api-types'
 import type { OrderRow } from './schema'
 
-// Well-formed text: no NUL (PostgreSQL cannot store it) and no lone UTF-16
-// surrogate (it would be stored as U+FFFD); surrogate pairs (emoji) are fine.
-const WellFormedText = '^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$'
+// At most 200 characters of well-formed text: each character (code point) is
+// one element of the pattern, either a character outside the surrogates or a
+// surrogate pair (an emoji), so an emoji counts as one, as in PostgreSQL's
+// varchar(200); no NUL (PostgreSQL cannot store it) and no lone surrogate (it
+// would be stored as U+FFFD). maxLength (UTF-16 units) is only a cheap bound.
+const DescriptionText = `^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]){0,${DESCRIPTION_MAX_CHARACTERS}}$`
 
 export const CreateOrderBody = Type.Object(
   {
     amount: Amount,
-    description: Type.Optional(Type.String({ maxLength: 200, pattern: WellFormedText, description: 'Free text, at most 200 characters' })),
+    description: Type.Optional(
+      Type.String({
+        maxLength: DESCRIPTION_MAX_CHARACTERS * 2,
+        pattern: DescriptionText,
+        description: `Free text, at most ${DESCRIPTION_MAX_CHARACTERS} characters (an emoji is one)`,
+        [PROBLEM_KEYWORD]: `Use at most ${DESCRIPTION_MAX_CHARACTERS} characters, without NUL characters or unpaired surrogates.`,
+      }),
+    ),
   },
   { additionalProperties: false },
 )

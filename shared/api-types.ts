@@ -5,6 +5,9 @@ import type { FailureReason } from './messaging/contracts'
 
 export type OrderStatus = 'NEW' | 'FINISHED' | 'CANCELLED'
 
+/** An order's description: at most this many characters (Unicode code points; an emoji is one), in the API, the pages and the database. */
+export const DESCRIPTION_MAX_CHARACTERS = 200
+
 export type OrderView = {
   id: string
   userId: string

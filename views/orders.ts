@@ -70,7 +70,7 @@ export function renderOrderForm(csrf: string, currency: Currency, state: FormSta
     value="${state.values?.amount ?? ''}" ${errors.amount ? html`aria-invalid="true" aria-describedby="order-amount-error"` : ''} required>
   ${errors.amount ? html`<p class="field-error" id="order-amount-error">${errors.amount}</p>` : ''}
   <label for="order-description">Description <span class="muted">(optional)</span></label>
-  <input id="order-description" name="description" maxlength="200" autocomplete="off" placeholder="What is it for?"
+  <input id="order-description" name="description" autocomplete="off" placeholder="What is it for?"
     value="${state.values?.description ?? ''}" ${errors.description ? html`aria-invalid="true" aria-describedby="order-description-error"` : ''}>
   ${errors.description ? html`<p class="field-error" id="order-description-error">${errors.description}</p>` : ''}
   <button type="submit">Place order</button>

@@ -4,6 +4,7 @@ import { Elysia, ParseError, ValidationError } from 'elysia'
 import { AppError, type ErrorCode } from '../errors'
 import type { Logger } from '../logger'
 import { isEmptyJsonBody } from './json-body'
+import { problemMessage } from './validation-messages'
 
 type FieldProblem = { field: string; message: string }
 
@@ -35,7 +36,7 @@ export function isUnavailable(error: unknown): boolean {
 function validationDetails(error: ValidationError): FieldProblem[] {
   const problems = error.all.map((e) => ({
     field: 'path' in e && typeof e.path === 'string' && e.path !== '' ? e.path : '/',
-    message: 'summary' in e && typeof e.summary === 'string' ? e.summary : e.message,
+    message: 'type' in e && 'schema' in e ? problemMessage(e as { type: number; schema: Record<string, unknown> }) : 'Not valid here.',
   }))
   // One line per field is enough for a client; TypeBox may report several.
   return problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i)
@@ -48,7 +49,7 @@ export function errorsPlugin(log: Logger) {
     // A refusal thrown by a body parser of ours (shared/http/json-body.ts) arrives wrapped in Elysia's ParseError.
     else if (error instanceof ParseError && error.cause instanceof AppError) appError = error.cause
     // A JSON body that is empty fails the schema as "no object"; it is not JSON at all.
-    else if (error instanceof ValidationError) appError = error.type === 'body' && isEmptyJsonBody(request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error))
+    else if (error instanceof ValidationError) appError = isEmptyJsonBody(error, request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error))
     else {
       const mapped: Partial<Record<string | number, ErrorCode>> = {
         PARSE: 'invalid_json',

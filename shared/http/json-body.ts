@@ -30,9 +30,9 @@ export function mediaTypeOf(request: Request): string {
   return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
-/** Says JSON, sends nothing: the body is not valid JSON (400 invalid_json rather than a schema complaint). */
-export function isEmptyJsonBody(request: Request): boolean {
-  return METHODS_WITH_BODY.has(request.method) && !hasBody(request) && mediaTypeOf(request) === 'application/json'
+/** A body schema that got nothing although the request said JSON: the body is not valid JSON (400 invalid_json rather than a schema complaint). */
+export function isEmptyJsonBody(error: { type: string; value: unknown }, request: Request): boolean {
+  return error.type === 'body' && error.value === undefined && mediaTypeOf(request) === 'application/json'
 }
 
 /** Throws 413 or 415 unless the request has no body or a JSON body of at most MAX_BODY_BYTES. */

@@ -294,3 +294,47 @@ describe('protocol details clients get differently right', () => {
     expect(await send('/api/orders?limit=1', { method: 'GET', headers: { authorization: `Bearer${token}` } })).toMatchObject({ status: 401 })
   })
 })
+
+describe('validation messages are the product’s own, and lengths are in characters', () => {
+  test('every field problem is said in Gozon’s words, never the schema library’s', async () => {
+    const bodies: [unknown, string, string][] = [
+      [{ amount: '5' }, '/amount', 'Must be a whole number (a JSON number without a fraction).'],
+      [{ amount: 0 }, '/amount', 'Must be at least 1.'],
+      [{ amount: 1.5 }, '/amount', 'Must be a whole number (a JSON number without a fraction).'],
+      [{ amount: 5, status: 'FINISHED' }, '/status', 'This field is not part of the request; remove it.'],
+      [{ description: 'x' }, '/amount', 'This field is required.'],
+      [{ amount: 5, description: 7 }, '/description', 'Must be text (a JSON string).'],
+      [{ amount: 5, description: 'd'.repeat(201) }, '/description', 'Use at most 200 characters, without NUL characters or unpaired surrogates.'],
+      [[{ amount: 5 }], '/', 'Send a JSON object.'],
+    ]
+    for (const [body, field, message] of bodies) {
+      const r = await sys.api('POST', '/api/orders', { user: 'holder', body })
+      expect({ body, status: r.status, details: r.body.details }).toEqual({ body, status: 422, details: expect.arrayContaining([{ field, message }]) })
+      expect(JSON.stringify(r.body)).not.toMatch(/Expected|less or equal|greater or equal/)
+    }
+    const user = await sys.api('POST', '/api/auth/users', { body: { username: 'x'.repeat(65), password: 'long enough password' } })
+    expect([user.status, user.body]).toEqual([422, expect.objectContaining({ details: [{ field: '/username', message: 'Use at most 64 characters.' }] })])
+  })
+
+  test('a description is counted in characters: 200 emoji are 200 characters, in the API and on the page', async () => {
+    const emoji = '🍵'.repeat(200) // 400 UTF-16 units, 200 characters, as PostgreSQL's varchar(200) counts
+    const ok = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: 5, description: emoji } })
+    expect(ok.status).toBe(201)
+    expect(ok.body.description).toBe(emoji)
+    const over = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: 5, description: `${emoji}x` } })
+    expect(over.status).toBe(422)
+    const session = await sys.pageSession('holder')
+    const form = (description: string) =>
+      sys.gateway.app.handle(
+        new Request('http://localhost/orders', {
+          method: 'POST',
+          headers: { cookie: session.cookie, 'hx-request': 'true', 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ amount: '0.05', description, csrfToken: session.csrf }).toString(),
+        }),
+      )
+    expect((await form(emoji)).status).toBe(200)
+    const refused = await form(`${emoji}x`)
+    expect(refused.status).toBe(422)
+    expect(await refused.text()).toContain('Use at most 200 characters.')
+  })
+})
