@@ -33,6 +33,11 @@ export function isUnavailable(error: unknown): boolean {
   return false
 }
 
+/** The client went away while its request was being read (an upload cut short, a closed tab). */
+export function isClientAbort(error: unknown, request: Request): boolean {
+  return request.signal?.aborted === true || (error instanceof DOMException && error.name === 'AbortError')
+}
+
 function validationDetails(error: ValidationError): FieldProblem[] {
   const problems = error.all.map((e) => ({
     field: 'path' in e && typeof e.path === 'string' && e.path !== '' ? e.path : '/',
@@ -58,7 +63,11 @@ export function errorsPlugin(log: Logger) {
       }
       const known = mapped[code]
       if (known) appError = new AppError(known)
-      else if (isUnavailable(error)) {
+      else if (isClientAbort(error, request)) {
+        // Nobody is listening for the answer; one line, not the exception.
+        log.info({ method: request.method, url: request.url }, 'the client closed the connection before its request was read')
+        appError = new AppError('bad_request')
+      } else if (isUnavailable(error)) {
         log.warn({ err: error, method: request.method, url: request.url }, 'dependency unavailable')
         appError = new AppError('service_unavailable')
       } else {

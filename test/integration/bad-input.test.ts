@@ -1,5 +1,7 @@
 // Every bad input gets a clear 4xx with a stable code, and writes nothing;
 // hostile WebSocket handshakes and messages are refused or closed and learn nothing.
+import { connect } from 'node:net'
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
 import { bodyDigest, signIdentity } from '../../shared/identity'
@@ -336,5 +338,32 @@ describe('validation messages are the product’s own, and lengths are in charac
     const refused = await form(`${emoji}x`)
     expect(refused.status).toBe(422)
     expect(await refused.text()).toContain('Use at most 200 characters.')
+  })
+})
+
+describe('a client that goes away', () => {
+  test('an upload cut short is logged in one line, not as an exception', async () => {
+    const lines: string[] = []
+    const log = pino({ level: 'info', base: { service: 'gateway' } }, { write: (line: string) => void lines.push(line) })
+    const gateway = await sys.startAnotherGateway({ log })
+    try {
+      const port = new URL(gateway.url).port
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${sys.tokenFor('holder')}\r\nContent-Length: 100\r\n\r\n{"amou`,
+          )
+          setTimeout(() => (socket.destroy(), resolve()), 200)
+        })
+      })
+      await Bun.sleep(300)
+      const aborted = lines.filter((l) => l.includes('closed the connection before its request was read'))
+      expect(aborted).toHaveLength(1)
+      expect(aborted[0]!.length).toBeLessThan(300)
+      expect(lines.join('')).not.toContain('DOMException')
+      expect(lines.join('')).not.toContain('unhandled error')
+    } finally {
+      await gateway.stop()
+    }
   })
 })
