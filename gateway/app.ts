@@ -43,6 +43,8 @@ export type GatewayDeps = {
   upstreamTimeoutMs: number
   /** GatewayConfig.pageReadTimeoutMs. */
   pageReadTimeoutMs: number
+  /** GatewayConfig.bodyTimeoutMs. */
+  bodyTimeoutMs: number
   /** The shop's currency code (GatewayConfig.currency). */
   currency: string
   auth: AuthSettings
@@ -81,7 +83,7 @@ export function createGateway(deps: GatewayDeps) {
   // The one place the pages, the forms and the live pushes get their currency from.
   const currency = new Currency(deps.currency)
   const hub = new LiveHub({ nc: deps.nc, client, log: deps.log, currency })
-  const options = { timeoutMs: deps.upstreamTimeoutMs, log: deps.log, identity: deps.auth.identity }
+  const options = { timeoutMs: deps.upstreamTimeoutMs, bodyTimeoutMs: deps.bodyTimeoutMs, log: deps.log, identity: deps.auth.identity }
 
   /** An API request: the caller must be authenticated, except for the services' API docs. */
   const toService = (upstream: Upstream) => ({ request }: { request: Request }) => {
@@ -128,7 +130,7 @@ export function createGateway(deps: GatewayDeps) {
       }),
     )
     .use(assets)
-    .use(authApi({ auth, users, log: deps.log, limits }))
+    .use(authApi({ auth, users, log: deps.log, limits, bodyTimeoutMs: deps.bodyTimeoutMs }))
     .use(
       apiDocs({
         prefix: '/api/auth',
@@ -140,8 +142,8 @@ export function createGateway(deps: GatewayDeps) {
         tags: [{ name: 'auth', description: 'Users and bearer tokens' }],
       }),
     )
-    .use(authPages({ auth, users, limits }))
-    .use(pages({ client, auth, currency }))
+    .use(authPages({ auth, users, limits, bodyTimeoutMs: deps.bodyTimeoutMs }))
+    .use(pages({ client, auth, currency, bodyTimeoutMs: deps.bodyTimeoutMs }))
     // Before the proxy: the live stream is the gateway's own, not the orders service's.
     .use(liveRoutes({ hub, client, log: deps.log, auth, currency }))
     .all('/api/orders', toService(deps.orders), { parse: 'none' })

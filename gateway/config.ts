@@ -1,4 +1,5 @@
 // The gateway's configuration, read once from the environment at start.
+import { DEFAULT_BODY_TIMEOUT_MS } from '../shared/service-config'
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from '../shared/config'
 import { readIdentitySettings } from '../shared/identity'
 import { currencyProblem } from '../views/money'
@@ -13,6 +14,8 @@ export type GatewayConfig = {
   /** The gateway's own database: user names and password hashes. */
   databaseUrl: string
   upstreamTimeoutMs: number
+  /** A request body must have arrived this long after it started (slowloris; 408 otherwise). */
+  bodyTimeoutMs: number
   /** How long a page waits for a service's answer to a read before saying it could not load (forms wait upstreamTimeoutMs). */
   pageReadTimeoutMs: number
   /** The shop's currency (ISO 4217, two decimals): shown with every amount on the pages and read in the forms. */
@@ -45,6 +48,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     databaseUrl: reader.url('GATEWAY_DATABASE_URL', defaultDatabaseUrl(DEFAULTS.identityDatabase), ['postgres:', 'postgresql:']),
     upstreamTimeoutMs: reader.int('UPSTREAM_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
     pageReadTimeoutMs: reader.int('PAGE_READ_TIMEOUT_MS', 2_000, { min: 100, max: 120_000 }),
+    bodyTimeoutMs: reader.int('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, { min: 100, max: 600_000 }),
     currency,
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     auth: {

@@ -1,5 +1,7 @@
 // What the gateway's page routes share: reading form fields, telling htmx
 // requests from plain ones, redirecting either kind, and refusing a form.
+import { Elysia } from 'elysia'
+import { parseFormWithin } from '../shared/http/json-body'
 import { ERRORS, type ErrorBody } from '../shared/errors'
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage } from '../views/layout'
@@ -18,6 +20,13 @@ export const field = (body: unknown, name: string): string => {
 export function goTo(request: Request, location: string, headers: Record<string, string> = {}): Response {
   if (isHtmx(request)) return new Response(null, { status: 200, headers: { 'hx-redirect': location, ...headers } })
   return new Response(null, { status: 303, headers: { location, ...headers } })
+}
+
+/** The pages' form bodies, read within BODY_TIMEOUT_MS (a body that trickles in gets 408); use it in each plugin with POST routes. */
+export function formBodies(bodyTimeoutMs: number) {
+  return new Elysia({ name: 'gateway.form-bodies', seed: bodyTimeoutMs }).onParse({ as: 'scoped' }, ({ request, contentType }) =>
+    contentType.trim().toLowerCase() === 'application/x-www-form-urlencoded' ? parseFormWithin(request, bodyTimeoutMs) : undefined,
+  )
 }
 
 /** The form field (and query parameter) that carries where to go after signing in. */

@@ -21,6 +21,7 @@ await runMain(log, async () => {
       payments: { name: 'payments', baseUrl: config.paymentsUrl },
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       pageReadTimeoutMs: config.pageReadTimeoutMs,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       currency: config.currency,
       auth: config.auth,
       metricsToken: config.metricsToken,

@@ -35,7 +35,7 @@ import { type ReconciliationState, renderOperations } from '../views/operations'
 import type { Authenticator } from './auth/authenticator'
 import { renderSessionsCard } from '../views/sign-in'
 import { formGuard } from './auth/pages'
-import { field, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf, signInFirst } from './forms'
+import { field, formBodies, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf, signInFirst } from './forms'
 import { ORDER_INTENT, TOP_UP_INTENT } from '../views/form-fields'
 import type { ServiceClient } from './service-client'
 
@@ -84,7 +84,7 @@ export async function notFoundPage(auth: Authenticator, currency: Currency, requ
   return htmlResponse(errorPage(viewer ? { ...text, shopper: viewer.shopper, currency } : text), { status: 404 })
 }
 
-export function pages(deps: { client: ServiceClient; auth: Authenticator; currency: Currency }) {
+export function pages(deps: { client: ServiceClient; auth: Authenticator; currency: Currency; bodyTimeoutMs: number }) {
   const { client, auth, currency } = deps
 
   /** A refusal of payments, in money rather than minor units. */
@@ -167,6 +167,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
   }
 
   return new Elysia({ name: 'gateway.pages' })
+    .use(formBodies(deps.bodyTimeoutMs))
     .use(formGuard(auth))
     .resolve(async ({ request }) => ({ viewer: await viewerOf(auth, request) }))
     .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))

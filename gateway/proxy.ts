@@ -3,6 +3,7 @@
 // own credentials and identity headers are removed, and the caller the
 // gateway authenticated is stated with the gateway's proof (shared/identity.ts).
 import { errorResponse } from '../shared/errors'
+import { readBodyWithin } from '../shared/http/json-body'
 import { type Audience, bodyDigest, IDENTITY_HEADER, identityHeaders, type IdentitySettings, USER_ID_HEADER } from '../shared/identity'
 import type { Logger } from '../shared/logger'
 
@@ -32,7 +33,8 @@ function without(source: Headers, names: readonly string[]): Headers {
 
 export type Upstream = { name: Audience; baseUrl: string }
 
-export type ForwardOptions = { timeoutMs: number; log: Logger; identity: IdentitySettings }
+/** `bodyTimeoutMs`: the request's body must have arrived within it (408 otherwise; json-body.ts readBodyWithin). */
+export type ForwardOptions = { timeoutMs: number; bodyTimeoutMs: number; log: Logger; identity: IdentitySettings }
 
 /** Forwards `request`; `userId` is the authenticated caller, or undefined for public paths (API docs). */
 export async function forward(request: Request, upstream: Upstream, userId: string | undefined, options: ForwardOptions): Promise<Response> {
@@ -40,7 +42,7 @@ export async function forward(request: Request, upstream: Upstream, userId: stri
   const pathAndQuery = `${url.pathname}${url.search}`
   const headers = without(request.headers, [...HOP_BY_HOP, ...CLIENT_IDENTITY])
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
-  const body = hasBody ? await request.arrayBuffer() : undefined
+  const body = hasBody ? await readBodyWithin(request, options.bodyTimeoutMs) : undefined
   if (userId !== undefined) {
     // The proof names this very request: method, path with query and the body's digest.
     const proof = identityHeaders(options.identity, upstream.name, userId, { method: request.method, pathAndQuery, bodyDigest: bodyDigest(body) })

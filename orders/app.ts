@@ -22,6 +22,7 @@ export function createApp(deps: OrdersDeps) {
     description: 'Creates orders and follows their payment: NEW → FINISHED | CANCELLED.',
     log: deps.log,
     metrics: deps.metrics,
+    bodyTimeoutMs: deps.config.bodyTimeoutMs,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(

@@ -21,6 +21,7 @@ export function createApp(deps: PaymentsDeps) {
     description: 'One account per user: top-ups, balance, statement; charges each order exactly once.',
     log: deps.log,
     metrics: deps.metrics,
+    bodyTimeoutMs: deps.config.bodyTimeoutMs,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(

@@ -15,6 +15,7 @@ export const ERRORS = {
   not_found: { status: 404, message: 'No such route' },
   order_not_found: { status: 404, message: 'Order not found' },
   account_not_found: { status: 404, message: 'This user has no account; create it with POST /api/payments/account' },
+  request_timeout: { status: 408, message: 'The request body did not arrive in time' },
   payload_too_large: { status: 413, message: 'The request body is larger than 16 KiB' },
   rate_limited: { status: 429, message: 'Too many requests; retry after the time in Retry-After' },
   idempotency_key_in_flight: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry shortly' },

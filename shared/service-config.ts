@@ -14,6 +14,8 @@ export type ServiceConfig = {
   databasePoolMax: number
   natsUrl: string
   logLevel: LogLevel
+  /** A request body must have arrived this long after it started (slowloris; 408 otherwise). */
+  bodyTimeoutMs: number
   messaging: MessagingSettings
   relay: RelaySettings
   consumer: ConsumerSettings
@@ -35,6 +37,9 @@ export type AskSettings = {
   maxDelayMs: number
 }
 
+/** How long a request body may take to arrive, everywhere (services and gateway). */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000
+
 export const DEFAULT_ASKS: AskSettings = { stuckAfterMs: 10_000, maxAsks: 8, maxDelayMs: 600_000 }
 
 function readServiceConfig(
@@ -51,6 +56,7 @@ function readServiceConfig(
     databasePoolMax: env.int('DATABASE_POOL_MAX', 10, { min: 1, max: 200 }),
     natsUrl: env.urls('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    bodyTimeoutMs: env.int('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, { min: 100, max: 600_000 }),
     messaging: {
       duplicateWindowMs: env.int('NATS_DUPLICATE_WINDOW_MS', DEFAULT_MESSAGING.duplicateWindowMs, { min: 1000, max: 86_400_000 }),
       ackWaitMs: env.int('CONSUMER_ACK_WAIT_MS', DEFAULT_MESSAGING.ackWaitMs, { min: 500, max: 3_600_000 }),

@@ -37,10 +37,11 @@ function refuseIfLimited(waitSeconds: number | undefined, set: Parameters<typeof
   if (waitSeconds !== undefined) tooMany(waitSeconds, set)
 }
 
-export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger; limits: AttemptLimiters }) {
+export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logger; limits: AttemptLimiters; bodyTimeoutMs: number }) {
   const { auth, users, log, limits } = deps
   return new Elysia({ name: 'gateway.auth-api', prefix: '/api/auth' })
-    .onParse(({ request, contentType }) => parseJsonOfAnyCase(request, contentType))
+    // Its JSON bodies in any case of the media type, read within BODY_TIMEOUT_MS.
+    .onParse(({ request, contentType }) => parseJsonOfAnyCase(request, contentType, deps.bodyTimeoutMs))
     .post(
       '/users',
       async ({ body, set, request, server }) => {

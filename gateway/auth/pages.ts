@@ -5,7 +5,7 @@ import { Elysia } from 'elysia'
 import { CSRF_FIELD } from '../../views/form-fields'
 import { layout } from '../../views/layout'
 import { type AuthFormKind, renderAuthForm } from '../../views/sign-in'
-import { field, formResponse, goTo, NEXT_FIELD, refusedForm, safeNext } from '../forms'
+import { field, formBodies, formResponse, goTo, NEXT_FIELD, refusedForm, safeNext } from '../forms'
 import type { AttemptLimiters } from './attempts'
 import type { Authenticator } from './authenticator'
 import { isCrossOrigin } from './origin'
@@ -26,7 +26,7 @@ export function formGuard(auth: Authenticator) {
   })
 }
 
-export function authPages(deps: { auth: Authenticator; users: UserStore; limits: AttemptLimiters }) {
+export function authPages(deps: { auth: Authenticator; users: UserStore; limits: AttemptLimiters; bodyTimeoutMs: number }) {
   const { auth, users, limits } = deps
 
   const formPage = (request: Request, kind: AuthFormKind, state: Parameters<typeof renderAuthForm>[1], status: number) => {
@@ -45,6 +45,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
   }
 
   return new Elysia({ name: 'gateway.auth-pages' })
+    .use(formBodies(deps.bodyTimeoutMs))
     .use(formGuard(auth))
     .get('/sign-in', showForm('sign-in'))
     .get('/sign-up', showForm('sign-up'))

@@ -70,8 +70,55 @@ export const jsonBodyOnly = new Elysia({ name: 'gozon.json-body' }).onRequest(({
  * hands the hook: empty when the request has no body, which is left to the
  * route (a schema that wants one answers invalid_json, errors-plugin.ts).
  */
-export const parseJsonOfAnyCase = (request: Request, contentType: string, seen?: (body: string) => void) =>
-  contentType.trim().toLowerCase() === 'application/json' ? parseJsonBody(request, seen) : undefined
+export const parseJsonOfAnyCase = (request: Request, contentType: string, bodyTimeoutMs: number, seen?: (body: string) => void) =>
+  contentType.trim().toLowerCase() === 'application/json' ? parseJsonBody(request, bodyTimeoutMs, seen) : undefined
+
+/** An HTML form's fields (application/x-www-form-urlencoded), read within the deadline; the last of repeated names wins. */
+export async function parseFormWithin(request: Request, bodyTimeoutMs: number): Promise<Record<string, string>> {
+  return Object.fromEntries(new URLSearchParams(await readTextWithin(request, bodyTimeoutMs)))
+}
+
+/**
+ * The whole body as bytes, or 408 request_timeout when it has not all
+ * arrived within `ms` from the first read: a body that trickles in (a
+ * slowloris client sending a byte now and then, which an idle timeout never
+ * cuts) holds no handler and no connection for longer than that.
+ */
+export async function readBodyWithin(request: Request, ms: number): Promise<Uint8Array<ArrayBuffer>> {
+  if (!request.body) return new Uint8Array(await request.arrayBuffer())
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  let timer: Timer | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError('request_timeout')), ms)
+  })
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), deadline])
+      if (done) break
+      chunks.push(value)
+      size += value.length
+      if (size > SERVER_BODY_LIMIT) throw new AppError('payload_too_large')
+    }
+  } catch (error) {
+    void reader.cancel().catch(() => {})
+    throw error
+  } finally {
+    clearTimeout(timer)
+  }
+  const body = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    body.set(chunk, offset)
+    offset += chunk.length
+  }
+  return body
+}
+
+export async function readTextWithin(request: Request, ms: number): Promise<string> {
+  return new TextDecoder().decode(await readBodyWithin(request, ms))
+}
 
 /**
  * Elysia's parser for JSON bodies in the services: reads the body once as
@@ -80,8 +127,8 @@ export const parseJsonOfAnyCase = (request: Request, contentType: string, seen?:
  * JSON (400), and parses it. (Reading a copy of every body instead cost
  * ~50 µs a request in Request.clone().)
  */
-export async function parseJsonBody(request: Request, seen?: (body: string) => void): Promise<unknown> {
-  const text = await request.text()
+export async function parseJsonBody(request: Request, bodyTimeoutMs: number, seen?: (body: string) => void): Promise<unknown> {
+  const text = await readTextWithin(request, bodyTimeoutMs)
   seen?.(text)
   if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
     throw new AppError('validation_failed', [{ field: '/', message: `The JSON is nested more than ${MAX_JSON_DEPTH} levels deep` }])

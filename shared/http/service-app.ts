@@ -35,6 +35,8 @@ export function createServiceApp(options: {
   log: Logger
   health: HealthChecks
   metrics: Registry
+  /** ServiceConfig.bodyTimeoutMs. */
+  bodyTimeoutMs: number
 }) {
   return new Elysia({
     name: `gozon.${options.name}`,
@@ -46,7 +48,9 @@ export function createServiceApp(options: {
     .use(httpMetrics(options.metrics))
     .use(jsonBodyOnly)
     // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
-    .onParse({ as: 'global' }, ({ request, contentType }) => parseJsonOfAnyCase(request, contentType, (body) => rememberBodyDigest(request, body)))
+    .onParse({ as: 'global' }, ({ request, contentType }) =>
+      parseJsonOfAnyCase(request, contentType, options.bodyTimeoutMs, (body) => rememberBodyDigest(request, body)),
+    )
     .use(requestId)
     .use(healthRoute(options.health))
     .use(

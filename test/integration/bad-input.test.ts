@@ -367,3 +367,47 @@ describe('a client that goes away', () => {
     }
   })
 })
+
+describe('a body that trickles in (slowloris)', () => {
+  /** Sends the headers, then one byte of the body every 200 ms; what came back, and when. */
+  function trickle(port: number, path: string, type: string, extra = ''): Promise<{ head: string; ms: number }> {
+    return new Promise((resolve) => {
+      const started = performance.now()
+      let answer = ''
+      let timer: Timer | undefined
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${type}\r\n${extra}Content-Length: 1000\r\n\r\n`)
+        timer = setInterval(() => socket.write('x'), 200)
+      })
+      const done = () => (clearInterval(timer), socket.destroy(), resolve({ head: answer, ms: performance.now() - started }))
+      socket.on('data', (chunk) => {
+        answer += chunk.toString()
+        if (answer.includes('\r\n\r\n') && answer.includes('}')) done()
+      })
+      socket.on('close', done)
+      socket.on('error', done)
+    })
+  }
+
+  test('is cut after BODY_TIMEOUT_MS with 408, on the gateway’s API, its forms and what it forwards', async () => {
+    const gateway = await sys.startAnotherGateway({ bodyTimeoutMs: 1_000 })
+    try {
+      const port = Number(new URL(gateway.url).port)
+      const cases: (readonly [string, string, string])[] = [
+        ['/api/auth/token', 'application/json', ''],
+        ['/sign-in', 'application/x-www-form-urlencoded', ''],
+        ['/api/orders', 'application/json', `Authorization: Bearer ${sys.tokenFor('holder')}\r\n`],
+        ['/orders', 'application/x-www-form-urlencoded', `Cookie: ${(await sys.pageSession('holder')).cookie}\r\n`],
+      ]
+      for (const [path, type, extra] of cases) {
+        const { head, ms } = await trickle(port, path, type, extra)
+        expect({ path, status: head.split('\r\n')[0] }).toEqual({ path, status: 'HTTP/1.1 408 Request Timeout' })
+        expect(head).toContain('"error":"request_timeout"')
+        expect(ms).toBeGreaterThan(900)
+        expect(ms).toBeLessThan(3_000)
+      }
+    } finally {
+      await gateway.stop()
+    }
+  })
+})

@@ -84,6 +84,7 @@ export async function startSystem(options: SystemOptions = {}) {
     payments: { name: 'payments' as const, baseUrl: payments.url },
     upstreamTimeoutMs: 10_000,
     pageReadTimeoutMs: 2_000,
+    bodyTimeoutMs: gatewayConfig.bodyTimeoutMs,
     currency: gatewayConfig.currency,
     auth: gatewayConfig.auth,
     metricsToken: gatewayConfig.metricsToken,
