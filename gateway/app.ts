@@ -2,7 +2,6 @@
 // session cookie, API by bearer token), routes /api/orders/** and
 // /api/payments/** to the services with the caller's identity proven, serves
 // the shopper's pages and holds the browsers' WebSockets.
-import { timingSafeEqual } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { Elysia } from 'elysia'
 import { Gauge } from 'prom-client'
@@ -16,11 +15,11 @@ import { warnIfInsecure } from '../shared/identity'
 import { stopServer } from '../shared/lifecycle'
 import type { Logger } from '../shared/logger'
 import { natsIsUp } from '../shared/messaging/health'
-import { createRegistry, httpMetrics, type ScrapeGuard } from '../shared/metrics'
+import { createRegistry, httpMetrics, metricsTokenGuard } from '../shared/metrics'
 import { assets } from './assets'
 import { authApi } from './auth/api-routes'
 import { attemptLimiters } from './auth/attempts'
-import { type AuthSettings, Authenticator, bearerToken } from './auth/authenticator'
+import { type AuthSettings, Authenticator } from './auth/authenticator'
 import { SessionStore } from './auth/sessions'
 import type { IdentityDatabase } from './auth/database'
 import { authPages } from './auth/pages'
@@ -58,20 +57,6 @@ function unauthorized(code: ErrorCode): Response {
   const response = errorResponse(code)
   response.headers.set('www-authenticate', 'Bearer realm="gozon"')
   return response
-}
-
-/** GET /metrics: with METRICS_TOKEN, for its bearer only; without, for callers on this machine only. */
-function metricsGuard(token: string | undefined): ScrapeGuard {
-  return (request, peer) => {
-    if (token === undefined) {
-      // Through a proxy (X-Forwarded-For), a loopback peer is the proxy, not the caller.
-      const local = (peer === '127.0.0.1' || peer === '::1' || peer === '::ffff:127.0.0.1') && !request.headers.has('x-forwarded-for')
-      return local ? undefined : errorResponse('unauthorized')
-    }
-    const given = Buffer.from(bearerToken(request) ?? '')
-    const expected = Buffer.from(token)
-    return given.length === expected.length && timingSafeEqual(given, expected) ? undefined : unauthorized('unauthorized')
-  }
 }
 
 export function createGateway(deps: GatewayDeps) {
@@ -113,7 +98,7 @@ export function createGateway(deps: GatewayDeps) {
     // (Decided at once: a hook that returns a promise has answered, even if the promise holds nothing.)
     .onError({ as: 'global' }, ({ code, request }) => (code === 'NOT_FOUND' && wantsPage(request) ? notFoundPage(auth, currency, request) : undefined))
     .use(errorsPlugin(deps.log))
-    .use(httpMetrics(metrics, metricsGuard(deps.metricsToken)))
+    .use(httpMetrics(metrics, metricsTokenGuard(deps.metricsToken)))
     .onRequest(({ request }) => {
       // Without a Host header (HTTP/1.0) Bun has no URL to give.
       if (!URL.canParse(request.url)) return errorResponse('bad_request')

@@ -7,8 +7,9 @@
 // stops them in order: gateway, services, then NATS and PostgreSQL.
 //
 // The keys of identity (IDENTITY_PROOF_KEY for gateway and services,
-// SESSION_SIGNING_KEY for the gateway) come from the environment or, when
-// unset, from .data/secrets.json, generated at random on first start.
+// SESSION_SIGNING_KEY for the gateway) and the scrape token of every /metrics
+// (METRICS_TOKEN) come from the environment or, when unset, from
+// .data/secrets.json, generated at random on first start.
 //
 // `bun start -- --scale N` (or GOZON_SCALE=N) runs N instances of each
 // service on a three-node NATS cluster, with HAProxy in front of them:
@@ -50,6 +51,7 @@ const config = loadConfigOrExit(() => {
     gatewayDatabaseUrl: env.optionalString('GATEWAY_DATABASE_URL'),
     identityProofKey: env.secret('IDENTITY_PROOF_KEY', 32),
     sessionSigningKey: env.secret('SESSION_SIGNING_KEY', 32),
+    metricsToken: env.secret('METRICS_TOKEN', 16),
     natsUrl: env.optionalString('NATS_URL'),
     postgresPort: env.port('EMBEDDED_POSTGRES_PORT', DEFAULTS.embeddedPostgresPort),
     // Extra server settings for the embedded PostgreSQL: "name=value,name=value".
@@ -87,7 +89,7 @@ function databaseOn(serverUrl: string, database: string): string {
   return url.toString()
 }
 
-type Secrets = { identityProofKey: string; sessionSigningKey: string }
+type Secrets = { identityProofKey: string; sessionSigningKey: string; metricsToken: string }
 
 /** The keys from the environment, else from the data folder (made on first start, readable by this user only). */
 function loadSecrets(): Secrets {
@@ -98,14 +100,20 @@ function loadSecrets(): Secrets {
   const secrets = {
     identityProofKey: stored.identityProofKey ?? random(),
     sessionSigningKey: stored.sessionSigningKey ?? random(),
+    metricsToken: stored.metricsToken ?? random(),
   }
-  if (stored.identityProofKey !== secrets.identityProofKey || stored.sessionSigningKey !== secrets.sessionSigningKey) {
+  if (
+    stored.identityProofKey !== secrets.identityProofKey ||
+    stored.sessionSigningKey !== secrets.sessionSigningKey ||
+    stored.metricsToken !== secrets.metricsToken
+  ) {
     mkdirSync(dataDir, { recursive: true })
     writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 })
   }
   return {
     identityProofKey: config.identityProofKey ?? secrets.identityProofKey,
     sessionSigningKey: config.sessionSigningKey ?? secrets.sessionSigningKey,
+    metricsToken: config.metricsToken ?? secrets.metricsToken,
   }
 }
 
@@ -240,7 +248,7 @@ try {
   const ordersUrl = `http://127.0.0.1:${config.ordersPort}`
   const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
   const secrets = loadSecrets()
-  const common = { NATS_URL: natsUrl!, IDENTITY_PROOF_KEY: secrets.identityProofKey, ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}) }
+  const common = { NATS_URL: natsUrl!, IDENTITY_PROOF_KEY: secrets.identityProofKey, METRICS_TOKEN: secrets.metricsToken, ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}) }
   const ordersDatabase = config.ordersDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.ordersDatabase)
   const paymentsDatabase = config.paymentsDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.paymentsDatabase)
   const started: Promise<void>[] = []

@@ -23,6 +23,7 @@ export function createApp(deps: OrdersDeps) {
     log: deps.log,
     metrics: deps.metrics,
     bodyTimeoutMs: deps.config.bodyTimeoutMs,
+    metricsToken: deps.config.metricsToken,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(

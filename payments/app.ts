@@ -22,6 +22,7 @@ export function createApp(deps: PaymentsDeps) {
     log: deps.log,
     metrics: deps.metrics,
     bodyTimeoutMs: deps.config.bodyTimeoutMs,
+    metricsToken: deps.config.metricsToken,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(

@@ -2,6 +2,9 @@
 // Counters that the relay and consumer already keep (their `stats`) are read
 // at scrape time; database figures (outbox backlog, dead letters) are queried
 // at scrape time too, so nothing is counted twice or kept in two places.
+import { timingSafeEqual } from 'node:crypto'
+import { errorResponse } from './errors'
+import { bearerToken } from './http/bearer'
 import { Elysia } from 'elysia'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Executor } from './db/client'
@@ -19,11 +22,28 @@ export function createRegistry(service: string): Registry {
   return registry
 }
 
-/** Decides whether a scrape may read the figures (the gateway's are on its public port); a Response refuses it. */
-export type ScrapeGuard = (request: Request, peerAddress: string | undefined) => Response | undefined
+/** Decides whether a scrape may read the figures; a Response refuses it. */
+export type ScrapeGuard = (request: Request) => Response | undefined
 
-/** Request durations by method, route (the pattern, not the URL) and status, and the /metrics route itself. */
-export function httpMetrics(registry: Registry, guard?: ScrapeGuard) {
+/**
+ * /metrics needs `Authorization: Bearer <METRICS_TOKEN>`, from anywhere, the
+ * same machine included: a reverse proxy on that machine makes every caller
+ * look local. Without METRICS_TOKEN no one may scrape (`bun start` makes one,
+ * in .data/secrets.json).
+ */
+export function metricsTokenGuard(token: string | undefined): ScrapeGuard {
+  const expected = token === undefined ? undefined : Buffer.from(token)
+  return (request) => {
+    const given = Buffer.from(bearerToken(request) ?? '')
+    if (expected && given.length === expected.length && timingSafeEqual(given, expected)) return undefined
+    const refused = errorResponse('unauthorized')
+    refused.headers.set('www-authenticate', 'Bearer realm="gozon-metrics"')
+    return refused
+  }
+}
+
+/** Request durations by method, route (the pattern, not the URL) and status, and the /metrics route itself (behind `guard`). */
+export function httpMetrics(registry: Registry, guard: ScrapeGuard) {
   const duration = new Histogram({
     name: 'gozon_http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status',
@@ -44,8 +64,8 @@ export function httpMetrics(registry: Registry, guard?: ScrapeGuard) {
     })
     .get(
       '/metrics',
-      async ({ request, server }) =>
-        guard?.(request, server?.requestIP(request)?.address) ??
+      async ({ request }) =>
+        guard(request) ??
         new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }),
       {
         detail: { hide: true },

@@ -16,6 +16,8 @@ export type ServiceConfig = {
   logLevel: LogLevel
   /** A request body must have arrived this long after it started (slowloris; 408 otherwise). */
   bodyTimeoutMs: number
+  /** GET /metrics needs it as a bearer token; unset, no one may scrape (shared/metrics.ts). */
+  metricsToken: string | undefined
   messaging: MessagingSettings
   relay: RelaySettings
   consumer: ConsumerSettings
@@ -57,6 +59,7 @@ function readServiceConfig(
     natsUrl: env.urls('NATS_URL', defaultNatsUrl, ['nats:', 'tls:']),
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     bodyTimeoutMs: env.int('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, { min: 100, max: 600_000 }),
+    metricsToken: env.secret('METRICS_TOKEN', 16),
     messaging: {
       duplicateWindowMs: env.int('NATS_DUPLICATE_WINDOW_MS', DEFAULT_MESSAGING.duplicateWindowMs, { min: 1000, max: 86_400_000 }),
       ackWaitMs: env.int('CONSUMER_ACK_WAIT_MS', DEFAULT_MESSAGING.ackWaitMs, { min: 500, max: 3_600_000 }),

@@ -51,7 +51,7 @@ export function renderOperations(
   reconciliation: ReconciliationState = { state: 'not_asked' },
 ): Html {
   return html`<h1>Operations</h1>
-<p class="muted">Read-only figures of the messaging between the services; <a href="/operations">refresh</a>. Prometheus metrics: <code>/metrics</code> on each service.</p>
+<p class="muted">Read-only figures of the messaging between the services; <a href="/operations">refresh</a>. Prometheus metrics: <code>/metrics</code> on each service and gateway, with the scrape token (<code>METRICS_TOKEN</code>).</p>
 ${serviceCard('orders', reports.orders)}
 ${serviceCard('payments', reports.payments)}
 ${reconciliationCard(reconciliation, currency)}`

@@ -2,6 +2,7 @@
 // their WebSocket, a bearer token for API clients (and, in the development
 // mode of shared/identity.ts only, a bare X-User-Id). Everything that reads
 // credentials from a request is in this file.
+import { bearerToken } from '../../shared/http/bearer'
 import type { SessionStore } from './sessions'
 import type { IdentitySettings } from '../../shared/identity'
 import { isValidUserId, USER_ID_HEADER } from '../../shared/identity'
@@ -33,15 +34,6 @@ function cookieValue(request: Request, name: string): string | undefined {
     if (index > 0 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim()
   }
   return undefined
-}
-
-/**
- * The token of `Authorization: Bearer <token>`. The scheme's name is
- * case-insensitive (RFC 9110 §11.1: `bearer` and `BEARER` are Bearer too),
- * with one or more spaces before the token.
- */
-export function bearerToken(request: Request): string | undefined {
-  return /^bearer +(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]
 }
 
 export class Authenticator {

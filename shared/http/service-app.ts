@@ -4,7 +4,7 @@
 // service's API prefix (./api-docs.ts).
 import { Elysia } from 'elysia'
 import type { Logger } from '../logger'
-import { httpMetrics } from '../metrics'
+import { httpMetrics, metricsTokenGuard } from '../metrics'
 import type { Registry } from 'prom-client'
 import { rememberBodyDigest } from '../identity'
 import { apiDocs } from './api-docs'
@@ -37,6 +37,8 @@ export function createServiceApp(options: {
   metrics: Registry
   /** ServiceConfig.bodyTimeoutMs. */
   bodyTimeoutMs: number
+  /** ServiceConfig.metricsToken. */
+  metricsToken: string | undefined
 }) {
   return new Elysia({
     name: `gozon.${options.name}`,
@@ -45,7 +47,7 @@ export function createServiceApp(options: {
     serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
     .use(errorsPlugin(options.log))
-    .use(httpMetrics(options.metrics))
+    .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
     .use(jsonBodyOnly)
     // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
     .onParse({ as: 'global' }, ({ request, contentType }) =>

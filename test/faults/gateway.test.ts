@@ -9,6 +9,7 @@ import { afterEach, expect, test } from 'bun:test'
 // Playwright's own expect for pages: it retries until the page matches.
 import { type Browser, chromium, expect as expectPage, type Page } from '@playwright/test'
 import { placeOrder, signUp } from '../../e2e/shopper'
+import { METRICS_SCRAPE } from '../support/system'
 import { report, startFaultSystem } from './harness'
 
 type System = Awaited<ReturnType<typeof startFaultSystem>>
@@ -23,9 +24,9 @@ afterEach(async () => {
 
 const SHOPPERS = 4
 
-/** Live page sockets held by the gateway listening on `port` (its own /metrics, read from this machine). */
+/** Live page sockets held by the gateway listening on `port` (its own /metrics). */
 async function liveSockets(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: METRICS_SCRAPE })).text()
   return Number(/^gozon_live_sockets(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0)
 }
 

@@ -18,7 +18,7 @@ import { formatDiscrepancy, formatSummary } from '../../shared/reconcile/checks'
 import { reconcile } from '../../shared/reconcile/read'
 import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
 import { pollUntil } from '../support/poll'
-import { randomKey } from '../support/system'
+import { METRICS_SCRAPE, randomKey, TEST_METRICS_TOKEN } from '../support/system'
 
 const root = join(import.meta.dir, '..', '..')
 
@@ -60,6 +60,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   const identityProofKey = randomKey()
   const baseEnv = {
     IDENTITY_PROOF_KEY: identityProofKey,
+    METRICS_TOKEN: TEST_METRICS_TOKEN,
     ...process.env,
     HOST: '127.0.0.1',
     NATS_URL: natsUrl,
@@ -223,7 +224,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 
   /** A figure from a service's own /metrics, summed over its label sets (0 when absent). */
   async function metric(name: ServiceName, metricName: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${ports[name]}/metrics`)).text()
+    const text = await (await fetch(`http://127.0.0.1:${ports[name]}/metrics`, { headers: METRICS_SCRAPE })).text()
     const line = new RegExp(`^${metricName}(?:\\{[^}]*\\})? (\\S+)$`)
     return text.split('\n').reduce((sum, l) => sum + Number(line.exec(l)?.[1] ?? 0), 0)
   }

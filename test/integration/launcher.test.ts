@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { portIsOpen } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
 import { STREAMS } from '../../shared/messaging/contracts'
+import { METRICS_SCRAPE, TEST_METRICS_TOKEN } from '../support/system'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 
@@ -68,7 +69,7 @@ test('EMBEDDED_NATS_NODES=3: a three-node JetStream cluster, streams with three 
 }, 90_000)
 
 test('bun start -- --scale 2: two instances of each service behind HAProxy on the three-node cluster; one instance killed, the shop carries on; all stopped on Ctrl-C', async () => {
-  const gozon = await spawnGozon({ args: ['--scale', '2'] })
+  const gozon = await spawnGozon({ args: ['--scale', '2'], env: { METRICS_TOKEN: TEST_METRICS_TOKEN } })
   const instancePorts = Object.values(gozon.state.ports ?? {})
   try {
     expect(Object.keys(gozon.state.pids).sort()).toEqual(['gateway-1', 'gateway-2', 'orders-1', 'orders-2', 'payments-1', 'payments-2'])
@@ -78,12 +79,13 @@ test('bun start -- --scale 2: two instances of each service behind HAProxy on th
     await payOneOrder(gozon.state.gatewayUrl, 'scaled')
     // HAProxy spread the work: every instance answered requests.
     for (const name of ['orders-1', 'orders-2', 'payments-1', 'payments-2']) {
-      const metrics = await (await fetch(`http://127.0.0.1:${gozon.state.ports![name]}/metrics`)).text()
+      const metrics = await (await fetch(`http://127.0.0.1:${gozon.state.ports![name]}/metrics`, { headers: METRICS_SCRAPE })).text()
       const answered = /^gozon_http_request_duration_seconds_count\{[^}]*route="\/api\/[^}]*\} [1-9]/m.test(metrics)
       expect({ instance: name, answeredApiRequests: answered }).toEqual({ instance: name, answeredApiRequests: true })
     }
-    // Through HAProxy the gateway's /metrics is not "from this machine".
+    // Without the token, from this machine or through HAProxy: refused.
     expect((await fetch(`${gozon.state.gatewayUrl}/metrics`)).status).toBe(401)
+    expect((await fetch(`http://127.0.0.1:${gozon.state.ports!['orders-1']}/metrics`)).status).toBe(401)
     // Payments frozen on both instances: HAProxy takes them out, but not the gateways (they check /health/live),
     // so the shop's pages and new orders still answer; the orders wait to be paid.
     for (const name of ['payments-1', 'payments-2']) process.kill(gozon.state.pids[name]!, 'SIGSTOP')

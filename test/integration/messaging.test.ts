@@ -10,7 +10,7 @@ import { CONSUMERS } from '../../shared/messaging/contracts'
 import { OutboxRelay } from '../../shared/messaging/outbox-relay'
 import { freshDatabaseUrl, sqlClient } from '../support/infra'
 import { eventually, pollUntil } from '../support/poll'
-import { startSystem, type TestSystem } from '../support/system'
+import { METRICS_SCRAPE, startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
 beforeAll(async () => {
@@ -124,17 +124,23 @@ test('GET /metrics shows requests by route, the outbox, the consumer and final s
     const [left] = await sys.ordersSql`select count(*)::int as n from outbox where published_at is null`
     return left!.n === 0 && sys.payments.relay.stats.published > 0
   })
-  const orders = await (await fetch(`${sys.orders.url}/metrics`)).text()
+  const orders = await (await fetch(`${sys.orders.url}/metrics`, { headers: METRICS_SCRAPE })).text()
   expect(orders).toMatch(/gozon_http_request_duration_seconds_count\{[^}]*method="POST",route="\/api\/orders",status="201"[^}]*\} [1-9]/)
   expect(orders).toMatch(/gozon_outbox_pending_rows\{[^}]*\} 0/)
   expect(orders).toMatch(/gozon_consumer_messages_total\{[^}]*outcome="handled"[^}]*\} [1-9]/)
   expect(orders).toMatch(/gozon_orders_final_total\{[^}]*status="FINISHED"[^}]*\} [1-9]/)
   expect(orders).toContain('gozon_outbox_publish_batch_seconds_bucket')
   expect(orders).toContain('process_resident_memory_bytes')
-  const payments = await (await fetch(`${sys.payments.url}/metrics`)).text()
+  const payments = await (await fetch(`${sys.payments.url}/metrics`, { headers: METRICS_SCRAPE })).text()
   expect(payments).toMatch(/gozon_outbox_published_total\{[^}]*result="stored"[^}]*\} [1-9]/)
   expect(payments).toMatch(/gozon_dead_letters\{[^}]*\} \d/)
-  // The gateway's figures answer callers on this machine (no METRICS_TOKEN set; auth.test.ts covers the token).
-  const gateway = await fetch(`${sys.gateway.url}/metrics`)
+  const gateway = await fetch(`${sys.gateway.url}/metrics`, { headers: METRICS_SCRAPE })
   expect(await gateway.text()).toContain('gozon_live_sockets')
+  // Being on the same machine is not enough: without the token (or with another), every /metrics refuses.
+  for (const url of [sys.orders.url, sys.payments.url, sys.gateway.url]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not-the-metrics-token' }, { authorization: `Bearer ${sys.tokenFor('metric')}` }]) {
+      const refused = await fetch(`${url}/metrics`, { headers })
+      expect([url, refused.status]).toEqual([url, 401])
+    }
+  }
 })

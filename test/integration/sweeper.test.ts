@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { STREAMS } from '../../shared/messaging/contracts'
 import { DEFAULT_SWEEPER, StuckOrderSweeper } from '../../orders/sweeper'
 import { eventually, pollUntil } from '../support/poll'
-import { startSystem } from '../support/system'
+import { METRICS_SCRAPE, startSystem } from '../support/system'
 
 test('a payment request lost by the broker: the order is asked for again and paid once', async () => {
   const sys = await startSystem({ paymentsConsumer: false, env: { ORDERS_STUCK_AFTER_MS: '500' } })
@@ -74,7 +74,7 @@ test('no answer at all: asks back off, stop at the cap, and the order is reporte
 
     const report = await sys.api('GET', '/api/orders/operations', { user: 'ops' })
     expect(report.body.givenUp).toMatchObject({ count: 1, latest: [{ orderId: id, asks: 4 }] })
-    const metrics = await (await fetch(`${sys.orders.url}/metrics`)).text()
+    const metrics = await (await fetch(`${sys.orders.url}/metrics`, { headers: METRICS_SCRAPE })).text()
     expect(metrics).toMatch(/^gozon_orders_payment_given_up{service="orders"} 1$/m)
     expect(metrics).toMatch(/^gozon_orders_payment_asked_again_total{service="orders"} 3$/m)
 

@@ -30,6 +30,11 @@ const testLogLevel = (LOG_LEVELS as readonly string[]).includes(process.env.TEST
   ? (process.env.TEST_LOG_LEVEL as LogLevel)
   : 'silent'
 
+/** The scrape token of every test system's /metrics. */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789'
+/** Headers of a /metrics scrape of a test system. */
+export const METRICS_SCRAPE = { authorization: `Bearer ${TEST_METRICS_TOKEN}` }
+
 export async function startSystem(options: SystemOptions = {}) {
   const nats = await freshNats()
   const ordersDbUrl = await freshDatabaseUrl('orders')
@@ -57,6 +62,7 @@ export async function startSystem(options: SystemOptions = {}) {
     PASSWORD_HASH_TIME_COST: '1',
     AUTH_ATTEMPTS_BURST: '1000000',
     AUTH_ATTEMPTS_PER_MINUTE: '1000000',
+    METRICS_TOKEN: TEST_METRICS_TOKEN,
     ...options.env,
   }
   const orders = await startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), {
