@@ -1,4 +1,5 @@
 // The gateway's configuration, read once from the environment at start.
+import { KEY_ID_PATTERN, keyIdOf, type SigningKey } from './auth/tokens'
 import { DEFAULT_BODY_TIMEOUT_MS } from '../shared/service-config'
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from '../shared/config'
 import { readIdentitySettings } from '../shared/identity'
@@ -31,10 +32,26 @@ export type GatewayConfig = {
   trustedProxies: string[]
 }
 
+/** SESSION_VERIFY_KEYS: "id:key,id:key", keys that still verify tokens and cookies but never sign. */
+function readVerifyKeys(raw: string | undefined, problem: (text: string) => void): SigningKey[] {
+  if (!raw?.trim()) return []
+  return raw.split(',').map((entry) => {
+    const at = entry.indexOf(':')
+    const id = entry.slice(0, at).trim()
+    const secret = entry.slice(at + 1).trim()
+    if (at < 1 || !KEY_ID_PATTERN.test(id) || secret.length < 32) problem('SESSION_VERIFY_KEYS must be "id:key,…" with ids of 1-32 of A-Z a-z 0-9 _ - and keys of at least 32 characters')
+    return { id, secret }
+  })
+}
+
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const reader = new EnvReader(env)
   const sessionKey = reader.secret('SESSION_SIGNING_KEY', 32)
   if (!sessionKey) reader.problem('SESSION_SIGNING_KEY is required: at least 32 random characters (`bun start` generates one in .data/secrets.json)')
+  const sessionKeyId = reader.optionalString('SESSION_SIGNING_KEY_ID') ?? keyIdOf(sessionKey ?? '')
+  if (!KEY_ID_PATTERN.test(sessionKeyId)) reader.problem('SESSION_SIGNING_KEY_ID must be 1-32 of A-Z a-z 0-9 _ -')
+  const verifyKeys = readVerifyKeys(reader.optionalString('SESSION_VERIFY_KEYS'), (problem) => reader.problem(problem))
+  if (verifyKeys.some((k) => k.id === sessionKeyId)) reader.problem(`SESSION_VERIFY_KEYS has the signing key's id "${sessionKeyId}" again`)
   const currency = reader.string('CURRENCY', 'EUR')
   const problem = currencyProblem(currency)
   if (problem) reader.problem(`CURRENCY ${problem}`)
@@ -53,7 +70,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     auth: {
       identity: readIdentitySettings(reader),
-      sessionKey: sessionKey ?? '',
+      sessionKey: { id: sessionKeyId, secret: sessionKey ?? '' },
+      verifyKeys,
       sessionTtlSeconds: reader.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, { min: 60, max: 365 * 24 * 3600 }),
       apiTokenTtlSeconds: reader.int('API_TOKEN_TTL_SECONDS', 3600, { min: 60, max: 30 * 24 * 3600 }),
       secureCookies: reader.boolean('SESSION_COOKIE_SECURE', false),

@@ -7,13 +7,15 @@ import type { SessionStore } from './sessions'
 import type { IdentitySettings } from '../../shared/identity'
 import { isValidUserId, USER_ID_HEADER } from '../../shared/identity'
 import type { RateLimit } from '../../shared/http/rate-limit'
-import { type Credential, TokenSigner } from './tokens'
+import { type Credential, type SigningKey, TokenSigner } from './tokens'
 import type { PasswordHashing, User } from './users'
 
 export type AuthSettings = {
   identity: IdentitySettings
   /** Signs session cookies and API tokens; only the gateway has it. */
-  sessionKey: string
+  sessionKey: SigningKey
+  /** Keys that still verify (one being brought in, or retired) but never sign. */
+  verifyKeys: SigningKey[]
   sessionTtlSeconds: number
   apiTokenTtlSeconds: number
   /** Mark the cookie Secure (and name it __Host-…): on when the site is served over HTTPS. */
@@ -45,7 +47,7 @@ export class Authenticator {
     /** Where page sessions live (signing out ends them); none: every genuine cookie is a session (unit tests of tokens). */
     readonly sessions?: SessionStore,
   ) {
-    this.tokens = new TokenSigner(settings.sessionKey)
+    this.tokens = new TokenSigner(settings.sessionKey, settings.verifyKeys)
     this.cookieName = settings.secureCookies ? '__Host-gozon_session' : 'gozon_session'
   }
 

@@ -7,7 +7,7 @@ import { attemptLimiters, NAME_FACTOR } from '../../gateway/auth/attempts'
 import { clientAddressOf } from '../../shared/http/client-address'
 import { bodyDigest, signIdentity } from '../../shared/identity'
 import { openSocket, UPGRADE_HEADERS } from '../support/socket'
-import { startSystem, type TestSystem } from '../support/system'
+import { randomKey, startSystem, type TestSystem } from '../support/system'
 
 let sys: TestSystem
 beforeAll(async () => {
@@ -78,7 +78,7 @@ describe('the identity API', () => {
     for (const r of [wrong, unknown]) expect(r).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } })
     const ok = await post('/api/auth/token', { username: 'RHEA', password: PASSWORD })
     expect(ok.status).toBe(200)
-    expect(ok.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600, username: 'rhea', accessToken: expect.stringMatching(/^gz1\./) })
+    expect(ok.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600, username: 'rhea', accessToken: expect.stringMatching(/^gz2\./) })
   })
 
   test('a token pays an order end to end, as the user id the gateway assigned', async () => {
@@ -214,7 +214,7 @@ describe('pages: sign-up, sign-in, sessions', () => {
     const up = await form('/sign-up', { username: 'wendy', password: PASSWORD })
     expect(up.status).toBe(303)
     expect(up.headers.get('location')).toBe('/account')
-    expect(up.headers.get('set-cookie')).toMatch(/^gozon_session=gz1\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=604800$/)
+    expect(up.headers.get('set-cookie')).toMatch(/^gozon_session=gz2\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=604800$/)
     const page = await fetch(`${sys.gateway.url}/orders`, { headers: { cookie: cookieOf(up) } })
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('<span class="user" id="current-user">wendy</span>')
@@ -301,6 +301,38 @@ describe('pages: sign-up, sign-in, sessions', () => {
     })
     expect(forged.status).toBe(403)
     expect(await status(someoneElse)).toBe(200)
+  })
+
+  test('a new signing key, the old one kept to verify: signed-in shoppers stay signed in and their forms work; dropped, it signs them out', async () => {
+    const session = await sys.pageSession('rotor')
+    const apiToken = sys.tokenFor('rotor')
+    const old = sys.gateway.auth.settings.sessionKey
+    const fresh = { id: 'next-key', secret: randomKey() }
+    const rotated = await sys.startAnotherGateway({ auth: { ...sys.gateway.auth.settings, sessionKey: fresh, verifyKeys: [old] } })
+    const dropped = await sys.startAnotherGateway({ auth: { ...sys.gateway.auth.settings, sessionKey: fresh, verifyKeys: [] } })
+    try {
+      const page = (base: string) => fetch(`${base}/orders`, { headers: { cookie: session.cookie }, redirect: 'manual' })
+      expect((await page(rotated.url)).status).toBe(200)
+      const order = await fetch(`${rotated.url}/orders`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ amount: '1.00', csrfToken: session.csrf }).toString(),
+      })
+      expect(order.status).toBe(303)
+      expect((await fetch(`${rotated.url}/api/orders`, { headers: bearer(apiToken) })).status).toBe(200)
+      // What the rotated gateway signs carries the new key's id.
+      const signedIn = await fetch(`${rotated.url}/api/auth/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rotor-new', password: PASSWORD }) })
+      expect(signedIn.status).toBe(201)
+      const token = (await (await fetch(`${rotated.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rotor-new', password: PASSWORD }) })).json()) as { accessToken: string }
+      expect(token.accessToken.split('.')[1]).toBe('next-key')
+      // Once the old key is dropped, what it signed no longer passes.
+      expect((await page(dropped.url)).status).toBe(303)
+      expect((await fetch(`${dropped.url}/api/orders`, { headers: bearer(apiToken) })).status).toBe(401)
+    } finally {
+      await rotated.stop()
+      await dropped.stop()
+    }
   })
 
   test('a signature spelled another way does not verify (only the canonical base64url)', async () => {

@@ -64,7 +64,7 @@ const cases: Case[] = [
   { name: 'order with a tampered bearer token', ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${tampered()}` })), status: 401, error: 'unauthorized' },
   {
     name: 'order with a token signed by another key',
-    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${new TokenSigner(randomKey()).issue('api', { id: 'holder', username: 'holder' }, 60).token}` })),
+    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${new TokenSigner({ id: 'other', secret: randomKey() }).issue('api', { id: 'holder', username: 'holder' }, 60).token}` })),
     status: 401,
     error: 'unauthorized',
   },

@@ -66,7 +66,7 @@ describe('identity proof', () => {
 })
 
 describe('session and API tokens', () => {
-  const signer = new TokenSigner(KEY)
+  const signer = new TokenSigner({ id: 'k1', secret: KEY })
   const user = { id: 'u-1', username: 'ann' }
 
   test('a token verifies as its own kind only', () => {
@@ -78,10 +78,33 @@ describe('session and API tokens', () => {
   test('expiry is reported as such; tampering is not', () => {
     const { token } = signer.issue('api', user, 60, Date.now() - 61_000)
     expect(signer.verify(token, 'api')).toBe('expired')
-    const [prefix, payload, signature] = signer.issue('api', user, 60).token.split('.')
+    const [prefix, keyId, payload, signature] = signer.issue('api', user, 60).token.split('.')
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), sub: 'u-2' })).toString('base64url')
-    expect(signer.verify(`${prefix}.${forged}.${signature}`, 'api')).toBeUndefined()
+    expect(signer.verify(`${prefix}.${keyId}.${forged}.${signature}`, 'api')).toBeUndefined()
     expect(signer.verify('x'.repeat(2000), 'api')).toBeUndefined()
+  })
+
+  test('keys rotate without signing anyone out: the new key signs, the old one still verifies until it is dropped', () => {
+    const old = new TokenSigner({ id: 'k1', secret: KEY })
+    const rotated = new TokenSigner({ id: 'k2', secret: 'n'.repeat(32) }, [{ id: 'k1', secret: KEY }])
+    const dropped = new TokenSigner({ id: 'k2', secret: 'n'.repeat(32) })
+    const before = old.issue('session', user, 60).token
+    expect(before.split('.')[1]).toBe('k1')
+    const credential = rotated.verify(before, 'session')
+    if (typeof credential !== 'object') throw new Error('a token of the retired key did not verify')
+    expect(credential.keyId).toBe('k1')
+    // Its forms keep working: the CSRF token is made with the key that signed the session.
+    expect(rotated.checkCsrf(credential, old.csrfToken(old.verify(before, 'session') as typeof credential))).toBe(true)
+    const after = rotated.issue('session', user, 60).token
+    expect(after.split('.')[1]).toBe('k2')
+    expect(typeof rotated.verify(after, 'session')).toBe('object')
+    expect(old.verify(after, 'session')).toBeUndefined()
+    expect(dropped.verify(before, 'session')).toBeUndefined()
+    // The key id is signed: naming another key does not pass.
+    expect(rotated.verify(before.replace('.k1.', '.k2.'), 'session')).toBeUndefined()
+    expect(rotated.verify(before.replace('.k1.', '.k9.'), 'session')).toBeUndefined()
+    expect(() => new TokenSigner({ id: 'a.b', secret: KEY })).toThrow()
+    expect(() => new TokenSigner({ id: 'k1', secret: KEY }, [{ id: 'k1', secret: 'm'.repeat(32) }])).toThrow()
   })
 
   test('the CSRF token belongs to one session', () => {
