@@ -25,7 +25,14 @@ test('the whole journey runs under the Content-Security-Policy without a violati
   })
   await signUp(page, base(), unique('csp'))
   await page.getByRole('button', { name: 'Open account' }).click()
-  await page.getByLabel('Top up').fill('20')
+  // A top-up, a refused one (the form swapped with its error), another: each swap replaces the form's input.
+  await page.getByLabel('Top up').fill('12,50')
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#account-balance')).toHaveText('12.50 EUR')
+  await page.getByLabel('Top up').fill('abc')
+  await page.getByRole('button', { name: 'Add money' }).click()
+  await expect(page.locator('#top-up-amount-error')).toBeVisible()
+  await page.getByLabel('Top up').fill('€7.50')
   await page.getByRole('button', { name: 'Add money' }).click()
   await expect(page.locator('#account-balance')).toHaveText('20.00 EUR')
   await page.getByRole('link', { name: 'Orders', exact: true }).click()
@@ -36,6 +43,21 @@ test('the whole journey runs under the Content-Security-Policy without a violati
   await page.goto(`${base()}/no-such-page`)
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible()
   await page.screenshot({ path: 'test-results/e2e/not-found-page.png' })
+  expect(violations).toEqual([])
+  await context.close()
+})
+
+test('the API pages (Swagger UI) carry their own policy: their one inline script by its hash, no framing', async ({ browser }) => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const violations: string[] = []
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
+  })
+  const response = await page.goto(`${base()}/api/orders/swagger`)
+  expect(response!.headers()['content-security-policy']).toContain("frame-ancestors 'none'")
+  expect(response!.headers()['x-frame-options']).toBe('DENY')
+  await expect(page.getByText('POST/api/orders', { exact: false }).first()).toBeVisible()
   expect(violations).toEqual([])
   await context.close()
 })

@@ -11,6 +11,7 @@ const ASSETS: Record<string, { path: string; type: string }> = {
   'hx-ws.min.js': { path: resolve('htmx.org/dist/ext/hx-ws.min.js'), type: 'application/javascript; charset=utf-8' },
   'styles.css': { path: join(import.meta.dir, '..', 'views', 'styles.css'), type: 'text/css; charset=utf-8' },
   'page.js': { path: join(import.meta.dir, '..', 'views', 'page.js'), type: 'application/javascript; charset=utf-8' },
+  'favicon.svg': { path: join(import.meta.dir, '..', 'views', 'favicon.svg'), type: 'image/svg+xml' },
 }
 
 export const assets = new Elysia({ name: 'gateway.assets' }).get('/assets/:file', ({ params, status }) => {

@@ -1,6 +1,9 @@
 // The page shell: head with htmx and its WebSocket extension (served by the
 // gateway from the installed htmx.org package), the top bar, and, for a
 // signed-in shopper, the live socket that receives status fragments.
+// htmx's settle delay is 0: its settle step copies `style` attributes onto
+// swapped elements (for CSS transitions, which the shop does not use), and the
+// pages' Content-Security-Policy refuses inline styles.
 import { type Html, html } from './html'
 import { renderBalance } from './account'
 import { csrfField } from './form-fields'
@@ -32,7 +35,9 @@ export function layout(props: LayoutProps): Html {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="htmx-config" content='{"defaultSettleDelay":0}'>
 <title>${props.title} · Gozon</title>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/styles.css">
 <script src="/assets/htmx.min.js"></script>
 <script src="/assets/hx-ws.min.js"></script>

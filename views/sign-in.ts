@@ -17,6 +17,7 @@ export function renderAuthForm(kind: AuthFormKind, state: FormState = {}): Html 
       hx-post="/${kind}" hx-target="this" hx-swap="outerHTML" hx-disable="find button">
   <h1>${text.title}</h1>
   ${state.message ? html`<p class="alert" role="alert">${state.message}</p>` : ''}
+  ${state.confirmation ? html`<p class="notice" role="status">${state.confirmation}</p>` : ''}
   ${kind === 'sign-in' && state.values?.next ? html`<input type="hidden" name="next" value="${state.values.next}">` : ''}
   ${textField({ id: 'username', name: 'username', label: 'User name', value: state.values?.username, error: errors.username, autocomplete: 'username', maxlength: 32, autofocus: true })}
   ${kind === 'sign-up' && !errors.username ? html`<p class="muted">3–32 lower-case letters, digits, dots, dashes or underscores.</p>` : ''}

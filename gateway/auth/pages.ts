@@ -41,7 +41,8 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
   const showForm = (kind: AuthFormKind) => async ({ request }: { request: Request }) => {
     const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
     if (await auth.session(request)) return goTo(request, next ?? '/orders')
-    return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {} }, 200)
+    const everywhere = kind === 'sign-in' && new URL(request.url).searchParams.get('signed-out') === 'everywhere'
+    return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {}, confirmation: everywhere ? 'You are signed out on every browser and device.' : undefined }, 200)
   }
 
   return new Elysia({ name: 'gateway.auth-pages' })
@@ -72,5 +73,5 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       return goTo(request, '/account', { 'set-cookie': await auth.signIn(user) })
     })
     .post('/sign-out', async ({ request }) => goTo(request, '/sign-in', { 'set-cookie': await auth.signOut(request) }))
-    .post('/sign-out-everywhere', async ({ request }) => goTo(request, '/sign-in', { 'set-cookie': await auth.signOutEverywhere(request) }))
+    .post('/sign-out-everywhere', async ({ request }) => goTo(request, '/sign-in?signed-out=everywhere', { 'set-cookie': await auth.signOutEverywhere(request) }))
 }

@@ -222,6 +222,25 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
+/**
+ * What the Swagger UI page is sent with: its one inline script allowed by its
+ * hash and no other, scripts and connections from this origin only, no
+ * framing by another origin, nosniff, no referrer to other sites. (Swagger UI
+ * sets inline styles as it draws, so styles may be inline here, unlike the
+ * shop's pages.)
+ */
+export function swaggerPageHeaders(page: string): Record<string, string> {
+  const inline = /<script>([\s\S]*?)<\/script>/.exec(page)?.[1] ?? ''
+  const hash = new Bun.CryptoHasher('sha256').update(inline).digest('base64')
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'self'; script-src 'self' 'sha256-${hash}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`,
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'same-origin',
+  }
+}
+
 /** The Swagger UI page; it loads the document from `specUrl`, an absolute path. */
 export function swaggerPage(options: { title: string; specUrl: string; assets: string }): string {
   const config = {
@@ -255,12 +274,13 @@ export function apiDocs(options: ApiDocsOptions) {
   const specUrl = `${base}/json`
   const assets = `${base}/assets`
   const page = swaggerPage({ title: options.title, specUrl, assets })
+  const pageHeaders = swaggerPageHeaders(page)
   let document: OpenAPIV3.Document | undefined
   const dir = dirname(Bun.resolveSync('swagger-ui-dist/package.json', import.meta.dir))
   const app = new Elysia({ name: `gozon.api-docs.${options.prefix}` })
   app
     // Handlers, not static responses: a static route would lose to `<prefix>/:id` in Bun's router.
-    .get(base, () => new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8' } }), { detail: { hide: true } })
+    .get(base, () => new Response(page, { headers: pageHeaders }), { detail: { hide: true } })
     // Made at the first request, when every route is registered.
     .get(specUrl, () => (document ??= apiDocument(app, options)), { detail: { hide: true } })
   for (const [file, type] of Object.entries(ASSETS)) {

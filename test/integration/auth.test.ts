@@ -290,7 +290,8 @@ describe('pages: sign-up, sign-in, sessions', () => {
       headers: { cookie: laptop.cookie, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ csrfToken: laptop.csrf }).toString(),
     })
-    expect([out.status, out.headers.get('location')]).toEqual([303, '/sign-in'])
+    expect([out.status, out.headers.get('location')]).toEqual([303, '/sign-in?signed-out=everywhere'])
+    expect(await (await fetch(`${sys.gateway.url}/sign-in?signed-out=everywhere`)).text()).toContain('You are signed out on every browser and device.')
     expect([await status(phone), await status(laptop), await status(someoneElse)]).toEqual([303, 303, 200])
     // Without the CSRF token (a page of another site cannot know it), nothing ends.
     const forged = await fetch(`${sys.gateway.url}/sign-out-everywhere`, {

@@ -585,6 +585,10 @@ describe('what a browser is told with every page', () => {
     }
     const asset = await sys.gateway.app.handle(new Request('http://localhost/assets/page.js'))
     expect(asset.headers.get('x-content-type-options')).toBe('nosniff')
+    // A page names its icon, so the browser does not ask for /favicon.ico (a 404 on every page).
+    expect(answers[0]!.text).toContain('<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">')
+    const icon = await sys.gateway.app.handle(new Request('http://localhost/assets/favicon.svg'))
+    expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml'])
   })
 
   test('a mistyped address in a browser is a page with a way back; API clients keep the JSON error', async () => {
