@@ -262,6 +262,28 @@ test('120 orders: “Show more” appends the older ones in place until all are 
   await context.close()
 })
 
+test('“Sign out everywhere” in one browser sends the other’s open page to sign in, and back after', async ({ browser }) => {
+  const { context: laptop, page: here, username } = await newShopper(browser, 'twice')
+  const phone = await browser.newContext()
+  const there = await phone.newPage()
+  await there.goto(`${base()}/sign-in`)
+  await there.getByLabel('User name').fill(username)
+  await there.getByLabel('Password').fill(PASSWORD)
+  await there.getByRole('button', { name: 'Sign in' }).click()
+  await expect(there).toHaveURL(/\/orders$/)
+  await here.getByRole('link', { name: 'Account', exact: true }).click()
+  await here.getByRole('button', { name: 'Sign out everywhere' }).click()
+  await expect(here.getByRole('status')).toHaveText('You are signed out on every browser and device.')
+  // The other browser's open page was told over its live socket.
+  await expect(there).toHaveURL(/\/sign-in\?next=%2Forders$/)
+  await there.getByLabel('User name').fill(username)
+  await there.getByLabel('Password').fill(PASSWORD)
+  await there.getByRole('button', { name: 'Sign in' }).click()
+  await expect(there).toHaveURL(/\/orders$/)
+  await laptop.close()
+  await phone.close()
+})
+
 test('a form posted from another site is refused and changes nothing', async ({ browser }) => {
   const { context, page } = await newShopper(browser, 'victim')
   // A page of another origin, served by the browser's router, that submits a form to Gozon.

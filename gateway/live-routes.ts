@@ -35,6 +35,9 @@ export const LIVE_SOCKET_SETTINGS = {
   sendPings: true,
 }
 
+/** A page socket closed because its session ended (an application code: views/page.js then goes to sign in). */
+export const SIGNED_OUT_CLOSE_CODE = 4001
+
 export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Logger; auth: Authenticator; currency: Currency }) {
   const { hub, client, auth, currency } = deps
   const sockets = new WeakMap<object, LiveSocket>()
@@ -44,7 +47,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   const bySession = new Map<string, Set<RawSocket>>()
   const sessionOf = new WeakMap<object, string>()
   auth.sessions?.onEnded((sessionIds) => {
-    for (const id of sessionIds) for (const raw of bySession.get(id) ?? []) raw.close(1008, 'signed out')
+    for (const id of sessionIds) for (const raw of bySession.get(id) ?? []) raw.close(SIGNED_OUT_CLOSE_CODE, 'signed out')
   })
 
   function register(raw: RawSocket, kind: LiveSocket['kind'], userId: string, sessionId?: string): LiveSocket | undefined {
@@ -106,7 +109,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
       async open(ws) {
         const session = await auth.session(ws.data.request)
         // Signed out between the handshake and now.
-        if (!session) return void ws.raw.close(1008, 'signed out')
+        if (!session) return void ws.raw.close(SIGNED_OUT_CLOSE_CODE, 'signed out')
         const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
         const socket = register(ws.raw, 'page', session.userId, session.sessionId)
         if (socket) void hub.add(socket, () => pageSnapshot(session.userId, orderId))

@@ -27,6 +27,17 @@
       for (const change of changes) for (const node of change.addedNodes) if (node.nodeType === 1) localize(node)
     }).observe(document.body, { childList: true, subtree: true })
   }
+  // The live socket closed because the session ended (signed out here or everywhere, 4001 from
+  // gateway/live-routes.ts): the page would only go stale, so it asks to sign in, and comes back here.
+  // Not when this page is what signed out: a plain form's submission is already on its way.
+  let leaving = false
+  document.addEventListener('submit', (event) => {
+    if (!event.target?.hasAttribute?.('hx-post')) leaving = true
+  })
+  document.addEventListener('htmx:ws:close', (event) => {
+    if (event.detail?.code !== 4001 || leaving) return
+    location.assign(`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`)
+  })
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start)
   else start()
 

@@ -269,7 +269,7 @@ describe('pages: sign-up, sign-in, sessions', () => {
         await Bun.sleep(20)
       }
       // Its open page socket is closed too, and a new one is refused.
-      expect(await tab.closed).toEqual({ code: 1008, reason: 'signed out' })
+      expect(await tab.closed).toEqual({ code: 4001, reason: 'signed out' })
       expect((await fetch(`${other.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: session.cookie } })).status).toBe(401)
     } finally {
       await other.stop()
