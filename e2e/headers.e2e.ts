@@ -5,19 +5,25 @@
 // same host is another origin).
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { expect, test } from '@playwright/test'
+import { expect, type Page, test } from '@playwright/test'
 import { placeOrder, signUp } from './shopper'
 
 const base = () => process.env.GOZON_E2E_URL!
 const unique = (name: string) => `${name}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
 
-test('the whole journey runs under the Content-Security-Policy without a violation', async ({ browser }) => {
-  const context = await browser.newContext()
-  const page = await context.newPage()
+/** What the browser reports of the page's Content-Security-Policy being broken, as it happens. */
+function cspViolations(page: Page): string[] {
   const violations: string[] = []
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
   })
+  return violations
+}
+
+test('the whole journey runs under the Content-Security-Policy without a violation', async ({ browser }) => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  const violations = cspViolations(page)
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (event) => {
       console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`)
@@ -50,10 +56,7 @@ test('the whole journey runs under the Content-Security-Policy without a violati
 test('the API pages (Swagger UI) carry their own policy: their one inline script by its hash, no framing', async ({ browser }) => {
   const context = await browser.newContext()
   const page = await context.newPage()
-  const violations: string[] = []
-  page.on('console', (message) => {
-    if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
-  })
+  const violations = cspViolations(page)
   const response = await page.goto(`${base()}/api/orders/swagger`)
   expect(response!.headers()['content-security-policy']).toContain("frame-ancestors 'none'")
   expect(response!.headers()['x-frame-options']).toBe('DENY')

@@ -2,7 +2,7 @@
 // order, and watch the status badges change without reloading; sign out and
 // in again; a form posted from another site is refused.
 import { type Browser, expect, type Page, test } from '@playwright/test'
-import { PASSWORD, placeOrder, signUp } from './shopper'
+import { PASSWORD, placeOrder, signIn, signUp } from './shopper'
 
 const base = () => process.env.GOZON_E2E_URL!
 const unique = (name: string) => `${name}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
@@ -204,9 +204,7 @@ test('an order’s link opened signed out leads there after signing in; its time
 
   await page.goto(`${base()}${href}`)
   await expect(page).toHaveURL(/\/sign-in\?next=/)
-  await page.getByLabel('User name').fill(username)
-  await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await signIn(page, username)
   await expect(page).toHaveURL(`${base()}${href}`)
   await expect(page.getByRole('heading', { name: 'Order' })).toBeVisible()
   await expect(page.locator('.facts time').first()).toHaveText(/(EST|EDT|GMT-[45])$/)
@@ -226,10 +224,7 @@ test('120 orders: “Show more” appends the older ones in place until all are 
   }
   const context = await browser.newContext()
   const page = await context.newPage()
-  await page.goto(`${base()}/sign-in`)
-  await page.getByLabel('User name').fill(username)
-  await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await signIn(page, username, base())
   await expect(page).toHaveURL(/\/orders$/)
   const rows = page.locator('#order-list .order')
   await expect(rows).toHaveCount(50)
@@ -266,19 +261,14 @@ test('“Sign out everywhere” in one browser sends the other’s open page to 
   const { context: laptop, page: here, username } = await newShopper(browser, 'twice')
   const phone = await browser.newContext()
   const there = await phone.newPage()
-  await there.goto(`${base()}/sign-in`)
-  await there.getByLabel('User name').fill(username)
-  await there.getByLabel('Password').fill(PASSWORD)
-  await there.getByRole('button', { name: 'Sign in' }).click()
+  await signIn(there, username, base())
   await expect(there).toHaveURL(/\/orders$/)
   await here.getByRole('link', { name: 'Account', exact: true }).click()
   await here.getByRole('button', { name: 'Sign out everywhere' }).click()
   await expect(here.getByRole('status')).toHaveText('You are signed out on every browser and device.')
   // The other browser's open page was told over its live socket.
   await expect(there).toHaveURL(/\/sign-in\?next=%2Forders$/)
-  await there.getByLabel('User name').fill(username)
-  await there.getByLabel('Password').fill(PASSWORD)
-  await there.getByRole('button', { name: 'Sign in' }).click()
+  await signIn(there, username)
   await expect(there).toHaveURL(/\/orders$/)
   await laptop.close()
   await phone.close()

@@ -14,6 +14,14 @@ export async function signUp(page: Page, base: string, username: string): Promis
   await expect(page.locator('#current-user')).toHaveText(username)
 }
 
+/** Signs in through the sign-in form on the page it is on (or opens /sign-in first when `base` is given). */
+export async function signIn(page: Page, username: string, base?: string): Promise<void> {
+  if (base) await page.goto(`${base}/sign-in`)
+  await page.getByLabel('User name').fill(username)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
 /** Places an order with the form; returns its row in the list. */
 export async function placeOrder(page: Page, amount: string, description: string) {
   await page.getByLabel('Amount').fill(amount)

@@ -14,50 +14,35 @@ const CONTENT_PROBLEMS = new Set<number>([ValueErrorType.StringPattern, ValueErr
 
 const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : String(value))
 
+type Wording = (schema: Record<string, unknown>) => string
+const at = (text: string): Wording => () => text
+const RANGE: [number[], Wording][] = [
+  [[ValueErrorType.IntegerMinimum, ValueErrorType.NumberMinimum], (s) => `Must be at least ${n(s.minimum)}.`],
+  [[ValueErrorType.IntegerMaximum, ValueErrorType.NumberMaximum], (s) => `Must be at most ${n(s.maximum)}.`],
+  [[ValueErrorType.IntegerExclusiveMinimum, ValueErrorType.NumberExclusiveMinimum], (s) => `Must be more than ${n(s.exclusiveMinimum)}.`],
+  [[ValueErrorType.IntegerExclusiveMaximum, ValueErrorType.NumberExclusiveMaximum], (s) => `Must be less than ${n(s.exclusiveMaximum)}.`],
+  [[ValueErrorType.StringPattern, ValueErrorType.StringFormat], at('Not in the expected format.')],
+  [[ValueErrorType.Literal, ValueErrorType.Union], at('Not one of the allowed values.')],
+]
+
+/** Each kind of problem in the product's words. */
+const WORDING = new Map<number, Wording>([
+  [ValueErrorType.ObjectRequiredProperty, at('This field is required.')],
+  [ValueErrorType.ObjectAdditionalProperties, at('This field is not part of the request; remove it.')],
+  [ValueErrorType.Object, at('Send a JSON object.')],
+  [ValueErrorType.String, at('Must be text (a JSON string).')],
+  [ValueErrorType.StringMinLength, (s) => `Use at least ${n(s.minLength)} characters.`],
+  [ValueErrorType.StringMaxLength, (s) => `Use at most ${n(s.maxLength)} characters.`],
+  [ValueErrorType.Integer, at('Must be a whole number (a JSON number without a fraction).')],
+  [ValueErrorType.Number, at('Must be a number.')],
+  [ValueErrorType.Boolean, at('Must be true or false.')],
+  [ValueErrorType.Array, at('Send a JSON array.')],
+  ...RANGE.flatMap(([types, wording]) => types.map((type) => [type, wording] as [number, Wording])),
+])
+
 export function problemMessage(problem: Problem): string {
   const { schema } = problem
   const own = schema[PROBLEM_KEYWORD]
   if (typeof own === 'string' && CONTENT_PROBLEMS.has(problem.type)) return own
-  switch (problem.type) {
-    case ValueErrorType.ObjectRequiredProperty:
-      return 'This field is required.'
-    case ValueErrorType.ObjectAdditionalProperties:
-      return 'This field is not part of the request; remove it.'
-    case ValueErrorType.Object:
-      return 'Send a JSON object.'
-    case ValueErrorType.String:
-      return 'Must be text (a JSON string).'
-    case ValueErrorType.StringMinLength:
-      return `Use at least ${n(schema.minLength)} characters.`
-    case ValueErrorType.StringMaxLength:
-      return `Use at most ${n(schema.maxLength)} characters.`
-    case ValueErrorType.StringPattern:
-    case ValueErrorType.StringFormat:
-      return 'Not in the expected format.'
-    case ValueErrorType.Integer:
-      return 'Must be a whole number (a JSON number without a fraction).'
-    case ValueErrorType.Number:
-      return 'Must be a number.'
-    case ValueErrorType.IntegerMinimum:
-    case ValueErrorType.NumberMinimum:
-      return `Must be at least ${n(schema.minimum)}.`
-    case ValueErrorType.IntegerMaximum:
-    case ValueErrorType.NumberMaximum:
-      return `Must be at most ${n(schema.maximum)}.`
-    case ValueErrorType.IntegerExclusiveMinimum:
-    case ValueErrorType.NumberExclusiveMinimum:
-      return `Must be more than ${n(schema.exclusiveMinimum)}.`
-    case ValueErrorType.IntegerExclusiveMaximum:
-    case ValueErrorType.NumberExclusiveMaximum:
-      return `Must be less than ${n(schema.exclusiveMaximum)}.`
-    case ValueErrorType.Literal:
-    case ValueErrorType.Union:
-      return 'Not one of the allowed values.'
-    case ValueErrorType.Boolean:
-      return 'Must be true or false.'
-    case ValueErrorType.Array:
-      return 'Send a JSON array.'
-    default:
-      return 'Not valid here.'
-  }
+  return WORDING.get(problem.type)?.(schema) ?? 'Not valid here.'
 }
