@@ -2,7 +2,7 @@
 // requests from plain ones, redirecting either kind, and refusing a form.
 import { Elysia } from 'elysia'
 import { parseFormWithin } from '../shared/http/json-body'
-import { ERRORS, type ErrorBody } from '../shared/errors'
+import { AppError, ERRORS, type ErrorBody } from '../shared/errors'
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage } from '../views/layout'
 import { type FormIntent, pressingAgainIsSafe } from '../views/form-fields'
@@ -22,11 +22,18 @@ export function goTo(request: Request, location: string, headers: Record<string,
   return new Response(null, { status: 303, headers: { location, ...headers } })
 }
 
-/** The pages' form bodies, read within BODY_TIMEOUT_MS (a body that trickles in gets 408); use it in each plugin with POST routes. */
+/**
+ * The pages' form bodies, read within BODY_TIMEOUT_MS (a body that trickles
+ * in gets 408); use it in each plugin with POST routes. The pages' forms are
+ * urlencoded: any other body is 415 (rather than read by a parser with no deadline).
+ */
 export function formBodies(bodyTimeoutMs: number) {
-  return new Elysia({ name: 'gateway.form-bodies', seed: bodyTimeoutMs }).onParse({ as: 'scoped' }, ({ request, contentType }) =>
-    contentType.trim().toLowerCase() === 'application/x-www-form-urlencoded' ? parseFormWithin(request, bodyTimeoutMs) : undefined,
-  )
+  return new Elysia({ name: 'gateway.form-bodies', seed: bodyTimeoutMs }).onParse({ as: 'scoped' }, ({ request, contentType }) => {
+    const type = contentType.trim().toLowerCase()
+    if (type === '') return undefined // no body
+    if (type === 'application/x-www-form-urlencoded') return parseFormWithin(request, bodyTimeoutMs)
+    throw new AppError('unsupported_media_type')
+  })
 }
 
 /** The form field (and query parameter) that carries where to go after signing in. */
@@ -44,7 +51,9 @@ export function safeNext(value: unknown): string | undefined {
   const base = 'http://gozon.invalid'
   const url = URL.canParse(value, base) ? new URL(value, base) : undefined
   if (!url || url.origin !== base || ['/sign-in', '/sign-up', '/sign-out'].includes(url.pathname)) return undefined
-  return url.pathname + url.search
+  // What the parser made of it is what the browser will follow: "/.//evil.example" becomes "//evil.example".
+  const next = url.pathname + url.search
+  return next.startsWith('//') || next.includes('\\') ? undefined : next
 }
 
 /** Sign in first: a page asked for by a browser (GET, not an htmx fragment) is where the shopper lands afterwards. */

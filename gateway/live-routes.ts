@@ -46,6 +46,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   /** The page sockets of each session, closed when it ends (sign-out here or at another gateway). */
   const bySession = new Map<string, Set<RawSocket>>()
   const sessionOf = new WeakMap<object, string>()
+  const unwatchOf = new WeakMap<object, () => void>()
   auth.sessions?.onEnded((sessionIds) => {
     for (const id of sessionIds) for (const raw of bySession.get(id) ?? []) raw.close(SIGNED_OUT_CLOSE_CODE, 'signed out')
   })
@@ -67,6 +68,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
       set.add(raw)
       bySession.set(sessionId, set)
       sessionOf.set(raw, sessionId)
+      unwatchOf.set(raw, auth.sessions?.watch(sessionId) ?? (() => {}))
     }
     return socket
   }
@@ -75,6 +77,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
     const socket = sockets.get(raw)
     if (socket) hub.remove(socket)
     sockets.delete(raw)
+    unwatchOf.get(raw)?.()
     const sessionId = sessionOf.get(raw)
     if (sessionId) {
       bySession.get(sessionId)?.delete(raw)
@@ -102,14 +105,21 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
   return new Elysia({ name: 'gateway.live' })
     .ws('/ws', {
       detail: { hide: true },
-      beforeHandle: async ({ request }) => {
+      beforeHandle: ({ request }) => {
         if (isCrossOrigin(request)) return errorResponse('cross_origin_request')
-        if (!(await auth.session(request))) return errorResponse('unauthorized')
+        // A genuine cookie of a session that ended is let in, and told so (4001) in open(): a refused
+        // handshake would look to the page like a lost connection, tried again for ever.
+        if (!auth.sessionCookie(request)) return errorResponse('unauthorized')
       },
       async open(ws) {
-        const session = await auth.session(ws.data.request)
-        // Signed out between the handshake and now.
+        let session
+        try {
+          session = await auth.session(ws.data.request)
+        } catch {
+          return void ws.raw.close(1011, 'try again') // the database did not answer: htmx reconnects
+        }
         if (!session) return void ws.raw.close(SIGNED_OUT_CLOSE_CODE, 'signed out')
+        if (ws.raw.readyState !== 1) return // the client left while we were asking
         const orderId = typeof ws.data.query.order === 'string' ? ws.data.query.order : undefined
         const socket = register(ws.raw, 'page', session.userId, session.sessionId)
         if (socket) void hub.add(socket, () => pageSnapshot(session.userId, orderId))

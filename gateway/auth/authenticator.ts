@@ -67,7 +67,7 @@ export class Authenticator {
   }
 
   /** The cookie's credential if it is genuine and unexpired, whether or not its session was ended. */
-  private sessionCookie(request: Request): Credential | undefined {
+  sessionCookie(request: Request): Credential | undefined {
     const token = cookieValue(request, this.cookieName)
     const credential = token ? this.tokens.verify(token, 'session') : undefined
     return credential === 'expired' ? undefined : credential

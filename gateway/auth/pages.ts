@@ -42,7 +42,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
     const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
     if (await auth.session(request)) return goTo(request, next ?? '/orders')
     const everywhere = kind === 'sign-in' && new URL(request.url).searchParams.get('signed-out') === 'everywhere'
-    return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {}, confirmation: everywhere ? 'You are signed out on every browser and device.' : undefined }, 200)
+    return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {}, confirmation: everywhere ? 'You are signed out on every browser and device. (API tokens made with POST /api/auth/token stay valid until they expire, within the hour.)' : undefined }, 200)
   }
 
   return new Elysia({ name: 'gateway.auth-pages' })

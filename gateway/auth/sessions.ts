@@ -10,7 +10,10 @@
 // forgets them in its own cache at once and tells every other gateway
 // (core NATS, `gozon.gateway.sessions-ended`), which forget them too and
 // close those sessions' open page sockets. If that announcement is lost (a
-// gateway was cut off from NATS), the cache still lets go within CACHE_MS.
+// gateway was cut off from NATS), the cache still lets go within CACHE_MS,
+// and the sessions with open page sockets (watch()) are asked again every
+// CACHE_MS, so their sockets close too. An answer read before an end this
+// gateway heard of is not believed (a read racing a sign-out elsewhere).
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import { and, eq, gt, lt, sql } from 'drizzle-orm'
 import type { Logger } from '../../shared/logger'
@@ -28,8 +31,13 @@ const CLEANUP_MS = 10 * 60_000
 export class SessionStore {
   private readonly cache = new Map<string, { live: boolean; until: number }>()
   private readonly endedListeners: ((sessionIds: string[]) => void)[] = []
+  /** Sessions with open page sockets here, and how many. */
+  private readonly watched = new Map<string, number>()
+  /** When this gateway last heard that a session ended (kept CACHE_MS). */
+  private readonly endedAt = new Map<string, number>()
   private subscription: Subscription | undefined
   private cleanupTimer: Timer | undefined
+  private recheckTimer: Timer | undefined
 
   constructor(private readonly deps: { db: IdentityDatabase; nc?: NatsConnection; log: Logger }) {}
 
@@ -48,6 +56,34 @@ export class SessionStore {
       })
     }
     this.cleanupTimer ??= setInterval(() => void this.deleteExpired(), CLEANUP_MS)
+    this.recheckTimer ??= setInterval(() => void this.recheckWatched(), CACHE_MS)
+  }
+
+  /** A page socket of this session is open here: its end is looked for every CACHE_MS besides the announcement. Returns the unwatch. */
+  watch(sessionId: string): () => void {
+    this.watched.set(sessionId, (this.watched.get(sessionId) ?? 0) + 1)
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      const left = (this.watched.get(sessionId) ?? 1) - 1
+      if (left > 0) this.watched.set(sessionId, left)
+      else this.watched.delete(sessionId)
+    }
+  }
+
+  private async recheckWatched(): Promise<void> {
+    const now = Date.now()
+    for (const [id, at] of this.endedAt) if (now - at > CACHE_MS) this.endedAt.delete(id)
+    const dead: string[] = []
+    for (const id of this.watched.keys()) {
+      try {
+        if (!(await this.isLive(id))) dead.push(id)
+      } catch {
+        return // the database is away: try again next round
+      }
+    }
+    if (dead.length > 0) this.forget(dead)
   }
 
   stop(): void {
@@ -55,6 +91,8 @@ export class SessionStore {
     this.subscription = undefined
     clearInterval(this.cleanupTimer)
     this.cleanupTimer = undefined
+    clearInterval(this.recheckTimer)
+    this.recheckTimer = undefined
   }
 
   /** Called with the ids of sessions that ended, here or at another gateway (to close their sockets). */
@@ -71,18 +109,24 @@ export class SessionStore {
   async isLive(sessionId: string): Promise<boolean> {
     const cached = this.cache.get(sessionId)
     if (cached && cached.until > Date.now()) return cached.live
+    const asked = Date.now()
     const [row] = await this.deps.db
       .select({ id: sessions.id })
       .from(sessions)
       .where(and(eq(sessions.id, sessionId), gt(sessions.expiresAt, sql`now()`)))
-    this.remember(sessionId, row !== undefined)
-    return row !== undefined
+    // Ended (as this gateway heard) while the read was on its way: the read is older than the end.
+    const ended = this.endedAt.get(sessionId)
+    const live = row !== undefined && !(ended !== undefined && ended >= asked)
+    this.remember(sessionId, live)
+    return live
   }
 
   /** Ends one session (sign-out). */
   async end(sessionId: string): Promise<void> {
-    await this.deps.db.delete(sessions).where(eq(sessions.id, sessionId))
-    this.ended([sessionId])
+    const rows = await this.deps.db.delete(sessions).where(eq(sessions.id, sessionId)).returning({ id: sessions.id })
+    // Nothing to tell the others when it had ended already (an old cookie signing out again).
+    if (rows.length > 0) this.ended([sessionId])
+    else this.remember(sessionId, false)
   }
 
   /** Ends every session of the user (sign out everywhere); how many there were. */
@@ -103,7 +147,11 @@ export class SessionStore {
   }
 
   private forget(sessionIds: string[]): void {
-    for (const id of sessionIds) this.remember(id, false)
+    const now = Date.now()
+    for (const id of sessionIds) {
+      this.remember(id, false)
+      this.endedAt.set(id, now)
+    }
     for (const listener of this.endedListeners) listener(sessionIds)
   }
 

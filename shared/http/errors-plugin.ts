@@ -34,8 +34,9 @@ export function isUnavailable(error: unknown): boolean {
 }
 
 /** The client went away while its request was being read (an upload cut short, a closed tab). */
-export function isClientAbort(error: unknown, request: Request): boolean {
-  return request.signal?.aborted === true || (error instanceof DOMException && error.name === 'AbortError')
+export function isClientAbort(error: unknown): boolean {
+  // Our own fetches time out with TimeoutError; AbortError here is the request's body stream cut by the client.
+  return error instanceof DOMException && error.name === 'AbortError'
 }
 
 function validationDetails(error: ValidationError): FieldProblem[] {
@@ -63,7 +64,7 @@ export function errorsPlugin(log: Logger) {
       }
       const known = mapped[code]
       if (known) appError = new AppError(known)
-      else if (isClientAbort(error, request)) {
+      else if (isClientAbort(error)) {
         // Nobody is listening for the answer; one line, not the exception.
         log.info({ method: request.method, url: request.url }, 'the client closed the connection before its request was read')
         appError = new AppError('bad_request')

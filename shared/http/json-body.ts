@@ -99,7 +99,7 @@ export async function readBodyWithin(request: Request, ms: number): Promise<Uint
       if (done) break
       chunks.push(value)
       size += value.length
-      if (size > SERVER_BODY_LIMIT) throw new AppError('payload_too_large')
+      if (size > MAX_BODY_BYTES) throw new AppError('payload_too_large')
     }
   } catch (error) {
     void reader.cancel().catch(() => {})

@@ -268,9 +268,12 @@ describe('pages: sign-up, sign-in, sessions', () => {
         expect(Date.now() - started).toBeLessThan(1_000)
         await Bun.sleep(20)
       }
-      // Its open page socket is closed too, and a new one is refused.
+      // Its open page socket is closed too, and a new one is told at once that the session ended (4001).
       expect(await tab.closed).toEqual({ code: 4001, reason: 'signed out' })
-      expect((await fetch(`${other.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: session.cookie } })).status).toBe(401)
+      const again = await openSocket(`${other.url.replace('http', 'ws')}/ws`, { cookie: session.cookie })
+      expect(await again.closed).toEqual({ code: 4001, reason: 'signed out' })
+      // A cookie that is not genuine is refused at the handshake.
+      expect((await fetch(`${other.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: `${session.cookie}x` } })).status).toBe(401)
     } finally {
       await other.stop()
     }

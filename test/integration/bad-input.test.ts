@@ -411,3 +411,16 @@ describe('a body that trickles in (slowloris)', () => {
     }
   })
 })
+
+describe('page forms are urlencoded', () => {
+  test('a sign-in or order form sent as multipart or text is 415 (no parser without a deadline reads it)', async () => {
+    for (const [path, type, body] of [
+      ['/sign-in', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="username"\r\n\r\nholder\r\n--x--\r\n'],
+      ['/sign-in', 'text/plain', 'username=holder&password=whatever'],
+      ['/orders', 'text/plain', 'amount=1'],
+    ] as const) {
+      const r = await sys.gateway.app.handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { 'content-type': type }, body }))
+      expect([path, type, r.status]).toEqual([path, type, 415])
+    }
+  })
+})

@@ -244,7 +244,7 @@ describe('times', () => {
 describe('where to go after signing in', () => {
   test('a path of this shop only', () => {
     expect(safeNext('/orders/abc?x=1')).toBe('/orders/abc?x=1')
-    for (const value of ['//evil.example', '/\\evil.example', 'https://evil.example', 'evil', '/sign-out', '/a\nb', 42, undefined, '/' + 'a'.repeat(600)]) {
+    for (const value of ['//evil.example', '/\\evil.example', 'https://evil.example', 'evil', '/sign-out', '/a\nb', 42, undefined, '/' + 'a'.repeat(600), '/.//evil.example', '/..//evil.example', '/a/..//evil.example', '/%2e//evil.example']) {
       expect(safeNext(value)).toBeUndefined()
     }
   })
