@@ -9,7 +9,11 @@
 // The keys of identity (IDENTITY_PROOF_KEY for gateway and services,
 // SESSION_SIGNING_KEY for the gateway) and the scrape token of every /metrics
 // (METRICS_TOKEN) come from the environment or, when unset, from
-// .data/secrets.json, generated at random on first start.
+// .data/secrets.json, generated at random on first start. So do the passwords
+// of the services' own PostgreSQL roles: on the embedded server (or the one
+// DATABASE_URL names, as its administrator) the launcher creates a role per
+// service that owns that service's database and can log in nowhere else; the
+// services never get the administrator's password.
 //
 // `bun start -- --scale N` (or GOZON_SCALE=N) runs N instances of each
 // service on a three-node NATS cluster, with HAProxy in front of them:
@@ -26,6 +30,7 @@ import { createLogger } from '../shared/logger'
 import { type RunningHaproxy, startHaproxy } from './haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from './nats'
 import { startPostgres, type RunningPostgres } from './postgres'
+import { provisionDatabase } from '../shared/db/provision'
 
 const root = join(import.meta.dir, '..')
 const cli = (() => {
@@ -82,14 +87,23 @@ function parseSettings(text: string): Record<string, string> {
   return settings
 }
 
-/** The URL of one database on the server that `serverUrl` names. */
-function databaseOn(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl)
-  url.pathname = `/${database}`
-  return url.toString()
+type Secrets = {
+  identityProofKey: string
+  sessionSigningKey: string
+  metricsToken: string
+  /** The passwords of the services' own PostgreSQL roles (see databaseFor). */
+  ordersDatabasePassword: string
+  paymentsDatabasePassword: string
+  gatewayDatabasePassword: string
 }
-
-type Secrets = { identityProofKey: string; sessionSigningKey: string; metricsToken: string }
+const SECRET_NAMES = [
+  'identityProofKey',
+  'sessionSigningKey',
+  'metricsToken',
+  'ordersDatabasePassword',
+  'paymentsDatabasePassword',
+  'gatewayDatabasePassword',
+] as const satisfies readonly (keyof Secrets)[]
 
 /** The keys from the environment, else from the data folder (made on first start, readable by this user only). */
 function loadSecrets(): Secrets {
@@ -97,24 +111,37 @@ function loadSecrets(): Secrets {
   let stored: Partial<Secrets> = {}
   if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>
   const random = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
-  const secrets = {
-    identityProofKey: stored.identityProofKey ?? random(),
-    sessionSigningKey: stored.sessionSigningKey ?? random(),
-    metricsToken: stored.metricsToken ?? random(),
-  }
-  if (
-    stored.identityProofKey !== secrets.identityProofKey ||
-    stored.sessionSigningKey !== secrets.sessionSigningKey ||
-    stored.metricsToken !== secrets.metricsToken
-  ) {
+  const secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, stored[name] ?? random()])) as Secrets
+  if (SECRET_NAMES.some((name) => stored[name] !== secrets[name])) {
     mkdirSync(dataDir, { recursive: true })
     writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 })
   }
   return {
+    ...secrets,
     identityProofKey: config.identityProofKey ?? secrets.identityProofKey,
     sessionSigningKey: config.sessionSigningKey ?? secrets.sessionSigningKey,
     metricsToken: config.metricsToken ?? secrets.metricsToken,
   }
+}
+
+/**
+ * A service's database URL: the one set for it, else its own role on the
+ * server (the embedded one or DATABASE_URL's), created or updated now with the
+ * server's administrator, who is used for nothing else.
+ */
+async function databaseFor(
+  service: 'orders' | 'payments' | 'gateway',
+  given: string | undefined,
+  serverUrl: string | undefined,
+  password: string,
+): Promise<string> {
+  if (given) return given
+  const url = new URL(serverUrl!)
+  url.username = DEFAULTS.databaseRoles[service]
+  url.password = password
+  url.pathname = `/${DEFAULTS.databases[service]}`
+  await provisionDatabase(serverUrl!, url.toString(), { closeMaintenanceDatabases: postgres !== undefined })
+  return url.toString()
 }
 
 const children: { name: string; kind: string; process: ChildProcess }[] = []
@@ -249,8 +276,10 @@ try {
   const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
   const secrets = loadSecrets()
   const common = { NATS_URL: natsUrl!, IDENTITY_PROOF_KEY: secrets.identityProofKey, METRICS_TOKEN: secrets.metricsToken, ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}) }
-  const ordersDatabase = config.ordersDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.ordersDatabase)
-  const paymentsDatabase = config.paymentsDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.paymentsDatabase)
+  const ordersDatabase = await databaseFor('orders', config.ordersDatabaseUrl, serverUrl, secrets.ordersDatabasePassword)
+  const paymentsDatabase = await databaseFor('payments', config.paymentsDatabaseUrl, serverUrl, secrets.paymentsDatabasePassword)
+  const gatewayDatabase = await databaseFor('gateway', config.gatewayDatabaseUrl, serverUrl, secrets.gatewayDatabasePassword)
+  log.info({ roles: serverUrl ? Object.values(DEFAULTS.databaseRoles) : [] }, 'each service connects with its own PostgreSQL role')
   const started: Promise<void>[] = []
   for (const o of instances('orders')) {
     startChild(o.name, 'orders', 'orders/main.ts', { ...common, ORDERS_PORT: String(o.port), ORDERS_DATABASE_URL: ordersDatabase })
@@ -283,7 +312,7 @@ try {
       ORDERS_URL: ordersUrl,
       PAYMENTS_URL: paymentsUrl,
       SESSION_SIGNING_KEY: secrets.sessionSigningKey,
-      GATEWAY_DATABASE_URL: config.gatewayDatabaseUrl ?? databaseOn(serverUrl!, DEFAULTS.identityDatabase),
+      GATEWAY_DATABASE_URL: gatewayDatabase,
       // Behind HAProxy the peer is HAProxy; the caller's address is the one it forwards.
       ...(scaled ? { TRUSTED_PROXIES: '127.0.0.1' } : {}),
     })

@@ -129,6 +129,9 @@ export const DEFAULTS = {
   ordersDatabase: 'gozon_orders',
   paymentsDatabase: 'gozon_payments',
   identityDatabase: 'gozon_identity',
+  /** Each service's database, and the role of its own that the launcher gives it (shared/db/provision.ts). */
+  databases: { orders: 'gozon_orders', payments: 'gozon_payments', gateway: 'gozon_identity' },
+  databaseRoles: { orders: 'gozon_orders', payments: 'gozon_payments', gateway: 'gozon_gateway' },
 } as const
 
 export const defaultDatabaseUrl = (database: string, port: number = DEFAULTS.embeddedPostgresPort): string =>

@@ -16,7 +16,7 @@ import { CONSUMERS } from '../../shared/messaging/contracts'
 import { isTransient } from '../../shared/messaging/nats'
 import { formatDiscrepancy, formatSummary } from '../../shared/reconcile/checks'
 import { reconcile } from '../../shared/reconcile/read'
-import { freshDatabaseUrl, infra, sqlClient } from '../support/infra'
+import { freshDatabaseUrl, infra, sqlClient, withOwnRole } from '../support/infra'
 import { pollUntil } from '../support/poll'
 import { METRICS_SCRAPE, randomKey, TEST_METRICS_TOKEN } from '../support/system'
 
@@ -45,10 +45,12 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
   let pg: RunningPostgres | undefined = options.ownPostgres
     ? await startPostgres({ dataDir: pgDir, port: pgPort, user: 'gozon', password: 'gozon', settings: { fsync: 'off' } })
     : undefined
-  const databases = pg
-    ? { orders: pg.url('gozon_orders'), payments: pg.url('gozon_payments') }
-    : { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments') }
-  const identityDatabase = pg ? pg.url('gozon_identity') : await freshDatabaseUrl('fidentity')
+  // The administrator's URLs (for the harness's assertions) and, as `bun start` does, a role of its own per service.
+  const adminUrls = pg
+    ? { orders: pg.url('gozon_orders'), payments: pg.url('gozon_payments'), identity: pg.url('gozon_identity') }
+    : { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments'), identity: await freshDatabaseUrl('fidentity') }
+  const databases = { orders: await withOwnRole(adminUrls.orders), payments: await withOwnRole(adminUrls.payments) }
+  const identityDatabase = await withOwnRole(adminUrls.identity)
   const ports = { orders: await freePort(), payments: await freePort() }
   const processes: Partial<Record<ServiceName, Subprocess>> = {}
   // More instances of a service ("orders-2"), beside the first one (processes, ports).
@@ -229,8 +231,8 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     return text.split('\n').reduce((sum, l) => sum + Number(line.exec(l)?.[1] ?? 0), 0)
   }
 
-  const ordersSql = sqlClient(databases.orders)
-  const paymentsSql = sqlClient(databases.payments)
+  const ordersSql = sqlClient(adminUrls.orders)
+  const paymentsSql = sqlClient(adminUrls.payments)
 
   /** Stops the scenario's own PostgreSQL: SIGINT is a fast shutdown, SIGQUIT an immediate one. */
   async function stopPostgres(signal: 'SIGINT' | 'SIGQUIT') {

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { portIsOpen } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
 import { STREAMS } from '../../shared/messaging/contracts'
+import { defaultDatabaseUrl } from '../../shared/config'
+import postgres from 'postgres'
 import { METRICS_SCRAPE, TEST_METRICS_TOKEN } from '../support/system'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
@@ -42,6 +44,19 @@ test('bun start brings Gozon up, pays an order, and stops cleanly on Ctrl-C', as
     expect((await fetch(`${base}/orders`, { redirect: 'manual' })).status).toBe(303)
     // The keys it generated are kept in the data folder, readable by its owner only.
     expect((statSync(join(gozon.dataDir, 'secrets.json')).mode & 0o777).toString(8)).toBe('600')
+    // Each service is connected with its own role, to its own database only; none as the superuser.
+    const admin = postgres(defaultDatabaseUrl('postgres', gozon.ports.postgres), { max: 1, onnotice: () => {} })
+    try {
+      const sessions = await admin<{ usename: string; datname: string }[]>`
+        select distinct usename, datname from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() order by 1`
+      expect([...sessions]).toEqual([
+        { usename: 'gozon_gateway', datname: 'gozon_identity' },
+        { usename: 'gozon_orders', datname: 'gozon_orders' },
+        { usename: 'gozon_payments', datname: 'gozon_payments' },
+      ])
+    } finally {
+      await admin.end({ timeout: 5 })
+    }
   } finally {
     expect(await gozon.stop()).toBe(0)
   }

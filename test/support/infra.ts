@@ -9,6 +9,7 @@ import postgres from 'postgres'
 import { freePort } from '../../launcher/free-port'
 import { startNats, type RunningNats } from '../../launcher/nats'
 import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
+import { provisionDatabase } from '../../shared/db/provision'
 
 type Infra = { root: string; postgres: RunningPostgres; natsServers: Set<RunningNats> }
 
@@ -47,6 +48,25 @@ export async function freshDatabaseUrl(label: string): Promise<string> {
   const { postgres: pg } = await infra()
   databaseCounter += 1
   return pg.url(`t${process.pid}_${databaseCounter}_${label}`)
+}
+
+/**
+ * Gives the database that `adminUrl` names a role of its own that owns it and
+ * can reach nothing else, as the launcher gives each service; returns the URL
+ * the service connects with.
+ */
+export async function withOwnRole(adminUrl: string): Promise<string> {
+  const url = new URL(adminUrl)
+  url.username = url.pathname.slice(1)
+  url.password = Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('base64url')
+  await provisionDatabase(adminUrl, url.toString(), { closeMaintenanceDatabases: true })
+  return url.toString()
+}
+
+/** A fresh database with a role of its own (see withOwnRole), and the administrator's URL of it (for assertions). */
+export async function freshServiceDatabase(label: string): Promise<{ url: string; adminUrl: string }> {
+  const adminUrl = await freshDatabaseUrl(label)
+  return { url: await withOwnRole(adminUrl), adminUrl }
 }
 
 export async function freshNats(): Promise<RunningNats> {

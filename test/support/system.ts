@@ -16,7 +16,7 @@ import { LOG_LEVELS, type LogLevel } from '../../shared/config'
 import { createLogger } from '../../shared/logger'
 import { type Audience, bodyDigest, identityHeaders } from '../../shared/identity'
 import { STREAMS, type Subject } from '../../shared/messaging/contracts'
-import { freshDatabaseUrl, freshNats, sqlClient } from './infra'
+import { freshNats, freshServiceDatabase, sqlClient } from './infra'
 
 export type SystemOptions = {
   /** Extra environment for both services and the gateway (for example CONSUMER_ACK_WAIT_MS). */
@@ -37,9 +37,11 @@ export const METRICS_SCRAPE = { authorization: `Bearer ${TEST_METRICS_TOKEN}` }
 
 export async function startSystem(options: SystemOptions = {}) {
   const nats = await freshNats()
-  const ordersDbUrl = await freshDatabaseUrl('orders')
-  const paymentsDbUrl = await freshDatabaseUrl('payments')
-  const identityDbUrl = await freshDatabaseUrl('identity')
+  // Each with a role of its own, as `bun start` gives them.
+  const ordersDb = await freshServiceDatabase('orders')
+  const paymentsDb = await freshServiceDatabase('payments')
+  const { url: identityDbUrl } = await freshServiceDatabase('identity')
+  const [ordersDbUrl, paymentsDbUrl] = [ordersDb.url, paymentsDb.url]
   const env: Record<string, string> = {
     HOST: '127.0.0.1',
     NATS_URL: nats.url,
@@ -111,8 +113,8 @@ export async function startSystem(options: SystemOptions = {}) {
     name === 'orders'
       ? startBackendService(ordersService, loadOrdersConfig(env), createLogger('orders', testLogLevel), { relay: false, consumer: false })
       : startBackendService(paymentsService, loadPaymentsConfig(env), createLogger('payments', testLogLevel), { relay: false, consumer: false })
-  const ordersSql = sqlClient(ordersDbUrl)
-  const paymentsSql = sqlClient(paymentsDbUrl)
+  const ordersSql = sqlClient(ordersDb.adminUrl)
+  const paymentsSql = sqlClient(paymentsDb.adminUrl)
   const probe: NatsConnection = await connect({ servers: nats.url })
 
   /**

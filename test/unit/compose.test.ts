@@ -8,7 +8,14 @@ import { haproxyConfig } from '../../launcher/haproxy'
 import { DEFAULTS } from '../../shared/config'
 import { AppError } from '../../shared/errors'
 
-type Service = { deploy?: { replicas?: number }; environment?: Record<string, string>; networks?: unknown; configs?: { source: string }[] }
+type Service = {
+  deploy?: { replicas?: number }
+  environment?: Record<string, string>
+  networks?: unknown
+  configs?: { source: string }[]
+  command?: string[]
+  depends_on?: Record<string, { condition: string }>
+}
 const compose = Bun.YAML.parse(await Bun.file(join(import.meta.dir, '..', '..', 'compose.yaml')).text()) as {
   services: Record<string, Service>
   configs: Record<string, { content: string }>
@@ -60,4 +67,23 @@ test("HAProxy in front, with the launcher's frontends, checks, timeouts and erro
   // The error pages carry the catalogue's codes and messages.
   expect(compose.configs['haproxy-502']!.content).toContain(JSON.stringify(new AppError('upstream_unavailable').toBody()))
   expect(compose.configs['haproxy-503']!.content).toContain('"error":"service_unavailable"')
+})
+
+test('each service connects with a role of its own to its own database; the one-shot provision step, the only user of the superuser, creates them first', () => {
+  const provision = compose.services.provision!
+  const urls = { orders: 'ORDERS_DATABASE_URL', payments: 'PAYMENTS_DATABASE_URL', gateway: 'GATEWAY_DATABASE_URL' } as const
+  const superuser = compose.services.postgres!.environment!.POSTGRES_USER!
+  for (const [service, variable] of Object.entries(urls) as [keyof typeof urls, string][]) {
+    const url = new URL(compose.services[service]!.environment![variable]!.replace(/\$\{[^}]*\}/g, 'secret'))
+    expect(url.username).toBe(DEFAULTS.databaseRoles[service])
+    expect(url.pathname).toBe(`/${DEFAULTS.databases[service]}`)
+    expect(compose.services[service]!.environment![variable]).toBe(provision.environment![variable]!)
+    expect(compose.services[service]!.depends_on?.provision?.condition).toBe('service_completed_successfully')
+    // No other service is given this one's database.
+    for (const other of Object.keys(urls).filter((o) => o !== service)) expect(compose.services[other]!.environment![variable]).toBeUndefined()
+  }
+  expect(new URL(provision.environment!.DATABASE_ADMIN_URL!.replace(/\$\{[^}]*\}/g, 'secret')).username).toBe(superuser)
+  expect(provision.command).toEqual(['bun', 'shared/db/provision-main.ts', '--own-server'])
+  const mentionsSuperuser = Object.entries(compose.services).filter(([name, s]) => name !== 'provision' && name !== 'postgres' && JSON.stringify(s.environment ?? {}).includes(`//${superuser}:`))
+  expect(mentionsSuperuser).toEqual([])
 })
