@@ -17,9 +17,10 @@ export const field = (body: unknown, name: string): string => {
 }
 
 /** Where to go next: a 303 for a plain form post, HX-Redirect for htmx. */
-export function goTo(request: Request, location: string, headers: Record<string, string> = {}): Response {
-  if (isHtmx(request)) return new Response(null, { status: 200, headers: { 'hx-redirect': location, ...headers } })
-  return new Response(null, { status: 303, headers: { location, ...headers } })
+export function goTo(request: Request, location: string, headers: HeadersInit = {}): Response {
+  const all = new Headers(headers)
+  all.set(isHtmx(request) ? 'hx-redirect' : 'location', location)
+  return new Response(null, { status: isHtmx(request) ? 200 : 303, headers: all })
 }
 
 /**

@@ -11,13 +11,23 @@
 // Someone typing wrong passwords for bob empties only the first bucket, of
 // their own address: bob, from his, signs in. Sign-ups take from the address
 // bucket alone (a new name has no owner to protect yet).
+//
+// An IPv6 address counts by its /64 (one host often has a whole /64 to pick
+// fresh addresses from). A guesser with a hundred addresses can still empty
+// bob's per-name bucket; bob then signs in all the same from a browser where
+// he signed in before: its device cookie (gateway/auth/authenticator.ts)
+// lets that browser skip the per-name bucket, though never the other two.
 import type { Sql } from 'postgres'
 import type { ClientAddress } from '../../shared/http/client-address'
+import { addressGroup } from '../../shared/http/client-address'
 import { type RateLimit, RateLimiter } from '../../shared/http/rate-limit'
 
 export type AttemptLimiters = {
-  /** Takes a sign-in attempt; the seconds to wait when one of its buckets is empty. */
-  signIn(address: string, username: string): Promise<number | undefined>
+  /**
+   * Takes a sign-in attempt; the seconds to wait when one of its buckets is
+   * empty. `knownDevice`: the browser holds a device cookie of this user name.
+   */
+  signIn(address: string, username: string, options?: { knownDevice?: boolean }): Promise<number | undefined>
   /** Takes a sign-up attempt; the seconds to wait when the address's bucket is empty. */
   signUp(address: string): Promise<number | undefined>
   /** The caller's address (behind a trusted proxy, the one it forwarded: shared/http/client-address.ts). */
@@ -35,9 +45,15 @@ export function attemptLimiters(sql: Sql, { burst, perSecond }: RateLimit, clien
   const perName = new RateLimiter(sql, 'sign-in.user', scaled(NAME_FACTOR))
   return {
     // JSON keeps a name and an address apart whatever characters they hold.
-    signIn: async (address, username) =>
-      (await perPair.tryTake(JSON.stringify([username, address]))) ?? (await perAddress.tryTake(address)) ?? (await perName.tryTake(username)),
-    signUp: (address) => perAddress.tryTake(address),
+    signIn: async (address, username, options = {}) => {
+      const group = addressGroup(address)
+      return (
+        (await perPair.tryTake(JSON.stringify([username, group]))) ??
+        (await perAddress.tryTake(group)) ??
+        (options.knownDevice ? undefined : await perName.tryTake(username))
+      )
+    },
+    signUp: (address) => perAddress.tryTake(addressGroup(address)),
     clientAddress,
   }
 }

@@ -38,9 +38,13 @@ function cookieValue(request: Request, name: string): string | undefined {
   return undefined
 }
 
+/** How long a browser is remembered as one where a user name signed in (gateway/auth/attempts.ts). */
+export const DEVICE_COOKIE_TTL_SECONDS = 90 * 24 * 3600
+
 export class Authenticator {
   readonly tokens: TokenSigner
   readonly cookieName: string
+  readonly deviceCookieName: string
 
   constructor(
     readonly settings: AuthSettings,
@@ -49,6 +53,7 @@ export class Authenticator {
   ) {
     this.tokens = new TokenSigner(settings.sessionKey, settings.verifyKeys)
     this.cookieName = settings.secureCookies ? '__Host-gozon_session' : 'gozon_session'
+    this.deviceCookieName = settings.secureCookies ? '__Host-gozon_device' : 'gozon_device'
   }
 
   /** Authorization: Bearer <token from POST /api/auth/token>; X-User-Id only in dev mode. */
@@ -85,11 +90,26 @@ export class Authenticator {
     return this.tokens.issue('api', user, this.settings.apiTokenTtlSeconds)
   }
 
-  /** Starts a page session (its row first, so that every gateway knows it) and returns its cookie. */
-  async signIn(user: User): Promise<string> {
+  /**
+   * Starts a page session (its row first, so that every gateway knows it) and
+   * returns its cookie, and the device cookie that remembers this browser as
+   * one where the user signed in (it proves nothing else and outlives sign-out).
+   */
+  async signIn(user: User): Promise<[string, string][]> {
     const { token, sessionId, expiresAt } = this.tokens.issue('session', user, this.settings.sessionTtlSeconds)
     await this.sessions?.create(sessionId, user.id, expiresAt)
-    return this.cookie(token, this.settings.sessionTtlSeconds)
+    const device = this.tokens.issue('device', user, DEVICE_COOKIE_TTL_SECONDS).token
+    return [
+      ['set-cookie', this.cookie(token, this.settings.sessionTtlSeconds)],
+      ['set-cookie', this.cookie(device, DEVICE_COOKIE_TTL_SECONDS, this.deviceCookieName)],
+    ]
+  }
+
+  /** True when the request holds a genuine, unexpired device cookie of this user name. */
+  knownDevice(request: Request, username: string): boolean {
+    const token = cookieValue(request, this.deviceCookieName)
+    const credential = token ? this.tokens.verify(token, 'device') : undefined
+    return typeof credential === 'object' && credential.username.toLowerCase() === username.toLowerCase()
   }
 
   /** Ends the request's session, if it has one, and returns the cookie that clears it in the browser. */
@@ -106,7 +126,7 @@ export class Authenticator {
     return this.cookie('', 0)
   }
 
-  private cookie(value: string, maxAge: number): string {
-    return `${this.cookieName}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${this.settings.secureCookies ? '; Secure' : ''}`
+  private cookie(value: string, maxAge: number, name = this.cookieName): string {
+    return `${name}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${this.settings.secureCookies ? '; Secure' : ''}`
   }
 }

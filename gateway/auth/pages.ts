@@ -54,11 +54,12 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       const username = normalizeUsername(field(body, 'username'))
       const next = safeNext(field(body, NEXT_FIELD))
       const values = { username, ...(next ? { [NEXT_FIELD]: next } : {}) }
-      const limited = limitedMessage(await limits.signIn(limits.clientAddress(server, request), username))
+      const knownDevice = auth.knownDevice(request, username)
+      const limited = limitedMessage(await limits.signIn(limits.clientAddress(server, request), username, { knownDevice }))
       if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
       const user = await users.signIn(username, field(body, 'password'))
       if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
-      return goTo(request, next ?? '/orders', { 'set-cookie': await auth.signIn(user) })
+      return goTo(request, next ?? '/orders', await auth.signIn(user))
     })
     .post('/sign-up', async ({ request, body, server }) => {
       const username = normalizeUsername(field(body, 'username'))
@@ -70,7 +71,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       if (limited) return formPage(request, 'sign-up', { values, message: limited }, 429)
       const user = await users.signUp(username, password)
       if (user === 'taken') return formPage(request, 'sign-up', { values, errors: { username: 'This user name is taken.' } }, 409)
-      return goTo(request, '/account', { 'set-cookie': await auth.signIn(user) })
+      return goTo(request, '/account', await auth.signIn(user))
     })
     .post('/sign-out', async ({ request }) => goTo(request, '/sign-in', { 'set-cookie': await auth.signOut(request) }))
     .post('/sign-out-everywhere', async ({ request }) => goTo(request, '/sign-in?signed-out=everywhere', { 'set-cookie': await auth.signOutEverywhere(request) }))

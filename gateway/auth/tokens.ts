@@ -21,7 +21,8 @@
 // a value that an attacker's page cannot read or compute.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 
-export type TokenKind = 'session' | 'api'
+/** A page session, an API bearer token, or a device cookie (a browser where this name signed in: gateway/auth/attempts.ts). */
+export type TokenKind = 'session' | 'api' | 'device'
 
 /** A verified token: who, under which session id, until when (unix seconds), signed with which key. */
 export type Credential = { kind: TokenKind; userId: string; username: string; sessionId: string; expiresAt: number; keyId: string }

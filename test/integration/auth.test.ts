@@ -214,7 +214,11 @@ describe('pages: sign-up, sign-in, sessions', () => {
     const up = await form('/sign-up', { username: 'wendy', password: PASSWORD })
     expect(up.status).toBe(303)
     expect(up.headers.get('location')).toBe('/account')
-    expect(up.headers.get('set-cookie')).toMatch(/^gozon_session=gz2\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=604800$/)
+    const [session, device, ...more] = up.headers.getSetCookie()
+    expect(session).toMatch(/^gozon_session=gz2\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=604800$/)
+    // The browser is remembered as one where wendy signed in (the attempt limits' device cookie), for 90 days.
+    expect(device).toMatch(/^gozon_device=gz2\.[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=7776000$/)
+    expect(more).toEqual([])
     const page = await fetch(`${sys.gateway.url}/orders`, { headers: { cookie: cookieOf(up) } })
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('<span class="user" id="current-user">wendy</span>')
@@ -228,6 +232,22 @@ describe('pages: sign-up, sign-in, sessions', () => {
     const ok = await form('/sign-in', { username: 'Wendy', password: PASSWORD })
     expect(ok.status).toBe(303)
     expect(ok.headers.get('location')).toBe('/orders')
+  })
+
+  test('expired session rows are deleted, found through the expires_at index rather than by reading the table', async () => {
+    const store = sys.gateway.auth.sessions!
+    const now = Math.floor(Date.now() / 1000)
+    const [expired, live] = [crypto.randomUUID(), crypto.randomUUID()]
+    await store.create(expired, 'cleanup-user', now - 60)
+    await store.create(live, 'cleanup-user', now + 3600)
+    expect(await store.deleteExpired()).toBeGreaterThanOrEqual(1)
+    const rows = await sys.identityDb.$client<{ id: string }[]>`select id from sessions where id in (${expired}, ${live})`
+    expect(rows.map((r) => r.id)).toEqual([live])
+    const plan = await sys.identityDb.$client.begin(async (tx) => {
+      await tx`set local enable_seqscan = off`
+      return tx.unsafe('explain delete from sessions where expires_at < now()')
+    })
+    expect(JSON.stringify(plan)).toContain('sessions_expires_at')
   })
 
   test('sign-up errors are shown next to the fields, and a taken name too', async () => {
@@ -476,6 +496,70 @@ describe('limits and operations settings', () => {
     // The guesser's address stays slowed, even with the right password.
     expect((await from('203.0.113.5', PASSWORD)).status).toBe(429)
   })
+
+  test('IPv6 addresses count by their /64: a guesser cannot take a fresh address from its own /64 for each guess', async () => {
+    const guesses = []
+    for (let i = 1; i <= 5; i++) {
+      const r = await fetch(`${limited.gateway.url}/api/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `2001:db8:7:9::${i.toString(16)}${i % 2 ? '' : ':0'}` },
+        body: JSON.stringify({ username: 'six-target', password: `wrong guess ${i}` }),
+      })
+      guesses.push(r.status)
+    }
+    expect(guesses).toEqual([401, 401, 401, 429, 429])
+    // The next /64 is somebody else.
+    const other = await fetch(`${limited.gateway.url}/api/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '2001:db8:7:a::1' },
+      body: JSON.stringify({ username: 'six-target', password: 'wrong guess' }),
+    })
+    expect(other.status).toBe(401)
+  })
+
+  test('when a guess spread over a hundred addresses has emptied the per-name ceiling, the owner still signs in from a browser he used before', async () => {
+    const signIn = (address: string, password: string, cookie?: string) =>
+      fetch(`${limited.gateway.url}/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address, ...(cookie ? { cookie } : {}) },
+        body: new URLSearchParams({ username: 'ceiling-owner', password }).toString(),
+      })
+    const up = await fetch(`${limited.gateway.url}/sign-up`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.40' },
+      body: new URLSearchParams({ username: 'ceiling-owner', password: PASSWORD }).toString(),
+    })
+    const deviceCookie = up.headers.getSetCookie().find((c) => c.startsWith('gozon_device='))!.split(';')[0]!
+    // Three guesses (the per-pair burst) from each of a hundred addresses: 300, the per-name ceiling.
+    const statuses = new Map<number, number>()
+    for (let a = 0; a < NAME_FACTOR; a++) {
+      const address = `203.0.${113 + Math.floor(a / 250)}.${a % 250}`
+      for (let g = 0; g < 3; g++) {
+        const status = (await signIn(address, `wrong ${g}`)).status
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      }
+    }
+    expect(statuses.get(401)).toBe(3 * NAME_FACTOR)
+    // The name's ceiling is empty now: a browser that never signed in as ceiling-owner waits, from a fresh address too.
+    expect((await signIn('198.51.100.41', PASSWORD)).status).toBe(429)
+    // Another name's device cookie does not help.
+    const other = await fetch(`${limited.gateway.url}/sign-up`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.42' },
+      body: new URLSearchParams({ username: 'ceiling-other', password: PASSWORD }).toString(),
+    })
+    const otherDevice = other.headers.getSetCookie().find((c) => c.startsWith('gozon_device='))!.split(';')[0]!
+    expect((await signIn('198.51.100.42', PASSWORD, otherDevice)).status).toBe(429)
+    // The owner's own browser is let through, from any address (signing out keeps the device cookie).
+    const owner = await signIn('198.51.100.43', PASSWORD, deviceCookie)
+    expect(owner.status).toBe(303)
+    expect(owner.headers.get('location')).toBe('/orders')
+    // A forged or altered device cookie is nobody's.
+    expect((await signIn('198.51.100.44', PASSWORD, `${deviceCookie.slice(0, -1)}${deviceCookie.endsWith('A') ? 'B' : 'A'}`)).status).toBe(429)
+  }, 60_000)
 
   test('a guess spread over many addresses meets the per-name ceiling, 100 times the per-address-and-name limit', async () => {
     const limits = attemptLimiters(limited.identityDb.$client, { burst: 1, perSecond: 1 / 3600 }, clientAddressOf([]))

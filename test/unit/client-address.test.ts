@@ -1,6 +1,6 @@
 // Whose address the per-address sign-in limit counts (shared/http/client-address.ts).
 import { expect, test } from 'bun:test'
-import { clientAddressOf } from '../../shared/http/client-address'
+import { addressGroup, clientAddressOf } from '../../shared/http/client-address'
 import { EnvReader } from '../../shared/config'
 
 const server = (peer: string) => ({ requestIP: () => ({ address: peer }) })
@@ -25,4 +25,18 @@ test('TRUSTED_PROXIES lists IP addresses', () => {
   const reader = new EnvReader({ TRUSTED_PROXIES: 'localhost' })
   reader.addresses('TRUSTED_PROXIES')
   expect(() => reader.done()).toThrow('TRUSTED_PROXIES must list IP addresses')
+})
+
+test('limits count an IPv4 address alone and an IPv6 address by its /64, however it is written', () => {
+  expect(addressGroup('203.0.113.9')).toBe('203.0.113.9')
+  expect(addressGroup('::ffff:203.0.113.9')).toBe('203.0.113.9')
+  expect(addressGroup('2001:db8:0:1::5')).toBe('2001:db8:0:1::/64')
+  expect(addressGroup('2001:0DB8:0000:0001:ffff:ffff:ffff:ffff')).toBe('2001:db8:0:1::/64')
+  expect(addressGroup('2001:db8:0:1:0:0:0:1%eth0')).toBe('2001:db8:0:1::/64')
+  expect(addressGroup('2001:db8::')).toBe('2001:db8:0:0::/64')
+  expect(addressGroup('::1')).toBe('0:0:0:0::/64')
+  expect(addressGroup('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64')
+  expect(addressGroup('2001:db8:0:2::5')).not.toBe(addressGroup('2001:db8:0:1::5'))
+  // Not an address: its own group, as it is.
+  for (const odd of ['unknown', '2001:db8::1::2', '1:2:3:4:5:6:7:8:9', 'fe80::zz']) expect(addressGroup(odd)).toBe(odd)
 })
