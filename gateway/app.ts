@@ -8,6 +8,7 @@ import { Gauge } from 'prom-client'
 import { databaseIsUp } from '../shared/db/client'
 import { type ErrorCode, errorResponse } from '../shared/errors'
 import { apiDocs } from '../shared/http/api-docs'
+import { noSniff } from '../shared/http/no-sniff'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
 import { bodyTooLarge, requireJsonBody, SERVER_BODY_LIMIT } from '../shared/http/json-body'
@@ -98,6 +99,7 @@ export function createGateway(deps: GatewayDeps) {
     // (Decided at once: a hook that returns a promise has answered, even if the promise holds nothing.)
     .onError({ as: 'global' }, ({ code, request }) => (code === 'NOT_FOUND' && wantsPage(request) ? notFoundPage(auth, currency, request) : undefined))
     .use(errorsPlugin(deps.log))
+    .use(noSniff)
     .use(httpMetrics(metrics, metricsTokenGuard(deps.metricsToken)))
     .onRequest(({ request }) => {
       // Without a Host header (HTTP/1.0) Bun has no URL to give.

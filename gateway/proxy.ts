@@ -59,8 +59,9 @@ export async function forward(request: Request, upstream: Upstream, userId: stri
     })
     return new Response(response.body, { status: response.status, headers: without(response.headers, HOP_BY_HOP) })
   } catch (error) {
-    options.log.warn({ err: error, upstream: upstream.name, path: url.pathname }, 'upstream request failed')
-    return errorResponse('upstream_unavailable')
+    const timedOut = error instanceof Error && error.name === 'TimeoutError'
+    options.log.warn({ err: error, upstream: upstream.name, path: url.pathname, timedOut }, 'upstream request failed')
+    return errorResponse(timedOut ? 'upstream_timeout' : 'upstream_unavailable')
   }
 }
 

@@ -122,7 +122,7 @@ export async function startHaproxy(options: { dir: string; host?: string; fronte
   mkdirSync(options.dir, { recursive: true })
   writeFileSync(join(options.dir, '502.http'), errorFile(502, 'Bad Gateway', 'upstream_unavailable'))
   writeFileSync(join(options.dir, '503.http'), errorFile(503, 'Service Unavailable', 'service_unavailable', 'No instance of this service is up; retry shortly'))
-  writeFileSync(join(options.dir, '504.http'), errorFile(504, 'Gateway Timeout', 'upstream_unavailable'))
+  writeFileSync(join(options.dir, '504.http'), errorFile(504, 'Gateway Timeout', 'upstream_timeout'))
   const configFile = join(options.dir, 'haproxy.cfg')
   writeFileSync(configFile, haproxyConfig(options.dir, options.host ?? '127.0.0.1', options.frontends))
   const check = spawnSync(binary, ['-c', '-q', '-f', configFile], { encoding: 'utf8' })

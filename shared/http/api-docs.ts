@@ -51,7 +51,7 @@ export type OperationDocs = {
 }
 
 /** What every call through the gateway to a service may meet: no or an expired token, the service down or its database. */
-const THROUGH_GATEWAY: readonly ErrorCode[] = ['unauthorized', 'token_expired', 'upstream_unavailable', 'service_unavailable']
+const THROUGH_GATEWAY: readonly ErrorCode[] = ['unauthorized', 'token_expired', 'upstream_unavailable', 'upstream_timeout', 'service_unavailable']
 const JSON_BODY: readonly ErrorCode[] = ['invalid_json', 'payload_too_large', 'unsupported_media_type', 'validation_failed']
 const IDEMPOTENCY_KEY: readonly ErrorCode[] = ['invalid_idempotency_key', 'idempotency_key_in_flight', 'idempotency_key_reused']
 

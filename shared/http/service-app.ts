@@ -8,6 +8,7 @@ import { httpMetrics, metricsTokenGuard } from '../metrics'
 import type { Registry } from 'prom-client'
 import { rememberBodyDigest } from '../identity'
 import { apiDocs } from './api-docs'
+import { noSniff } from './no-sniff'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
 import { jsonBodyOnly, parseJsonOfAnyCase, SERVER_BODY_LIMIT } from './json-body'
@@ -47,6 +48,7 @@ export function createServiceApp(options: {
     serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
     .use(errorsPlugin(options.log))
+    .use(noSniff)
     .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
     .use(jsonBodyOnly)
     // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.

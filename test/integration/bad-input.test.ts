@@ -265,6 +265,24 @@ describe('protocol details clients get differently right', () => {
       body: (await r.json().catch(() => ({}))) as Record<string, unknown>,
     }))
 
+  test('every JSON answer says nosniff: a browser never takes one for a script or a page, through the gateway or from a service', async () => {
+    const auth = { authorization: `Bearer ${sys.tokenFor('sniffer')}` }
+    const answers = [
+      await fetch(`${sys.gateway.url}/api/orders`, { headers: auth }), // 200, proxied
+      await fetch(`${sys.gateway.url}/api/orders`), // 401 at the gateway
+      await fetch(`${sys.gateway.url}/api/nothing-here`, { headers: auth }), // 404
+      await fetch(`${sys.gateway.url}/api/orders`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"amount":"<script>"}' }), // 422
+      await fetch(`${sys.gateway.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }), // 400
+      await fetch(`${sys.orders.url}/api/orders`), // 401 at the service itself
+      await fetch(`${sys.payments.url}/health`),
+    ]
+    expect(answers.map((r) => r.status)).toEqual([200, 401, 404, 422, 400, 401, 200])
+    for (const r of answers) {
+      expect(r.headers.get('content-type')).toStartWith('application/json')
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff')
+    }
+  })
+
   test('media types are case-insensitive: APPLICATION/JSON; Charset=UTF-8 is JSON, to the services and to the gateway', async () => {
     const auth = { authorization: `Bearer ${sys.tokenFor('holder')}` }
     const order = await send('/api/orders', { body: '{"amount":7}', headers: { ...auth, 'content-type': 'APPLICATION/JSON; Charset=UTF-8' } })

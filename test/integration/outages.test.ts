@@ -37,14 +37,24 @@ test('health turns 503 and names NATS when the broker is gone; the gateway repor
   }
 })
 
-test('the gateway answers 502 upstream_unavailable when a service does not answer', async () => {
+test('the gateway answers 502 upstream_unavailable when a service cannot be reached, 504 upstream_timeout when it does not answer in time', async () => {
   const sys = await startSystem()
+  // A service that accepts connections and never answers.
+  const silent = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const slowGateway = await sys.startAnotherGateway({ payments: { name: 'payments', baseUrl: `http://127.0.0.1:${silent.port}` }, upstreamTimeoutMs: 300 })
   try {
+    const slow = await fetch(`${slowGateway.url}/api/payments/account`, { headers: { authorization: `Bearer ${sys.tokenFor('someone')}` } })
+    expect(slow.status).toBe(504)
+    const timeout = (await slow.json()) as { error: string; message: string }
+    expect(timeout.error).toBe('upstream_timeout')
+    expect(timeout.message).toContain('A read can simply be retried')
     await sys.payments.stop()
     const response = await sys.api('GET', '/api/payments/account', { user: 'someone' })
     expect(response.status).toBe(502)
     expect(response.body.error).toBe('upstream_unavailable')
   } finally {
+    await slowGateway.stop()
+    silent.stop(true)
     await sys.stop()
   }
 })

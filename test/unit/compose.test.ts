@@ -66,6 +66,7 @@ test("HAProxy in front, with the launcher's frontends, checks, timeouts and erro
   expect(compose.services.gateway!.environment!.TRUSTED_PROXIES).toBe(address)
   // The error pages carry the catalogue's codes and messages.
   expect(compose.configs['haproxy-502']!.content).toContain(JSON.stringify(new AppError('upstream_unavailable').toBody()))
+  expect(compose.configs['haproxy-504']!.content).toContain(JSON.stringify(new AppError('upstream_timeout').toBody()))
   expect(compose.configs['haproxy-503']!.content).toContain('"error":"service_unavailable"')
 })
 
