@@ -39,13 +39,24 @@ export function isClientAbort(error: unknown): boolean {
   return error instanceof DOMException && error.name === 'AbortError'
 }
 
-function validationDetails(error: ValidationError): FieldProblem[] {
+function validationDetails(error: ValidationError, request: Request): FieldProblem[] {
   const problems = error.all.map((e) => ({
-    field: 'path' in e && typeof e.path === 'string' && e.path !== '' ? e.path : '/',
+    field: 'path' in e && typeof e.path === 'string' && e.path !== '' ? e.path : (coercedQueryField(error, request) ?? '/'),
     message: 'type' in e && 'schema' in e ? problemMessage(e as { type: number; schema: Record<string, unknown> }) : 'Not valid here.',
   }))
   // One line per field is enough for a client; TypeBox may report several.
   return problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i)
+}
+
+/**
+ * The query parameter of a number that Elysia coerced from text and then found
+ * out of range: it reports such a problem without the parameter's name
+ * ("property", path ""), so the name is the parameter whose text is that number.
+ */
+function coercedQueryField(error: ValidationError, request: Request): string | undefined {
+  if (error.type !== 'property' || typeof error.value !== 'number') return undefined
+  for (const [name, text] of new URL(request.url).searchParams) if (text.trim() !== '' && Number(text) === error.value) return `/${name}`
+  return undefined
 }
 
 export function errorsPlugin(log: Logger) {
@@ -55,7 +66,7 @@ export function errorsPlugin(log: Logger) {
     // A refusal thrown by a body parser of ours (shared/http/json-body.ts) arrives wrapped in Elysia's ParseError.
     else if (error instanceof ParseError && error.cause instanceof AppError) appError = error.cause
     // A JSON body that is empty fails the schema as "no object"; it is not JSON at all.
-    else if (error instanceof ValidationError) appError = isEmptyJsonBody(error, request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error))
+    else if (error instanceof ValidationError) appError = isEmptyJsonBody(error, request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error, request))
     else {
       const mapped: Partial<Record<string | number, ErrorCode>> = {
         PARSE: 'invalid_json',

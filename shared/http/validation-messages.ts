@@ -40,9 +40,14 @@ const WORDING = new Map<number, Wording>([
   ...RANGE.flatMap(([types, wording]) => types.map((type) => [type, wording] as [number, Wording])),
 ])
 
+/** A number read from a query string: Elysia checks it against "an integer, or text that is one". */
+const isCoercedInteger = (schema: Record<string, unknown>) =>
+  Array.isArray(schema.anyOf) && schema.anyOf.some((member: { type?: unknown }) => member.type === 'integer')
+
 export function problemMessage(problem: Problem): string {
   const { schema } = problem
   const own = schema[PROBLEM_KEYWORD]
   if (typeof own === 'string' && CONTENT_PROBLEMS.has(problem.type)) return own
+  if (problem.type === ValueErrorType.Union && isCoercedInteger(schema)) return 'Must be a whole number.'
   return WORDING.get(problem.type)?.(schema) ?? 'Not valid here.'
 }

@@ -336,6 +336,23 @@ describe('validation messages are the product’s own, and lengths are in charac
     expect([user.status, user.body]).toEqual([422, expect.objectContaining({ details: [{ field: '/username', message: 'Use at most 64 characters.' }] })])
   })
 
+  test('a query parameter out of range is named (Elysia reads it as a number first and forgets which it was)', async () => {
+    const queries: [string, string, string][] = [
+      ['/api/orders?limit=1000', '/limit', 'Must be at most 100.'],
+      ['/api/orders?status=NEW&limit=0', '/limit', 'Must be at least 1.'],
+      ['/api/orders?limit=abc', '/limit', 'Must be a whole number.'],
+      ['/api/orders?limit=2.5', '/limit', 'Must be a whole number.'],
+      ['/api/orders?status=new', '/status', 'Not one of the allowed values.'],
+      ['/api/payments/account/transactions?before=0', '/before', 'Must be at least 1.'],
+      ['/api/payments/account/transactions?limit=20&before=9007199254740993', '/before', 'Must be at most 9,007,199,254,740,991.'],
+    ]
+    await sys.openAccount('ranger')
+    for (const [path, field, message] of queries) {
+      const r = await sys.api('GET', path, { user: 'ranger' })
+      expect({ path, status: r.status, details: r.body.details }).toEqual({ path, status: 422, details: [{ field, message }] })
+    }
+  })
+
   test('a description is counted in characters: 200 emoji are 200 characters, in the API and on the page', async () => {
     const emoji = '🍵'.repeat(200) // 400 UTF-16 units, 200 characters, as PostgreSQL's varchar(200) counts
     const ok = await sys.api('POST', '/api/orders', { user: 'holder', body: { amount: 5, description: emoji } })
