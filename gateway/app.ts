@@ -9,6 +9,7 @@ import { databaseIsUp } from '../shared/db/client'
 import { type ErrorCode, errorResponse } from '../shared/errors'
 import { apiDocs } from '../shared/http/api-docs'
 import { noSniff } from '../shared/http/no-sniff'
+import { requestSpans } from '../shared/http/request-spans'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
 import { bodyTooLarge, requireJsonBody, SERVER_BODY_LIMIT } from '../shared/http/json-body'
@@ -100,6 +101,7 @@ export function createGateway(deps: GatewayDeps) {
     .onError({ as: 'global' }, ({ code, request }) => (code === 'NOT_FOUND' && wantsPage(request) ? notFoundPage(auth, currency, request) : undefined))
     .use(errorsPlugin(deps.log))
     .use(noSniff)
+    .use(requestSpans('gateway'))
     .use(httpMetrics(metrics, metricsTokenGuard(deps.metricsToken)))
     .onRequest(({ request }) => {
       // Without a Host header (HTTP/1.0) Bun has no URL to give.

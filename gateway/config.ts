@@ -1,4 +1,5 @@
 // The gateway's configuration, read once from the environment at start.
+import { readTracingEndpoint } from '../shared/tracing'
 import { KEY_ID_PATTERN, keyIdOf, type SigningKey } from './auth/tokens'
 import { DEFAULT_BODY_TIMEOUT_MS } from '../shared/service-config'
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from '../shared/config'
@@ -25,6 +26,8 @@ export type GatewayConfig = {
   auth: AuthSettings
   /** When set, GET /metrics needs `Authorization: Bearer <this>`; when not, it answers loopback callers only. */
   metricsToken: string | undefined
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: where spans go (shared/tracing.ts); unset: tracing off. */
+  tracingEndpoint: string | undefined
   /**
    * Proxies whose X-Forwarded-For is believed for the caller's address (the
    * per-address sign-in limit): the load balancer in front of several gateways.
@@ -85,6 +88,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       },
     },
     metricsToken: reader.secret('METRICS_TOKEN', 16),
+    tracingEndpoint: readTracingEndpoint(reader),
     trustedProxies: reader.addresses('TRUSTED_PROXIES'),
   }
   reader.done()

@@ -16,6 +16,7 @@
 // socket is closed with 1012 so that its client reconnects and reads again.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from '../shared/logger'
+import { type Context, contextFrom, endSpan, type Span, SpanKind, startSpan } from '../shared/tracing'
 import { decodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
 import { renderBalance } from '../views/account'
 import { html } from '../views/html'
@@ -68,7 +69,7 @@ export class LiveHub {
         if (error) return this.deps.log.warn({ err: error }, 'status subscription error')
         try {
           const { payload } = decodeMessage([SUBJECTS.orderStatusChanged], msg.subject, msg.data)
-          this.dispatch(payload)
+          this.dispatch(payload, contextFrom(msg.headers))
         } catch (decodeError) {
           this.deps.log.warn({ err: decodeError }, 'ignoring a malformed status announcement')
         }
@@ -161,18 +162,33 @@ export class LiveHub {
     await Promise.allSettled([...this.chains.values()])
   }
 
-  private dispatch(change: OrderStatusChanged): void {
+  private dispatch(change: OrderStatusChanged, trace: Context): void {
     const userId = change.userId
     if (!this.byUser.has(userId)) return
+    // With tracing on, the push ends the order's trace (shared/tracing.ts).
+    const span = startSpan('gateway', 'live push', SpanKind.CONSUMER, trace, {
+      'messaging.system': 'nats',
+      'messaging.destination.name': SUBJECTS.orderStatusChanged,
+      'gozon.order_id': change.orderId,
+      'gozon.status': change.status,
+    })
     const previous = this.chains.get(userId) ?? Promise.resolve()
-    const next = previous.then(() => this.deliver(change)).catch((error: unknown) => this.deps.log.warn({ err: error, orderId: change.orderId }, 'push failed'))
+    const next = previous
+      .then(() => this.deliver(change, span))
+      .then(
+        () => endSpan(span),
+        (error: unknown) => {
+          endSpan(span, error)
+          this.deps.log.warn({ err: error, orderId: change.orderId }, 'push failed')
+        },
+      )
     this.chains.set(userId, next)
     void next.finally(() => {
       if (this.chains.get(userId) === next) this.chains.delete(userId)
     })
   }
 
-  private async deliver(change: OrderStatusChanged): Promise<void> {
+  private async deliver(change: OrderStatusChanged, span: Span | undefined): Promise<void> {
     const entries = [...(this.byUser.get(change.userId) ?? [])]
     const order = toOrder(change)
     const pages = entries.filter((e) => e.socket.kind === 'page')
@@ -184,6 +200,7 @@ export class LiveHub {
     }
     const event = apiEvent(order)
     for (const entry of entries) if (entry.socket.kind === 'api') this.push(entry, event)
+    span?.setAttribute('gozon.sockets', entries.length)
     this.deps.log.debug({ orderId: change.orderId, sockets: entries.length }, 'status pushed')
   }
 

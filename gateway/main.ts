@@ -2,6 +2,7 @@
 import { loadConfigOrExit } from '../shared/config'
 import { exitOnSignal, runMain } from '../shared/lifecycle'
 import { createLogger } from '../shared/logger'
+import { traceProcess } from '../shared/tracing'
 import { connectNats } from '../shared/messaging/nats'
 import { startGateway } from './app'
 import { openIdentityDatabase } from './auth/database'
@@ -10,6 +11,7 @@ import { loadGatewayConfig } from './config'
 const config = loadConfigOrExit(loadGatewayConfig)
 const log = createLogger('gateway', config.logLevel)
 await runMain(log, async () => {
+  const flushSpans = traceProcess('gateway', config.tracingEndpoint, log)
   const db = await openIdentityDatabase(config.databaseUrl)
   const nc = await connectNats(config.natsUrl, 'gozon-gateway', log)
   const gateway = startGateway(
@@ -34,5 +36,6 @@ await runMain(log, async () => {
     await gateway.stop()
     await nc.drain().catch(() => {})
     await db.$client.end({ timeout: 5 })
+    await flushSpans()
   })
 })

@@ -6,6 +6,8 @@ import { errorResponse } from '../shared/errors'
 import { readBodyWithin } from '../shared/http/json-body'
 import { type Audience, bodyDigest, IDENTITY_HEADER, identityHeaders, type IdentitySettings, USER_ID_HEADER } from '../shared/identity'
 import type { Logger } from '../shared/logger'
+import { spanOf } from '../shared/http/request-spans'
+import { traceparentOf } from '../shared/tracing'
 
 // Hop-by-hop headers belong to one connection and are not forwarded.
 const HOP_BY_HOP = [
@@ -49,6 +51,11 @@ export async function forward(request: Request, upstream: Upstream, userId: stri
     for (const [name, value] of Object.entries(proof)) headers.set(name, value)
   }
   if (!headers.has('x-request-id')) headers.set('x-request-id', crypto.randomUUID())
+  // The service's span is a child of this request's (shared/tracing.ts); a client's own traceparent went into that one.
+  headers.delete('traceparent')
+  headers.delete('tracestate')
+  const traceparent = traceparentOf(spanOf(request))
+  if (traceparent) headers.set('traceparent', traceparent)
   try {
     const response = await fetch(`${upstream.baseUrl}${pathAndQuery}`, {
       method: request.method,

@@ -12,6 +12,8 @@ import { AppError } from '../shared/errors'
 import { idempotent, readIdempotencyKey } from '../shared/http/idempotency'
 import { RateLimiter } from '../shared/http/rate-limit'
 import { operationDocs } from '../shared/http/api-docs'
+import { spanOf } from '../shared/http/request-spans'
+import { traceparentOf } from '../shared/tracing'
 
 export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'proofReplays' | 'config'>) {
   const limiter = new RateLimiter(deps.db.$client, 'orders.create', deps.rateLimit)
@@ -29,7 +31,8 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
         const nonce = proof && !keyed ? claimProofNonceWithin(proof) : undefined
         const result = await idempotent(deps.db, { headers: request.headers, userId, route: 'POST /api/orders', body }, 201, async (db) => {
           // The limit's take (and the nonce) ride in the order's own statement: one round trip, one commit.
-          const input = { userId, amount: body.amount, description: body.description, requestId }
+          // The order's trace goes on with its outbox row (shared/tracing.ts): the relay's publish is a child of this request.
+          const input = { userId, amount: body.amount, description: body.description, requestId, traceContext: traceparentOf(spanOf(request)) }
           const guards = { take: (onlyIf: SQL) => limiter.takeWithin(userId, onlyIf), nonce }
           const created = await createOrder(db, input, deps.config.sweeper.stuckAfterMs, guards)
           if (!('refused' in created)) {
@@ -40,6 +43,7 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
           return limiter.refuseWith(created.tokensLeft, set)
         })
         if (written) {
+          spanOf(request)?.setAttribute('gozon.order_id', written.payload.orderId)
           deps.outboxWritten([written])
           deps.log.info({ orderId: written.payload.orderId, userId, amount: body.amount, requestId }, 'order created')
         }

@@ -2,10 +2,11 @@
 // messages' transaction and, after commit, announces each change on NATS. A
 // result for an order already final, and a message the inbox already holds,
 // announce the order's final status again.
-import type { NatsConnection } from '@nats-io/transport-node'
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { Counter, type Registry } from 'prom-client'
-import { encodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
-import type { MessageHandler } from '../shared/messaging/inbox-consumer'
+import { encodeMessage, type OrderStatusChanged, SUBJECTS, TRACEPARENT_HEADER } from '../shared/messaging/contracts'
+import type { BatchItem, MessageHandler } from '../shared/messaging/inbox-consumer'
+import { type Span, traceparentOf } from '../shared/tracing'
 import { applyPaymentResults, finalStatuses, type PaymentResult } from './service'
 
 export const PAYMENT_RESULT_SUBJECTS = [SUBJECTS.paymentSucceeded, SUBJECTS.paymentFailed] as const
@@ -37,18 +38,25 @@ export function handlePaymentResults(nc: NatsConnection, metrics: Registry): Mes
       }
     }
     const again = await finalStatuses(tx, unchanged)
+    const spans = spansByOrder(items)
     return () => {
       for (const change of changes) finals.inc({ status: change.status })
-      announce(nc, [...changes, ...again])
+      announce(nc, [...changes, ...again], spans)
     }
   }
+}
+
+/** Each order's delivery span (tracing on): its announcement continues that trace to the gateway's push. */
+function spansByOrder(items: BatchItem<ResultSubject>[]): Map<string, Span | undefined> {
+  return new Map(items.map(({ message, ctx }) => [message.payload.orderId, ctx.span]))
 }
 
 /** Messages already handled (redelivered after a crash past commit): their orders' status is announced again. */
 export function reannounceDuplicates(nc: NatsConnection): MessageHandler<ResultSubject> {
   return async (tx, items) => {
     const again = await finalStatuses(tx, items.map(({ message }) => message.payload.orderId))
-    return () => announce(nc, again)
+    const spans = spansByOrder(items)
+    return () => announce(nc, again, spans)
   }
 }
 
@@ -57,6 +65,11 @@ export function reannounceDuplicates(nc: NatsConnection): MessageHandler<ResultS
  * current state on (re)connect, a gateway resends it after its own NATS
  * reconnect, and a result seen again announces again (above).
  */
-function announce(nc: NatsConnection, changes: OrderStatusChanged[]): void {
-  for (const change of changes) nc.publish(SUBJECTS.orderStatusChanged, encodeMessage(SUBJECTS.orderStatusChanged, change))
+function announce(nc: NatsConnection, changes: OrderStatusChanged[], spans: Map<string, Span | undefined>): void {
+  for (const change of changes) {
+    const traceparent = traceparentOf(spans.get(change.orderId))
+    const headers = traceparent ? natsHeaders() : undefined
+    if (traceparent) headers!.set(TRACEPARENT_HEADER, traceparent)
+    nc.publish(SUBJECTS.orderStatusChanged, encodeMessage(SUBJECTS.orderStatusChanged, change), headers ? { headers } : undefined)
+  }
 }

@@ -1,6 +1,6 @@
 // Orders business logic: plain functions over the database, no HTTP context.
 import { and, desc, eq, lt, or, type SQL, sql } from 'drizzle-orm'
-import type { Database, Executor } from '../shared/db/client'
+import { arrayParam, type Database, type Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
 import type { EmbeddedTake } from '../shared/http/rate-limit'
@@ -34,7 +34,7 @@ export type CreatedOrder = { order: OrderView; message: OutgoingMessage<typeof S
  */
 export async function createOrder(
   db: Executor,
-  input: { userId: string; amount: number; description?: string; requestId?: string },
+  input: { userId: string; amount: number; description?: string; requestId?: string; traceContext?: string },
   /** When the stuck-order sweeper asks again if no answer came (orders/sweeper.ts). */
   firstAskAfterMs: number,
   guards: OrderGuards = {},
@@ -46,6 +46,7 @@ export async function createOrder(
     subject: SUBJECTS.paymentRequested,
     payload: { orderId: id, userId: input.userId, amount: input.amount, askedAt: Date.now() },
     requestId: input.requestId,
+    traceContext: input.traceContext,
   }
   const nonce = guards.nonce ?? sql`select 1`
   const take = guards.take?.(sql`exists (select 1 from fresh_proof)`) ?? { statement: sql`select 1`, tokensLeft: sql`1` }
@@ -142,8 +143,8 @@ type ChangedRow = {
   updated_at: string
 }
 
-/** Validated UUIDs as one uuid[] parameter (a plain array literal), so the planner looks them up by primary key. */
-const uuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`
+/** UUIDs as one uuid[] parameter, so the planner looks them up by primary key. */
+const uuidArray = (ids: string[]) => arrayParam(ids, 'uuid')
 
 const ANNOUNCED_COLUMNS = sql`o.id, o.user_id, o.amount::text, o.description, o.status, o.reason,
               to_json(o.created_at) #>> '{}' as created_at, to_json(o.updated_at) #>> '{}' as updated_at`

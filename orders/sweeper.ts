@@ -19,7 +19,8 @@
 // Payments either decides the order now or, if it had decided it, sends the
 // recorded result again (once, while that answer is unpublished: charge_order);
 // a final status stays final either way.
-import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm'
+import { isAnyOf } from '../shared/db/client'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Database } from '../shared/db/client'
 import { outbox } from '../shared/db/messaging-tables'
@@ -105,7 +106,7 @@ export class StuckOrderSweeper {
         await tx
           .update(orders)
           .set({ nextAskAt: null, paymentGaveUpAt: sql`now()` })
-          .where(inArray(orders.id, done.map((o) => o.id)))
+          .where(isAnyOf(orders.id, done.map((o) => o.id), 'uuid'))
       }
       if (again.length === 0) return { messages: [], gaveUp: done }
       // Per order: wait min(maxDelay, base * 2^(ask-1)) after this ask, times a random 50-100 %.
@@ -116,7 +117,7 @@ export class StuckOrderSweeper {
           paymentRequestedAt: sql`now()`,
           nextAskAt: sql`now() + make_interval(secs => least(${maxDelayMs / 1000}::float8, ${stuckAfterMs / 1000}::float8 * 2 ^ ${orders.paymentAsks}) * (0.5 + random() / 2))`,
         })
-        .where(inArray(orders.id, again.map((o) => o.id)))
+        .where(isAnyOf(orders.id, again.map((o) => o.id), 'uuid'))
       const messages: OutgoingMessage<typeof SUBJECTS.paymentRequested>[] = again.map((o) => ({
         id: messageIds.paymentRequestAgain(o.id, o.asks + 1),
         subject: SUBJECTS.paymentRequested,

@@ -18,7 +18,7 @@
 // 0002_charge_order_function.sql): PostgreSQL plans them once per connection
 // instead of on every message. This module shapes its inputs by the contract.
 import { sql } from 'drizzle-orm'
-import type { Executor } from '../shared/db/client'
+import { arrayParam, type Executor } from '../shared/db/client'
 import {
   type FailureReason,
   messageIds,
@@ -55,6 +55,20 @@ function chargeArguments(request: PaymentRequested, requestId: string | undefine
   }
 }
 
+/**
+ * With tracing on, the result rows charge_orders wrote carry the trace of the
+ * delivery that asked (shared/tracing.ts), in the same transaction; a row it
+ * did not write (a decided order) is not there to update. Nothing when off.
+ */
+async function keepTraceContexts(tx: Executor, rows: { id: string; traceContext?: string }[]): Promise<void> {
+  const traced = rows.filter((r): r is { id: string; traceContext: string } => r.traceContext !== undefined)
+  if (traced.length === 0) return
+  await tx.execute(sql`
+    update outbox set trace_context = t.trace_context
+    from unnest(${arrayParam(traced.map((r) => r.id), 'text')}, ${arrayParam(traced.map((r) => r.traceContext), 'text')}) as t(id, trace_context)
+    where outbox.id = t.id and outbox.published_at is null`)
+}
+
 export type ResultMessage = OutgoingMessage<typeof SUBJECTS.paymentSucceeded> | OutgoingMessage<typeof SUBJECTS.paymentFailed>
 
 /**
@@ -64,15 +78,16 @@ export type ResultMessage = OutgoingMessage<typeof SUBJECTS.paymentSucceeded> | 
  */
 export async function chargeOrders(
   tx: Executor,
-  requests: { request: PaymentRequested; requestId?: string }[],
+  requests: { request: PaymentRequested; requestId?: string; traceContext?: string }[],
 ): Promise<{ result: ChargeResult; message?: ResultMessage }[]> {
   const input = requests.map((r) => chargeArguments(r.request, r.requestId))
   const rows = await tx.execute<{ order_id: string; decision: Decision; balance_after: string | null }>(
     sql`select order_id, decision, balance_after::text from charge_orders(${JSON.stringify(input)}::jsonb)`,
   )
+  await keepTraceContexts(tx, requests.map((r, i) => ({ id: input[i]!.resultMessageId, traceContext: r.traceContext })))
   return rows.map(({ decision, balance_after }, i) => {
     const args = input[i]!
-    const base = { id: args.resultMessageId, requestId: args.requestId }
+    const base = { id: args.resultMessageId, requestId: args.requestId, traceContext: requests[i]!.traceContext }
     if (decision === 'already_decided') return { result: { outcome: 'already_decided' } }
     if (decision === 'succeeded') {
       return {

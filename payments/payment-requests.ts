@@ -2,6 +2,7 @@
 import type { SUBJECTS } from '../shared/messaging/contracts'
 import type { MessageHandler } from '../shared/messaging/inbox-consumer'
 import type { ServiceDeps } from '../shared/backend-service'
+import { traceparentOf } from '../shared/tracing'
 import { chargeOrders } from './charges'
 import type { schema } from './schema'
 
@@ -11,7 +12,7 @@ export function handlePaymentRequests(
   return async (tx, items) => {
     const results = await chargeOrders(
       tx,
-      items.map(({ message, ctx }) => ({ request: message.payload, requestId: ctx.requestId })),
+      items.map(({ message, ctx }) => ({ request: message.payload, requestId: ctx.requestId, traceContext: traceparentOf(ctx.span) })),
     )
     for (const [i, { result }] of results.entries()) {
       const { message, ctx } = items[i]!

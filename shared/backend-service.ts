@@ -82,7 +82,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   // for one, and its claim walks the outbox index in order (a plain index scan
   // skips rows already published, where a bitmap scan would visit them all).
   const relayDb = connectDatabase(config.databaseUrl, spec.schema, { max: 1, settings: { enable_bitmapscan: 'off' } })
-  const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay` }, config.relay)
+  const relay = new OutboxRelay({ db: relayDb, nc, log, name: `${spec.name}.relay`, component: spec.name }, config.relay)
   const metrics = createRegistry(spec.name)
   let consumer: InboxConsumer<S> | undefined
   const deps: ServiceDeps<TSchema> = {
@@ -106,6 +106,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
       handle: spec.handler(deps),
       handleDuplicates: spec.duplicateHandler?.(deps),
       prepare: () => ensureConsumer(jsm, spec.consumes, config.messaging),
+      component: spec.name,
     },
     { ...config.consumer, maxDeliver: config.messaging.maxDeliver, ackWaitMs: config.messaging.ackWaitMs },
   )

@@ -55,6 +55,11 @@ export class EnvReader {
     return value
   }
 
+  /** A URL when the variable is set, else undefined. */
+  optionalUrl(name: string, protocols: string[]): string | undefined {
+    return this.optionalString(name) === undefined ? undefined : this.url(name, '', protocols)
+  }
+
   /** One URL, or several separated by commas (every node of a cluster); each must be valid. */
   urls(name: string, fallback: string, protocols: string[]): string {
     const value = this.string(name, fallback)

@@ -1,5 +1,6 @@
 // Settings every back-end service reads the same way (NATS, messaging, relay,
 // consumer, logging). Each service's config.ts adds its own on top.
+import { readTracingEndpoint } from './tracing'
 import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from './config'
 import type { RateLimit } from './http/rate-limit'
 import { type IdentitySettings, readIdentitySettings } from './identity'
@@ -18,6 +19,8 @@ export type ServiceConfig = {
   bodyTimeoutMs: number
   /** GET /metrics needs it as a bearer token; unset, no one may scrape (shared/metrics.ts). */
   metricsToken: string | undefined
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: where spans go (shared/tracing.ts); unset: tracing off. */
+  tracingEndpoint: string | undefined
   messaging: MessagingSettings
   relay: RelaySettings
   consumer: ConsumerSettings
@@ -60,6 +63,7 @@ function readServiceConfig(
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     bodyTimeoutMs: env.int('BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, { min: 100, max: 600_000 }),
     metricsToken: env.secret('METRICS_TOKEN', 16),
+    tracingEndpoint: readTracingEndpoint(env),
     messaging: {
       duplicateWindowMs: env.int('NATS_DUPLICATE_WINDOW_MS', DEFAULT_MESSAGING.duplicateWindowMs, { min: 1000, max: 86_400_000 }),
       ackWaitMs: env.int('CONSUMER_ACK_WAIT_MS', DEFAULT_MESSAGING.ackWaitMs, { min: 500, max: 3_600_000 }),

@@ -1,4 +1,5 @@
 // The database handle of a service: one postgres.js pool wrapped by Drizzle.
+import { type AnyColumn, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import postgres, { type Sql } from 'postgres'
 import { within } from '../async'
@@ -71,3 +72,18 @@ import type { PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js'
  */
 // biome-ignore lint/suspicious/noExplicitAny: schema-agnostic on purpose (see above)
 export type Executor = PgDatabase<PostgresJsQueryResultHKT, any, any>
+
+/** Values as one array parameter in PostgreSQL's array-literal text (every element quoted). */
+export function arrayParam(values: readonly string[], type: 'text' | 'uuid'): SQL {
+  const literal = `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`
+  return sql`${literal}::${sql.raw(type)}[]`
+}
+
+/**
+ * `column = any($1)`: one parameter however many values, so one prepared
+ * statement serves every batch size (an IN list makes a new statement, and a
+ * new plan, for each length).
+ */
+export function isAnyOf(column: AnyColumn, values: readonly string[], type: 'text' | 'uuid' = 'text'): SQL {
+  return sql`${column} = any(${arrayParam(values, type)})`
+}

@@ -14,6 +14,8 @@ export const outbox = pgTable(
     payload: jsonb('payload').notNull(),
     /** Travels as a NATS header so one order's path can be followed in the logs. */
     requestId: text('request_id'),
+    /** The W3C traceparent of the span that wrote the row (shared/tracing.ts); the relay's publish continues it. Null when tracing is off. */
+    traceContext: text('trace_context'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true }),
     /**

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client'
 import { rememberBodyDigest } from '../identity'
 import { apiDocs } from './api-docs'
 import { noSniff } from './no-sniff'
+import { requestSpans } from './request-spans'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
 import { jsonBodyOnly, parseJsonOfAnyCase, SERVER_BODY_LIMIT } from './json-body'
@@ -30,7 +31,7 @@ const THROUGH_GATEWAY_NOTE = [
 ].join('\n\n')
 
 export function createServiceApp(options: {
-  name: string
+  name: 'orders' | 'payments'
   apiPrefix: string
   description: string
   log: Logger
@@ -49,6 +50,7 @@ export function createServiceApp(options: {
   })
     .use(errorsPlugin(options.log))
     .use(noSniff)
+    .use(requestSpans(options.name))
     .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
     .use(jsonBodyOnly)
     // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.

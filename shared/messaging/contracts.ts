@@ -39,6 +39,8 @@ export const CONSUMERS = {
 
 /** Header carrying the id of the HTTP request that started it all. */
 export const REQUEST_ID_HEADER = 'Gozon-Request-Id'
+/** The W3C trace context of the span that published the message (shared/tracing.ts); only when tracing is on. */
+export const TRACEPARENT_HEADER = 'traceparent'
 
 /**
  * Message ids (sent as Nats-Msg-Id and recorded in the consumer's inbox).

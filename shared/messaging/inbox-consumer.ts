@@ -28,6 +28,7 @@ import type { Executor } from '../db/client'
 import { deadLetters, inbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
 import type { Logger } from '../logger'
+import { type Component, contextFrom, endSpan, type Span, SpanKind, startSpan, tracingOn } from '../tracing'
 import { decodeMessage, type Envelope, PoisonMessageError, REQUEST_ID_HEADER, type Subject } from './contracts'
 import { StreamMissingError } from './nats'
 
@@ -36,6 +37,8 @@ export type HandlerContext = {
   requestId: string | undefined
   deliveryCount: number
   log: Logger
+  /** This delivery's CONSUMER span, when tracing is on: the parent of what the handler writes and announces. */
+  span?: Span
 }
 
 export type BatchItem<S extends Subject> = { message: Envelope<S>; ctx: HandlerContext }
@@ -135,6 +138,8 @@ export class InboxConsumer<S extends Subject> {
       lockKey?: (message: Envelope<S>) => string
       /** Declares the durable consumer (shared/messaging/nats.ts ensureConsumer); run before each (re)start of pulling. */
       prepare?: () => Promise<void>
+      /** Whose spans the deliveries are (shared/tracing.ts). */
+      component: Component
     },
     settings: Partial<ConsumerSettings> = {},
   ) {
@@ -264,16 +269,21 @@ export class InboxConsumer<S extends Subject> {
       await this.handleInTransaction([item])
     } catch (error) {
       if (error instanceof SimulatedCrash) return this.crashed(error, [item])
-      if (error instanceof PoisonMessageError) return this.reject(item.msg, item.messageId, error, item.ctx.log)
+      if (error instanceof PoisonMessageError) {
+        endSpan(item.ctx.span, error)
+        return this.reject(item.msg, item.messageId, error, item.ctx.log)
+      }
       const deliveryCount = item.msg.info.deliveryCount
       if (deliveryCount >= this.settings.maxDeliver) {
         const reason = new PoisonMessageError(`gave up after ${deliveryCount} deliveries: ${String(error)}`)
+        endSpan(item.ctx.span, reason)
         return this.reject(item.msg, item.messageId, reason, item.ctx.log)
       }
       const delay = nakDelayMs(deliveryCount)
       this.stats.retried += 1
       item.ctx.log.warn({ err: error, retryInMs: delay }, 'message handling failed; will be redelivered')
       item.msg.nak(delay)
+      endSpan(item.ctx.span, error)
     }
   }
 
@@ -317,6 +327,8 @@ export class InboxConsumer<S extends Subject> {
         this.onHandled?.(elapsed, 'duplicate')
         item.ctx.log.info('duplicate message skipped (already in inbox)')
       }
+      item.ctx.span?.setAttribute('gozon.outcome', outcome.handled.has(item) ? 'handled' : 'duplicate')
+      endSpan(item.ctx.span)
     }
     outcome.afterCommit()
   }
@@ -327,20 +339,38 @@ export class InboxConsumer<S extends Subject> {
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined
     const deliveryCount = msg.info.deliveryCount
     const log = this.deps.log.child({ messageId, subject: msg.subject, streamSeq: msg.seq, requestId, deliveryCount })
+    const span = this.deliverySpan(msg, messageId)
     try {
       if (!messageId) throw new PoisonMessageError('message has no Nats-Msg-Id header')
       const message = decodeMessage(this.deps.subjects, msg.subject, msg.data)
       const orderLog = 'orderId' in message.payload ? log.child({ orderId: message.payload.orderId }) : log
-      return { msg, messageId, message, ctx: { messageId, requestId, deliveryCount, log: orderLog } }
+      if ('orderId' in message.payload) span?.setAttribute('gozon.order_id', message.payload.orderId)
+      return { msg, messageId, message, ctx: { messageId, requestId, deliveryCount, log: orderLog, span } }
     } catch (error) {
       await this.reject(msg, messageId, error, log)
+      endSpan(span, error)
       return undefined
     }
   }
 
+  /** A CONSUMER span for one delivery, continuing the publisher's trace (none when tracing is off). */
+  private deliverySpan(msg: JsMsg, messageId: string | undefined): Span | undefined {
+    if (!tracingOn()) return undefined
+    return startSpan(this.deps.component, `process ${msg.subject}`, SpanKind.CONSUMER, contextFrom(msg.headers), {
+      'messaging.system': 'nats',
+      'messaging.destination.name': msg.subject,
+      'messaging.consumer.group.name': this.deps.durable,
+      ...(messageId ? { 'messaging.message.id': messageId } : {}),
+      'gozon.delivery_count': msg.info.deliveryCount,
+    })
+  }
+
   /** Behave like a dead process: no ack, no nak; JetStream redelivers after ack_wait. */
   private crashed(error: SimulatedCrash, items: Decoded<S>[]): void {
-    for (const item of items) item.ctx.log.error({ failpoint: error.failpoint }, 'simulated crash: message left unacknowledged')
+    for (const item of items) {
+      item.ctx.log.error({ failpoint: error.failpoint }, 'simulated crash: message left unacknowledged')
+      endSpan(item.ctx.span, error)
+    }
   }
 
   /** Records a message that can never be handled and terminates it. */

@@ -19,11 +19,15 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
 import { and, asc, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
+import { isAnyOf } from '../db/client'
 import type { Executor } from '../db/client'
 import { outbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
 import type { Logger } from '../logger'
-import { REQUEST_ID_HEADER, type Subject } from './contracts'
+import { REQUEST_ID_HEADER, type Subject, TRACEPARENT_HEADER } from './contracts'
+import { type Component, contextFrom, endSpan, type Span, SpanKind, startSpan, traceparentOf, tracingOn } from '../tracing'
+
+type RowToPublish = { id: string; subject: string; payload: unknown; requestId?: string | null; traceContext?: string | null }
 import type { OutgoingMessage } from './outbox'
 
 export type RelaySettings = {
@@ -74,7 +78,8 @@ export class OutboxRelay {
   onPublished: ((ms: number, count: number) => void) | undefined
 
   constructor(
-    private readonly deps: { db: Executor; nc: NatsConnection; log: Logger; name: string },
+    /** `component`: whose spans the publishes are (shared/tracing.ts). */
+    private readonly deps: { db: Executor; nc: NatsConnection; log: Logger; name: string; component: Component },
     settings: Partial<RelaySettings> = {},
   ) {
     this.js = jetstream(deps.nc)
@@ -124,7 +129,7 @@ export class OutboxRelay {
     this.toMark = []
     this.marking = this.marking.then(async () => {
       try {
-        await this.deps.db.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, ids))
+        await this.deps.db.update(outbox).set({ publishedAt: sql`now()` }).where(isAnyOf(outbox.id, ids))
       } catch (error) {
         // Not marked: the sweeper will publish them again, JetStream will drop the duplicates.
         this.deps.log.warn({ err: error, rows: ids.length }, 'could not mark published rows')
@@ -205,7 +210,14 @@ export class OutboxRelay {
       .update(outbox)
       .set({ claimedUntil: sql`now() + make_interval(secs => ${this.settings.leaseMs / 1000})` })
       .where(inArray(outbox.id, claimable))
-      .returning({ id: outbox.id, subject: outbox.subject, payload: outbox.payload, requestId: outbox.requestId, createdAt: outbox.createdAt })
+      .returning({
+        id: outbox.id,
+        subject: outbox.subject,
+        payload: outbox.payload,
+        requestId: outbox.requestId,
+        traceContext: outbox.traceContext,
+        createdAt: outbox.createdAt,
+      })
     if (claimed.length === 0) return { claimed: 0, failed: 0 }
     const rows = claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
 
@@ -213,19 +225,22 @@ export class OutboxRelay {
     failpoint(`${this.deps.name}.after-publish`)
     const ackedIds = rows.filter((_, i) => results[i]!.status === 'fulfilled').map((r) => r.id)
     const failedIds = rows.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.id)
-    if (ackedIds.length > 0) await this.deps.db.update(outbox).set({ publishedAt: sql`now()`, claimedUntil: null }).where(inArray(outbox.id, ackedIds))
-    if (failedIds.length > 0) await this.deps.db.update(outbox).set({ claimedUntil: null }).where(inArray(outbox.id, failedIds))
+    if (ackedIds.length > 0) await this.deps.db.update(outbox).set({ publishedAt: sql`now()`, claimedUntil: null }).where(isAnyOf(outbox.id, ackedIds))
+    if (failedIds.length > 0) await this.deps.db.update(outbox).set({ claimedUntil: null }).where(isAnyOf(outbox.id, failedIds))
     this.onPublished?.(performance.now() - started, ackedIds.length)
     this.deps.log.debug({ relay: this.deps.name, published: ackedIds.length }, 'outbox batch published')
     return { claimed: rows.length, failed: failedIds.length }
   }
 
   /** Publishes concurrently, all acks in flight at once; counts what JetStream said. */
-  private async publishRows(rows: { id: string; subject: string; payload: unknown; requestId?: string | null }[]) {
+  private async publishRows(rows: RowToPublish[]) {
+    const spans = rows.map((row) => this.publishSpan(row))
     const results = await Promise.allSettled(
-      rows.map((row) => {
+      rows.map((row, i) => {
         const h = natsHeaders()
         if (row.requestId) h.set(REQUEST_ID_HEADER, row.requestId)
+        const traceparent = traceparentOf(spans[i])
+        if (traceparent) h.set(TRACEPARENT_HEADER, traceparent)
         return this.js.publish(row.subject, JSON.stringify(row.payload), {
           msgID: row.id,
           headers: h,
@@ -237,15 +252,30 @@ export class OutboxRelay {
       if (result.status === 'rejected') {
         this.stats.failed += 1
         this.deps.log.warn({ err: result.reason, messageId: rows[i]!.id, subject: rows[i]!.subject }, 'publish failed')
+        endSpan(spans[i], result.reason)
       } else {
         this.stats.published += 1
+        spans[i]?.setAttribute('gozon.duplicate', result.value.duplicate)
         if (result.value.duplicate) {
           this.stats.duplicates += 1
           this.deps.log.info({ messageId: rows[i]!.id }, 'publish was a duplicate; JetStream already had it')
         }
+        endSpan(spans[i])
       }
     }
     return results
+  }
+
+  /** A PRODUCER span continuing the trace of the transaction that wrote the row (none when tracing is off). */
+  private publishSpan(row: RowToPublish): Span | undefined {
+    if (!tracingOn()) return undefined
+    const orderId = (row.payload as { orderId?: unknown } | null)?.orderId
+    return startSpan(this.deps.component, `publish ${row.subject}`, SpanKind.PRODUCER, contextFrom(row.traceContext), {
+      'messaging.system': 'nats',
+      'messaging.destination.name': row.subject,
+      'messaging.message.id': row.id,
+      ...(typeof orderId === 'string' ? { 'gozon.order_id': orderId } : {}),
+    })
   }
 
   /** Deletes published rows older than the retention period, a bounded batch at a time. */

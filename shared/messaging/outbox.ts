@@ -12,6 +12,8 @@ export type OutgoingMessage<S extends Subject> = {
   subject: S
   payload: MessageOf<S>
   requestId?: string | null
+  /** The traceparent of the span that wrote it, when tracing is on (shared/tracing.ts). */
+  traceContext?: string | null
 }
 
 /**
@@ -20,7 +22,7 @@ export type OutgoingMessage<S extends Subject> = {
  * that condition holds (`exists (select 1 from <the change's CTE>)`).
  */
 export function insertOutboxRow<S extends Subject>(message: OutgoingMessage<S>, onlyIf?: SQL): SQL {
-  const row = sql`${message.id}, ${message.subject}, ${JSON.stringify(message.payload)}::jsonb, ${message.requestId ?? null}`
-  return sql`insert into ${outbox} (id, subject, payload, request_id)
+  const row = sql`${message.id}, ${message.subject}, ${JSON.stringify(message.payload)}::jsonb, ${message.requestId ?? null}, ${message.traceContext ?? null}`
+  return sql`insert into ${outbox} (id, subject, payload, request_id, trace_context)
       ${onlyIf ? sql`select ${row} where ${onlyIf}` : sql`values (${row})`}`
 }

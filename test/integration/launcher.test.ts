@@ -116,3 +116,45 @@ test('bun start -- --scale 2: two instances of each service behind HAProxy on th
   }
   for (const port of [...Object.values(gozon.ports), ...instancePorts]) expect(await portIsOpen(port)).toBe(false)
 }, 120_000)
+
+test('OTEL_EXPORTER_OTLP_ENDPOINT: every process sends its spans over OTLP/HTTP, one order one trace across the three', async () => {
+  // A collector of our own: keeps what the exporters POST to /v1/traces (OTLP JSON).
+  const received: { service: string; traceId: string; name: string }[] = []
+  const collector = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      if (new URL(request.url).pathname !== '/v1/traces') return new Response('not here', { status: 404 })
+      type Otlp = { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { traceId: string; name: string }[] }[] }[] }
+      const body = (await request.json()) as Otlp
+      for (const rs of body.resourceSpans) {
+        const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '?'
+        for (const ss of rs.scopeSpans) for (const span of ss.spans) received.push({ service, traceId: span.traceId, name: span.name })
+      }
+      return Response.json({})
+    },
+  })
+  const gozon = await spawnGozon({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`, OTEL_BSP_SCHEDULE_DELAY: '200' } })
+  try {
+    await payOneOrder(gozon.state.gatewayUrl, 'otlp')
+    const expected = [
+      'gateway POST /api/orders',
+      'orders POST /api/orders',
+      'orders publish gozon.payments.requested',
+      'payments process gozon.payments.requested',
+      'payments publish gozon.payments.succeeded',
+      'orders process gozon.payments.succeeded',
+    ]
+    // Each process sends its batches on its own schedule: wait for the order's trace to be whole.
+    const traceOf = () => {
+      const last = received.find((s) => s.service === 'orders' && s.name === 'process gozon.payments.succeeded')
+      return last ? received.filter((s) => s.traceId === last.traceId).map((s) => `${s.service} ${s.name}`) : []
+    }
+    for (let i = 0; i < 200 && !expected.every((e) => traceOf().includes(e)); i++) await Bun.sleep(100)
+    // No page was open, so the last hop is orders' consumer.
+    expect(traceOf()).toEqual(expect.arrayContaining(expected))
+  } finally {
+    expect(await gozon.stop()).toBe(0)
+    collector.stop(true)
+  }
+}, 90_000)

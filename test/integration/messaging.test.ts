@@ -78,7 +78,7 @@ test('two sweeping relays on one outbox share the work without publishing a row 
   const relays = [1, 2].map(
     (n) =>
       new OutboxRelay(
-        { db: idle.orders.db, nc: idle.orders.nc, log: createLogger(`sweeper-${n}`, 'silent'), name: `orders.sweeper.${n}` },
+        { db: idle.orders.db, nc: idle.orders.nc, log: createLogger(`sweeper-${n}`, 'silent'), name: `orders.sweeper.${n}`, component: 'orders' },
         { pollIntervalMs: 10, batchSize: 7, graceMs: 0 },
       ),
   )
