@@ -15,6 +15,7 @@
 //   bun run bench -- --instances 2         against `bun start -- --scale 2` (HAProxy, three NATS nodes)
 //   bun run bench -- --scale 1,2           the same workload on each, side by side in one run
 //   bun run bench -- --knee                then the highest open-loop rate held 60 s with p99 <= 100 ms
+//   bun run bench -- --trace               with OpenTelemetry tracing on (spans to a collector here)
 //
 // Writes bench/results/<time>.json and bench/results/latency.svg.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -47,6 +48,8 @@ const { values: args } = parseArgs({
     'knee-step': { type: 'string', default: '200' },
     'knee-seconds': { type: 'string', default: '60' },
     'knee-p99-ms': { type: 'string', default: '100' },
+    // Tracing on: every process exports its spans over OTLP to a collector in this process, which counts them.
+    trace: { type: 'boolean', default: false },
   },
 })
 
@@ -86,6 +89,8 @@ let gozon: SpawnedGozon | undefined
 let baseUrl: string
 let databaseUrl: string | undefined
 let pids: Record<string, number> = {}
+/** What the --trace collector received. */
+let tracedSpans: { spans: number; requests: number } | undefined
 
 if (args.url) {
   baseUrl = args.url.replace(/\/$/, '')
@@ -95,6 +100,7 @@ if (args.url) {
   const profileDir = join(import.meta.dir, 'results', 'profiles')
   if (args.profile) mkdirSync(profileDir, { recursive: true })
   const instances = Number(args.instances)
+  const collector = args.trace ? spanCollector() : undefined
   gozon = await spawnGozon({
     args: instances > 1 ? ['--scale', String(instances)] : [],
     env: {
@@ -102,6 +108,7 @@ if (args.url) {
       // Every user signs up and gets a token from this one address: lift the sign-in attempt limit.
       AUTH_ATTEMPTS_BURST: '100000',
       ...(args.profile ? { GOZON_CPU_PROFILE_DIR: profileDir } : {}),
+      ...(collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {}),
       EMBEDDED_POSTGRES_SETTINGS: [
         args['pg-statements'] ? 'shared_preload_libraries=pg_stat_statements' : '',
         process.env.EMBEDDED_POSTGRES_SETTINGS ?? '',
@@ -118,6 +125,23 @@ if (args.url) {
   if (gozon.state.haproxy) pids.haproxy = gozon.state.haproxy
 }
 const sql = databaseUrl ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined
+
+/** An OTLP/HTTP endpoint that counts the spans it is sent (for --trace) and keeps nothing. */
+function spanCollector() {
+  const counted = { spans: 0, requests: 0 }
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      const body = (await request.json()) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] }
+      counted.requests += 1
+      for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) counted.spans += ss.spans?.length ?? 0
+      return Response.json({})
+    },
+  })
+  tracedSpans = counted
+  return { url: `http://127.0.0.1:${server.port}` }
+}
 
 // ---------------------------------------------------------------- measuring helpers
 
@@ -513,6 +537,8 @@ try {
   await sql?.end()
   if (gozon) await gozon.stop()
 }
+// After the stop, which flushes every exporter.
+if (tracedSpans) results.tracing = tracedSpans
 
 const dir = join(import.meta.dir, 'results')
 mkdirSync(dir, { recursive: true })
