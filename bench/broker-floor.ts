@@ -63,7 +63,13 @@ async function measure(setup: Setup) {
     duplicate_window: nanos(120_000),
     num_replicas: setup.replicas,
   })
-  await jsm.consumers.add('FLOOR', { durable_name: 'floor', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 2000, ack_wait: nanos(30_000) })
+  await jsm.consumers.add('FLOOR', {
+    durable_name: 'floor',
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: 2000,
+    ack_wait: nanos(30_000),
+  })
   const js = jetstream(pubConn)
   // Warm up: connections, leaders, the first file blocks.
   for (let i = 0; i < 200; i++) await js.publish('floor.warm', payload, { msgID: `warm-${i}` })

@@ -23,7 +23,10 @@ export function latencyChart(points: ChartPoint[], title: string): string {
     .map((s) => {
       const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.rate).toFixed(1)},${y(p[s.key]).toFixed(1)}`).join(' ')
       const dots = points
-        .map((p) => `<circle cx="${x(p.rate).toFixed(1)}" cy="${y(p[s.key]).toFixed(1)}" r="3.5" fill="${s.color}"><title>${s.label} at ${p.rate}/s: ${p[s.key]} ms</title></circle>`)
+        .map(
+          (p) =>
+            `<circle cx="${x(p.rate).toFixed(1)}" cy="${y(p[s.key]).toFixed(1)}" r="3.5" fill="${s.color}"><title>${s.label} at ${p.rate}/s: ${p[s.key]} ms</title></circle>`,
+        )
         .join('')
       return `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"/>${dots}`
     })

@@ -25,7 +25,13 @@ const sides = { before: load(args.slice(0, split)), after: load(args.slice(split
 function figures(phase: Phase) {
   const { finalisedPerSecond, createToFinalMs } = phase.endToEnd
   const cpu = Object.values(phase.profile.cpuSeconds).reduce((a, b) => a + b, 0)
-  return { perSecond: finalisedPerSecond, p50: createToFinalMs.p50, p99: createToFinalMs.p99, commits: phase.dbCommitsPerOrder, cpuMsPerOrder: (cpu * 1000) / createToFinalMs.count }
+  return {
+    perSecond: finalisedPerSecond,
+    p50: createToFinalMs.p50,
+    p99: createToFinalMs.p99,
+    commits: phase.dbCommitsPerOrder,
+    cpuMsPerOrder: (cpu * 1000) / createToFinalMs.count,
+  }
 }
 
 const median = (values: number[]) => percentile(values, 50)
@@ -66,7 +72,7 @@ if (sides.before.length === sides.after.length && sides.before.length > 1) {
     const a = after.get(name)
     if (!a || a.length !== b.length) continue
     const change = (key: keyof ReturnType<typeof figures>) => {
-      const ratios = b.map((f, i) => (a[i]![key] - f[key]) / f[key] * 100)
+      const ratios = b.map((f, i) => ((a[i]![key] - f[key]) / f[key]) * 100)
       const fmt = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(0)} %`
       return `${fmt(median(ratios))} (${fmt(Math.min(...ratios))} … ${fmt(Math.max(...ratios))})`
     }

@@ -21,13 +21,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
-import { connectDatabase } from '../shared/db/client'
-import { migrateDatabase } from '../shared/db/migrate'
-import { rateLimitBuckets } from '../shared/db/rate-limit-table'
-import { RateLimiter, type RateLimit } from '../shared/http/rate-limit'
 import { freePort } from '../launcher/free-port'
 import { startNats, startNatsCluster } from '../launcher/nats'
 import { startPostgres } from '../launcher/postgres'
+import { connectDatabase } from '../shared/db/client'
+import { migrateDatabase } from '../shared/db/migrate'
+import { rateLimitBuckets } from '../shared/db/rate-limit-table'
+import { type RateLimit, RateLimiter } from '../shared/http/rate-limit'
 
 const { values: args } = parseArgs({ options: { takes: { type: 'string', default: '2000' } } })
 const TAKES = Number(args.takes)
@@ -69,7 +69,10 @@ async function kvTake(kv: Awaited<ReturnType<Kvm['create']>>, key: string): Prom
   }
 }
 
-async function measure(name: string, take: Take): Promise<{ name: string; sequentialUs: { p50: number; p99: number }; concurrentUsPerTake: number; hotKeyUsPerTake: number }> {
+async function measure(
+  name: string,
+  take: Take,
+): Promise<{ name: string; sequentialUs: { p50: number; p99: number }; concurrentUsPerTake: number; hotKeyUsPerTake: number }> {
   for (let i = 0; i < 200; i++) await take(`warm-${i % KEYS}`)
   const times: number[] = []
   for (let i = 0; i < TAKES; i++) {
@@ -96,7 +99,12 @@ async function measure(name: string, take: Take): Promise<{ name: string; sequen
   )
   const hotKeyUsPerTake = ((performance.now() - hotStarted) * 1000) / (TAKES / 4)
   const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]!)
-  return { name, sequentialUs: { p50: at(0.5), p99: at(0.99) }, concurrentUsPerTake: Math.round(concurrentUsPerTake), hotKeyUsPerTake: Math.round(hotKeyUsPerTake) }
+  return {
+    name,
+    sequentialUs: { p50: at(0.5), p99: at(0.99) },
+    concurrentUsPerTake: Math.round(concurrentUsPerTake),
+    hotKeyUsPerTake: Math.round(hotKeyUsPerTake),
+  }
 }
 
 const root = mkdtempSync(join(tmpdir(), 'gozon-limits-'))
@@ -104,7 +112,11 @@ chmodSync(root, 0o755) // PostgreSQL may run as another user (launcher/postgres.
 const results = []
 const pg = await startPostgres({ dataDir: join(root, 'postgres'), port: await freePort(), user: 'gozon', password: 'gozon' })
 const nats = await startNats({ storeDir: join(root, 'nats'), port: await freePort() })
-const cluster = await startNatsCluster({ rootDir: join(root, 'cluster'), clientPorts: [await freePort(), await freePort(), await freePort()], routePorts: [await freePort(), await freePort(), await freePort()] })
+const cluster = await startNatsCluster({
+  rootDir: join(root, 'cluster'),
+  clientPorts: [await freePort(), await freePort(), await freePort()],
+  routePorts: [await freePort(), await freePort(), await freePort()],
+})
 try {
   results.push(await measure('memory (per instance, not shared)', memoryTake()))
 
@@ -122,7 +134,10 @@ try {
   const limiterL = new RateLimiter(logged.$client, 'bench', LIMIT)
   results.push(await measure('postgres, logged table', (k) => limiterL.tryTake(k)))
 
-  for (const [label, url, replicas] of [['jetstream kv, one node', nats.url, 1], ['jetstream kv, three nodes (R3)', cluster.url, 3]] as const) {
+  for (const [label, url, replicas] of [
+    ['jetstream kv, one node', nats.url, 1],
+    ['jetstream kv, three nodes (R3)', cluster.url, 3],
+  ] as const) {
     const nc = await connect({ servers: url.split(',') })
     const kv = await new Kvm(nc).create('rate_limits', { history: 1, replicas })
     let conflicts = 0

@@ -23,8 +23,8 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { DEFAULTS } from '../shared/config'
 import { type SpawnedGozon, spawnGozon } from '../launcher/spawn'
+import { DEFAULTS } from '../shared/config'
 import { latencyChart } from './chart'
 import { summarize } from './stats'
 
@@ -109,10 +109,9 @@ if (args.url) {
       AUTH_ATTEMPTS_BURST: '100000',
       ...(args.profile ? { GOZON_CPU_PROFILE_DIR: profileDir } : {}),
       ...(collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {}),
-      EMBEDDED_POSTGRES_SETTINGS: [
-        args['pg-statements'] ? 'shared_preload_libraries=pg_stat_statements' : '',
-        process.env.EMBEDDED_POSTGRES_SETTINGS ?? '',
-      ].filter(Boolean).join(','),
+      EMBEDDED_POSTGRES_SETTINGS: [args['pg-statements'] ? 'shared_preload_libraries=pg_stat_statements' : '', process.env.EMBEDDED_POSTGRES_SETTINGS ?? '']
+        .filter(Boolean)
+        .join(','),
     },
     echo: Boolean(process.env.BENCH_LOG_LEVEL),
   })
@@ -121,7 +120,7 @@ if (args.url) {
   pids = { ...gozon.state.pids }
   if (gozon.state.postgres) pids.postgres = gozon.state.postgres
   if (typeof gozon.state.nats === 'number') pids.nats = gozon.state.nats
-  else gozon.state.nats?.forEach((pid, i) => (pids[`nats-${i + 1}`] = pid))
+  else for (const [i, pid] of (gozon.state.nats ?? []).entries()) pids[`nats-${i + 1}`] = pid
   if (gozon.state.haproxy) pids.haproxy = gozon.state.haproxy
 }
 const sql = databaseUrl ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined
@@ -326,7 +325,9 @@ function follow(userIds: string[]) {
     },
     finals: () => finals,
     wsErrors: () => wsErrors,
-    close: () => sockets.forEach((ws) => ws.close()),
+    close: () => {
+      for (const ws of sockets) ws.close()
+    },
   }
 }
 
@@ -423,7 +424,13 @@ async function topStatements(): Promise<unknown[] | undefined> {
 
 // ---------------------------------------------------------------- the two modes
 
-async function runPhase(name: string, prefix: string, orders: number, users: number, drive: (tracked: Tracked[], follower: ReturnType<typeof follow>) => Promise<void>) {
+async function runPhase(
+  name: string,
+  prefix: string,
+  orders: number,
+  users: number,
+  drive: (tracked: Tracked[], follower: ReturnType<typeof follow>) => Promise<void>,
+) {
   const planned = plan(prefix, users, orders)
   await prepareUsers(planned.users)
   const follower = follow([...planned.users.keys()])
@@ -445,19 +452,20 @@ async function runPhase(name: string, prefix: string, orders: number, users: num
   const commitsAfter = await commitsSoFar()
   const result = {
     ...report(tracked, { start, end }),
-    dbCommitsPerOrder:
-      commitsBefore === undefined || commitsAfter === undefined ? null : Math.round(((commitsAfter - commitsBefore) / orders) * 100) / 100,
+    dbCommitsPerOrder: commitsBefore === undefined || commitsAfter === undefined ? null : Math.round(((commitsAfter - commitsBefore) / orders) * 100) / 100,
     peakRssMb,
     profile,
     liveStreamErrors: follower.wsErrors(),
     postgresStatements: await topStatements(),
     money: await moneyCheck(planned.users, tracked),
   }
-  console.error(`${name}: ${JSON.stringify({ e2e: result.endToEnd, http: result.httpCreate.perSecond, commits: result.dbCommitsPerOrder, rss: result.peakRssMb, cpu: result.profile, errors: result.errors })}`)
+  console.error(
+    `${name}: ${JSON.stringify({ e2e: result.endToEnd, http: result.httpCreate.perSecond, commits: result.dbCommitsPerOrder, rss: result.peakRssMb, cpu: result.profile, errors: result.errors })}`,
+  )
   return result
 }
 
-function burst(runId: string) {
+function burst(_runId: string) {
   return runPhase('burst', `b${userTag}`, settings.orders, settings.users, async (tracked, follower) => {
     let next = 0
     await Promise.all(
@@ -472,7 +480,7 @@ function burst(runId: string) {
   })
 }
 
-function steady(runId: string, rate: number, seconds = settings.seconds) {
+function steady(_runId: string, rate: number, seconds = settings.seconds) {
   const orders = rate * seconds
   return runPhase(`steady ${rate}/s`, `s${rate}-${userTag}`, orders, settings.users, async (tracked, follower) => {
     // Open loop: orders leave on schedule whether or not earlier ones answered.
@@ -498,14 +506,28 @@ function steady(runId: string, rate: number, seconds = settings.seconds) {
  * asked, with create→final p99 within --knee-p99-ms.
  */
 async function knee(runId: string) {
-  const [start, step, seconds, p99Limit] = [args['knee-start'], args['knee-step'], args['knee-seconds'], args['knee-p99-ms']].map(Number) as [number, number, number, number]
+  const [start, step, seconds, p99Limit] = [args['knee-start'], args['knee-step'], args['knee-seconds'], args['knee-p99-ms']].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ]
   const steps = []
   let held: number | null = null
   for (let rate = start; ; rate += step) {
     const result = await steady(runId, rate, seconds)
     const e2e = result.endToEnd
     const ok = result.errors === 0 && e2e.finalisedPerSecond >= rate * 0.97 && e2e.createToFinalMs.p99 <= p99Limit && result.money.balanceMismatches === 0
-    steps.push({ rate, ok, finalisedPerSecond: e2e.finalisedPerSecond, p50: e2e.createToFinalMs.p50, p99: e2e.createToFinalMs.p99, cpu: result.profile, commits: result.dbCommitsPerOrder, liveStreamErrors: result.liveStreamErrors })
+    steps.push({
+      rate,
+      ok,
+      finalisedPerSecond: e2e.finalisedPerSecond,
+      p50: e2e.createToFinalMs.p50,
+      p99: e2e.createToFinalMs.p99,
+      cpu: result.profile,
+      commits: result.dbCommitsPerOrder,
+      liveStreamErrors: result.liveStreamErrors,
+    })
     console.error(`knee ${rate}/s for ${seconds} s: ${ok ? 'held' : 'not held'} (p99 ${e2e.createToFinalMs.p99} ms, ${e2e.finalisedPerSecond}/s)`)
     if (!ok) break
     held = rate

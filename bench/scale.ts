@@ -53,7 +53,10 @@ export async function runScales(scales: number[], argv: string[]): Promise<void>
     const file = await runOnce(instances, argv)
     runs.push({ instances, file, result: JSON.parse(readFileSync(file, 'utf8')) as Result })
   }
-  const rows: string[] = ['| phase | instances | orders/s | create→final p50 ms | p99 ms | commits/order | CPU ms/order by component | errors (a push missed counts) | money |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  const rows: string[] = [
+    '| phase | instances | orders/s | create→final p50 ms | p99 ms | commits/order | CPU ms/order by component | errors (a push missed counts) | money |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
   const phases = (r: Result) => [...(r.burst ? [['burst', r.burst] as const] : []), ...(r.steady ?? []).map((s) => [`steady ${s.rate}/s`, s] as const)]
   for (const [name] of phases(runs[0]!.result)) {
     for (const run of runs) {
@@ -61,19 +64,29 @@ export async function runScales(scales: number[], argv: string[]): Promise<void>
       if (!phase) continue
       const cpu = cpuPerOrder(phase)
       const total = Object.values(cpu).reduce((a, b) => a + b, 0)
-      const parts = Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')
+      const parts = Object.entries(cpu)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')
       const money = phase.money.balanceMismatches === 0 && phase.money.negativeBalances === 0 && phase.errors === 0 ? 'exact' : 'WRONG'
-      rows.push(`| ${name} | ${run.instances} | ${phase.endToEnd.finalisedPerSecond} | ${phase.endToEnd.createToFinalMs.p50} | ${phase.endToEnd.createToFinalMs.p99} | ${phase.dbCommitsPerOrder ?? '–'} | ${total.toFixed(2)} (${parts}) | ${phase.errors} | ${money} |`)
+      rows.push(
+        `| ${name} | ${run.instances} | ${phase.endToEnd.finalisedPerSecond} | ${phase.endToEnd.createToFinalMs.p50} | ${phase.endToEnd.createToFinalMs.p99} | ${phase.dbCommitsPerOrder ?? '–'} | ${total.toFixed(2)} (${parts}) | ${phase.errors} | ${money} |`,
+      )
     }
   }
   for (const run of runs) {
-    if (run.result.knee) rows.push(`\nknee, ${run.instances} instance(s): ${run.result.knee.heldPerSecond ?? 'none'} orders/s held for ${run.result.knee.seconds} s with p99 <= ${run.result.knee.p99LimitMs} ms`)
+    if (run.result.knee)
+      rows.push(
+        `\nknee, ${run.instances} instance(s): ${run.result.knee.heldPerSecond ?? 'none'} orders/s held for ${run.result.knee.seconds} s with p99 <= ${run.result.knee.p99LimitMs} ms`,
+      )
   }
   const table = rows.join('\n')
   const dir = join(import.meta.dir, 'results')
   mkdirSync(dir, { recursive: true })
   const out = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-scale.json`)
-  writeFileSync(out, `${JSON.stringify({ command: `bun run bench ${argv.join(' ')}`, runs: runs.map((r) => ({ instances: r.instances, file: r.file })), table }, null, 2)}\n`)
+  writeFileSync(
+    out,
+    `${JSON.stringify({ command: `bun run bench ${argv.join(' ')}`, runs: runs.map((r) => ({ instances: r.instances, file: r.file })), table }, null, 2)}\n`,
+  )
   console.log(table)
   console.error(`results: ${out}`)
 }

@@ -5,7 +5,15 @@
 // started after the click and how long it took. README, Visibility.
 import { spawnGozon } from '../launcher/spawn'
 
-type OtlpSpan = { traceId: string; spanId: string; parentSpanId?: string; name: string; startTimeUnixNano: string; endTimeUnixNano: string; attributes: { key: string; value: { stringValue?: string; intValue?: string } }[] }
+type OtlpSpan = {
+  traceId: string
+  spanId: string
+  parentSpanId?: string
+  name: string
+  startTimeUnixNano: string
+  endTimeUnixNano: string
+  attributes: { key: string; value: { stringValue?: string; intValue?: string } }[]
+}
 type Otlp = { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] }
 type Received = OtlpSpan & { service: string }
 
@@ -29,7 +37,9 @@ try {
   const json = { 'content-type': 'application/json' }
   const credentials = JSON.stringify({ username: `tracer${Date.now()}`, password: 'correct horse battery' })
   await fetch(`${base}/api/auth/users`, { method: 'POST', headers: json, body: credentials })
-  const { accessToken } = (await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()) as { accessToken: string }
+  const { accessToken } = (await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()) as {
+    accessToken: string
+  }
   const user = { ...json, authorization: `Bearer ${accessToken}` }
   await fetch(`${base}/api/payments/account`, { method: 'POST', headers: user })
   await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: user, body: JSON.stringify({ amount: 1000 }) })
@@ -56,7 +66,8 @@ try {
     const at = (ms(span.startTimeUnixNano) - start / 1000).toFixed(1)
     const took = (ms(span.endTimeUnixNano) - ms(span.startTimeUnixNano)).toFixed(1)
     lines.push(`${'  '.repeat(depth)}${span.service.padEnd(9)} ${span.name.padEnd(44 - 2 * depth)} +${at.padStart(6)} ms  ${took.padStart(6)} ms`)
-    for (const child of trace.filter((s) => s.parentSpanId === span.spanId).sort((a, b) => ms(a.startTimeUnixNano) - ms(b.startTimeUnixNano))) print(child, depth + 1)
+    for (const child of trace.filter((s) => s.parentSpanId === span.spanId).sort((a, b) => ms(a.startTimeUnixNano) - ms(b.startTimeUnixNano)))
+      print(child, depth + 1)
   }
   for (const root of trace.filter((s) => !trace.some((p) => p.spanId === s.parentSpanId))) print(root, 0)
   console.log(lines.join('\n'))

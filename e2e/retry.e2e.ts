@@ -133,7 +133,9 @@ test('payments frozen past the timeout: pressing “Add money” again tops up e
   await context.close()
 })
 
-test('an order answered by the load balancer’s own error page (the gateway died after sending it on): the form stays, and pressing again places one order', async ({ browser }) => {
+test('an order answered by the load balancer’s own error page (the gateway died after sending it on): the form stays, and pressing again places one order', async ({
+  browser,
+}) => {
   const context = await browser.newContext()
   const page = await context.newPage()
   const username = await shopperOnOrders(page, 'balancer-error', '20.00')

@@ -208,7 +208,7 @@ test('an order’s link opened signed out leads there after signing in; its time
   await expect(page).toHaveURL(`${base()}${href}`)
   await expect(page.getByRole('heading', { name: 'Order' })).toBeVisible()
   await expect(page.locator('.facts time').first()).toHaveText(/(EST|EDT|GMT-[45])$/)
-  expect(await page.locator('main').innerText()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/)
+  expect(await page.locator('main').textContent()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/)
   await page.screenshot({ path: 'test-results/e2e/order-detail.png' })
   await context.close()
 })
@@ -217,9 +217,15 @@ test('120 orders: “Show more” appends the older ones in place until all are 
   const username = unique('many')
   const json = { 'content-type': 'application/json' }
   expect((await fetch(`${base()}/api/auth/users`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) })).status).toBe(201)
-  const { accessToken } = (await (await fetch(`${base()}/api/auth/token`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) })).json()) as { accessToken: string }
+  const { accessToken } = (await (
+    await fetch(`${base()}/api/auth/token`, { method: 'POST', headers: json, body: JSON.stringify({ username, password: PASSWORD }) })
+  ).json()) as { accessToken: string }
   for (let i = 0; i < 120; i++) {
-    const r = await fetch(`${base()}/api/orders`, { method: 'POST', headers: { ...json, authorization: `Bearer ${accessToken}` }, body: JSON.stringify({ amount: 100 + i, description: `order ${i}` }) })
+    const r = await fetch(`${base()}/api/orders`, {
+      method: 'POST',
+      headers: { ...json, authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ amount: 100 + i, description: `order ${i}` }),
+    })
     expect(r.status).toBe(201)
   }
   const context = await browser.newContext()
@@ -244,7 +250,11 @@ test('120 orders: “Show more” appends the older ones in place until all are 
   await page.getByRole('link', { name: 'Account', exact: true }).click()
   await page.getByRole('button', { name: 'Open account' }).click()
   for (let i = 1; i <= 60; i++) {
-    const r = await fetch(`${base()}/api/payments/account/top-up`, { method: 'POST', headers: { ...json, authorization: `Bearer ${accessToken}` }, body: JSON.stringify({ amount: i }) })
+    const r = await fetch(`${base()}/api/payments/account/top-up`, {
+      method: 'POST',
+      headers: { ...json, authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ amount: i }),
+    })
     expect(r.status).toBe(200)
   }
   await page.reload()

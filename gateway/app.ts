@@ -8,31 +8,31 @@ import { Gauge } from 'prom-client'
 import { databaseIsUp } from '../shared/db/client'
 import { type ErrorCode, errorResponse } from '../shared/errors'
 import { apiDocs } from '../shared/http/api-docs'
-import { noSniff } from '../shared/http/no-sniff'
-import { requestSpans } from '../shared/http/request-spans'
+import { clientAddressOf } from '../shared/http/client-address'
 import { errorsPlugin } from '../shared/http/errors-plugin'
 import { healthRoute } from '../shared/http/health'
 import { bodyTooLarge, requireJsonBody, SERVER_BODY_LIMIT } from '../shared/http/json-body'
+import { noSniff } from '../shared/http/no-sniff'
+import { requestSpans } from '../shared/http/request-spans'
 import { warnIfInsecure } from '../shared/identity'
 import { stopServer } from '../shared/lifecycle'
 import type { Logger } from '../shared/logger'
 import { natsIsUp } from '../shared/messaging/health'
 import { createRegistry, httpMetrics, metricsTokenGuard } from '../shared/metrics'
+import { Currency } from '../views/money'
 import { assets } from './assets'
 import { authApi } from './auth/api-routes'
 import { attemptLimiters } from './auth/attempts'
-import { type AuthSettings, Authenticator } from './auth/authenticator'
-import { SessionStore } from './auth/sessions'
+import { Authenticator, type AuthSettings } from './auth/authenticator'
 import type { IdentityDatabase } from './auth/database'
 import { authPages } from './auth/pages'
+import { SessionStore } from './auth/sessions'
 import { UserStore } from './auth/users'
 import { LiveHub } from './live-hub'
 import { LIVE_SOCKET_SETTINGS, liveRoutes } from './live-routes'
 import { notFoundPage, pages, wantsPage } from './pages'
 import { forward, type Upstream, upstreamIsUp } from './proxy'
 import { ServiceClient } from './service-client'
-import { Currency } from '../views/money'
-import { clientAddressOf } from '../shared/http/client-address'
 
 export type GatewayDeps = {
   log: Logger
@@ -66,20 +66,26 @@ export function createGateway(deps: GatewayDeps) {
   const auth = new Authenticator(deps.auth, sessions)
   const users = new UserStore(deps.db, deps.auth.hashing)
   const limits = attemptLimiters(deps.db.$client, deps.auth.attempts, clientAddressOf(deps.trustedProxies ?? []))
-  const client = new ServiceClient({ orders: deps.orders, payments: deps.payments }, { writeMs: deps.upstreamTimeoutMs, readMs: deps.pageReadTimeoutMs }, deps.auth.identity)
+  const client = new ServiceClient(
+    { orders: deps.orders, payments: deps.payments },
+    { writeMs: deps.upstreamTimeoutMs, readMs: deps.pageReadTimeoutMs },
+    deps.auth.identity,
+  )
   // The one place the pages, the forms and the live pushes get their currency from.
   const currency = new Currency(deps.currency)
   const hub = new LiveHub({ nc: deps.nc, client, log: deps.log, currency })
   const options = { timeoutMs: deps.upstreamTimeoutMs, bodyTimeoutMs: deps.bodyTimeoutMs, log: deps.log, identity: deps.auth.identity }
 
   /** An API request: the caller must be authenticated, except for the services' API docs. */
-  const toService = (upstream: Upstream) => ({ request }: { request: Request }) => {
-    if (new URL(request.url).pathname.startsWith(`/api/${upstream.name}/swagger`)) return forward(request, upstream, undefined, options)
-    const caller = auth.apiCaller(request)
-    if (caller === 'expired') return unauthorized('token_expired')
-    if (!caller) return unauthorized('unauthorized')
-    return forward(request, upstream, caller.userId, options)
-  }
+  const toService =
+    (upstream: Upstream) =>
+    ({ request }: { request: Request }) => {
+      if (new URL(request.url).pathname.startsWith(`/api/${upstream.name}/swagger`)) return forward(request, upstream, undefined, options)
+      const caller = auth.apiCaller(request)
+      if (caller === 'expired') return unauthorized('token_expired')
+      if (!caller) return unauthorized('unauthorized')
+      return forward(request, upstream, caller.userId, options)
+    }
 
   const metrics = createRegistry('gateway')
   new Gauge({

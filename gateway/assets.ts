@@ -17,5 +17,7 @@ const ASSETS: Record<string, { path: string; type: string }> = {
 export const assets = new Elysia({ name: 'gateway.assets' }).get('/assets/:file', ({ params, status }) => {
   const asset = ASSETS[params.file]
   if (!asset) return status(404, { error: 'not_found', message: 'No such asset' })
-  return new Response(Bun.file(asset.path), { headers: { 'content-type': asset.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' } })
+  return new Response(Bun.file(asset.path), {
+    headers: { 'content-type': asset.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' },
+  })
 })

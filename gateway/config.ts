@@ -1,11 +1,12 @@
 // The gateway's configuration, read once from the environment at start.
-import { readTracingEndpoint } from '../shared/tracing'
-import { KEY_ID_PATTERN, keyIdOf, type SigningKey } from './auth/tokens'
-import { DEFAULT_BODY_TIMEOUT_MS } from '../shared/service-config'
-import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from '../shared/config'
+
+import { DEFAULTS, defaultDatabaseUrl, defaultNatsUrl, EnvReader, LOG_LEVELS, type LogLevel } from '../shared/config'
 import { readIdentitySettings } from '../shared/identity'
+import { DEFAULT_BODY_TIMEOUT_MS } from '../shared/service-config'
+import { readTracingEndpoint } from '../shared/tracing'
 import { currencyProblem } from '../views/money'
 import type { AuthSettings } from './auth/authenticator'
+import { KEY_ID_PATTERN, keyIdOf, type SigningKey } from './auth/tokens'
 
 export type GatewayConfig = {
   host: string
@@ -42,7 +43,8 @@ function readVerifyKeys(raw: string | undefined, problem: (text: string) => void
     const at = entry.indexOf(':')
     const id = entry.slice(0, at).trim()
     const secret = entry.slice(at + 1).trim()
-    if (at < 1 || !KEY_ID_PATTERN.test(id) || secret.length < 32) problem('SESSION_VERIFY_KEYS must be "id:key,…" with ids of 1-32 of A-Z a-z 0-9 _ - and keys of at least 32 characters')
+    if (at < 1 || !KEY_ID_PATTERN.test(id) || secret.length < 32)
+      problem('SESSION_VERIFY_KEYS must be "id:key,…" with ids of 1-32 of A-Z a-z 0-9 _ - and keys of at least 32 characters')
     return { id, secret }
   })
 }

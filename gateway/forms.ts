@@ -1,11 +1,11 @@
 // What the gateway's page routes share: reading form fields, telling htmx
 // requests from plain ones, redirecting either kind, and refusing a form.
 import { Elysia } from 'elysia'
-import { parseFormWithin } from '../shared/http/json-body'
 import { AppError, ERRORS, type ErrorBody } from '../shared/errors'
+import { parseFormWithin } from '../shared/http/json-body'
+import { type FormIntent, pressingAgainIsSafe } from '../views/form-fields'
 import { type Html, html, htmlResponse } from '../views/html'
 import { errorPage } from '../views/layout'
-import { type FormIntent, pressingAgainIsSafe } from '../views/form-fields'
 
 export type FormBody = Record<string, unknown> | undefined
 
@@ -48,6 +48,7 @@ export const NEXT_FIELD = 'next'
  */
 export function safeNext(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 512 || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return undefined
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(value)) return undefined
   const base = 'http://gozon.invalid'
   const url = URL.canParse(value, base) ? new URL(value, base) : undefined

@@ -16,8 +16,8 @@
 // socket is closed with 1012 so that its client reconnects and reads again.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from '../shared/logger'
-import { type Context, contextFrom, endSpan, type Span, SpanKind, startSpan } from '../shared/tracing'
 import { decodeMessage, type OrderStatusChanged, SUBJECTS } from '../shared/messaging/contracts'
+import { type Context, contextFrom, endSpan, type Span, SpanKind, startSpan } from '../shared/tracing'
 import { renderBalance } from '../views/account'
 import { html } from '../views/html'
 import type { Currency } from '../views/money'
@@ -81,8 +81,8 @@ export class LiveHub {
   add(socket: LiveSocket, snapshot: SnapshotReader): Promise<void> {
     const entry: Registered = { socket, snapshot, ready: false, queue: [], generation: 0 }
     this.bySocket.set(socket, entry)
-    let set = this.byUser.get(socket.userId)
-    if (!set) this.byUser.set(socket.userId, (set = new Set()))
+    const set = this.byUser.get(socket.userId) ?? new Set<Registered>()
+    this.byUser.set(socket.userId, set)
     set.add(entry)
     return this.sendSnapshot(entry)
   }

@@ -12,10 +12,10 @@ import { renderBalance } from '../views/account'
 import { html } from '../views/html'
 import type { Currency } from '../views/money'
 import { renderOrder } from '../views/orders'
-import { apiEvent, type LiveHub, type LiveSocket } from './live-hub'
-import type { ServiceClient } from './service-client'
 import type { Authenticator } from './auth/authenticator'
 import { isCrossOrigin } from './auth/origin'
+import { apiEvent, type LiveHub, type LiveSocket } from './live-hub'
+import type { ServiceClient } from './service-client'
 
 type RawSocket = { send(data: string): unknown; close(code?: number, reason?: string): void }
 
@@ -112,7 +112,7 @@ export function liveRoutes(deps: { hub: LiveHub; client: ServiceClient; log: Log
         if (!auth.sessionCookie(request)) return errorResponse('unauthorized')
       },
       async open(ws) {
-        let session
+        let session: Awaited<ReturnType<typeof auth.session>>
         try {
           session = await auth.session(ws.data.request)
         } catch {

@@ -6,6 +6,7 @@ import { DESCRIPTION_MAX_CHARACTERS } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
 import { isIdempotencyKey } from '../shared/http/idempotency'
 import { MAX_BALANCE } from '../shared/money'
+import { compareDigests } from '../shared/reconcile/digest'
 import {
   ENTRIES_PER_PAGE,
   type FormState,
@@ -15,10 +16,11 @@ import {
   renderMoreEntries,
   renderMoreEntriesFragment,
 } from '../views/account'
-import { IDEMPOTENCY_FIELD } from '../views/form-fields'
+import { IDEMPOTENCY_FIELD, ORDER_INTENT, TOP_UP_INTENT } from '../views/form-fields'
 import { html, htmlResponse } from '../views/html'
 import { errorPage, layout, type Shopper } from '../views/layout'
 import type { Currency } from '../views/money'
+import { type ReconciliationState, renderOperations } from '../views/operations'
 import {
   ORDERS_PER_PAGE,
   renderMoreOrders,
@@ -30,13 +32,10 @@ import {
   renderOrderList,
   renderOrdersPage,
 } from '../views/orders'
-import { compareDigests } from '../shared/reconcile/digest'
-import { type ReconciliationState, renderOperations } from '../views/operations'
-import type { Authenticator } from './auth/authenticator'
 import { renderSessionsCard } from '../views/sign-in'
+import type { Authenticator } from './auth/authenticator'
 import { formGuard } from './auth/pages'
 import { field, formBodies, goTo, isHtmx, keyAfter, outcomeMessage, outcomeOf, signInFirst } from './forms'
-import { ORDER_INTENT, TOP_UP_INTENT } from '../views/form-fields'
 import type { ServiceClient } from './service-client'
 
 /** The signed-in shopper of a page request: the user id for the services, the name and CSRF token for the page. */
@@ -89,9 +88,7 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
 
   /** A refusal of payments, in money rather than minor units. */
   const topUpRefusal = (error: ErrorBody) =>
-    error.error === 'balance_limit_exceeded'
-      ? `This top-up would take the balance past the maximum of ${currency.format(MAX_BALANCE)}.`
-      : error.message
+    error.error === 'balance_limit_exceeded' ? `This top-up would take the balance past the maximum of ${currency.format(MAX_BALANCE)}.` : error.message
 
   /** `cursor`: a later page (the "Show more" link without JavaScript). */
   async function ordersPage({ userId, shopper }: Viewer, form?: FormState, status = 200, cursor?: string): Promise<Response> {
@@ -166,145 +163,151 @@ export function pages(deps: { client: ServiceClient; auth: Authenticator; curren
     return { state: 'compared', comparison: compareDigests(orders.body, payments.body) }
   }
 
-  return new Elysia({ name: 'gateway.pages' })
-    .use(formBodies(deps.bodyTimeoutMs))
-    .use(formGuard(auth))
-    .resolve(async ({ request }) => ({ viewer: await viewerOf(auth, request) }))
-    .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))
-    .get('/orders', ({ request, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      return ordersPage(viewer, undefined, 200, new URL(request.url).searchParams.get('cursor') || undefined)
-    })
-    // "Show more" with htmx: the next rows, appended to the list (views/orders.ts renderMoreOrders).
-    .get('/orders/more', async ({ request, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const cursor = new URL(request.url).searchParams.get('cursor') || undefined
-      const list = await client.listOrders(viewer.userId, { limit: ORDERS_PER_PAGE, cursor })
-      if (list.ok) return htmlResponse(renderMoreOrdersFragment(list.body.items, list.body.nextCursor, currency))
-      if (list.error?.error === 'invalid_cursor') return htmlResponse(renderMoreOrders(null))
-      return htmlResponse(renderMoreOrders(cursor ?? null, 'Older orders could not be loaded just now.'))
-    })
-    .post('/orders', async ({ request, body, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const values = { amount: field(body, 'amount'), description: field(body, 'description').trim() }
-      const submittedKey = formKey(body)
-      const errors: Record<string, string> = {}
-      const amount = currency.parse(values.amount)
-      if (!amount.ok) errors.amount = amount.error
-      if ([...values.description].length > DESCRIPTION_MAX_CHARACTERS) errors.description = `Use at most ${DESCRIPTION_MAX_CHARACTERS} characters.`
-      if (values.description.includes('\u0000')) errors.description = 'The description contains a character that is not allowed.'
-      let form: FormState
-      let status = 422
-      let extra = html``
-      if (amount.ok && Object.keys(errors).length === 0) {
-        const created = await client.createOrder(viewer.userId, { amount: amount.minor, description: values.description || undefined }, submittedKey)
-        if (created.ok) {
-          return isHtmx(request) ? htmlResponse(renderOrderCreated(created.body, viewer.shopper.csrf, currency)) : goTo(request, '/orders')
-        }
-        const outcome = outcomeOf(created)
-        status = created.status
-        form = { values, message: outcomeMessage(ORDER_INTENT, created), idempotencyKey: keyAfter(outcome, submittedKey) }
-        // The earlier submission may have placed an order this page does not show yet: show the list as it is now.
-        if (outcome === 'reused' && isHtmx(request)) {
-          const list = await client.listOrders(viewer.userId, { limit: 50 })
-          if (list.ok) extra = renderOrderList(list.body.items, currency, { oob: true })
-        }
-      } else {
-        // Nothing was sent: the outcome of an earlier press, if any, is still open.
-        form = { values, errors, idempotencyKey: keyAfter('not_sent', submittedKey) }
-      }
-      return isHtmx(request)
-        ? htmlResponse(html`${renderOrderForm(viewer.shopper.csrf, currency, form)}${extra}`, { status })
-        : ordersPage(viewer, form, status)
-    })
-    .get('/orders/:id', async ({ request, params, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const { userId, shopper } = viewer
-      const [order, balance] = await Promise.all([client.getOrder(userId, params.id), client.balance(userId)])
-      if (!order.ok) {
-        const notFound = order.status === 404
-        return htmlResponse(
-          errorPage({
-            shopper,
-            currency,
-            title: notFound ? 'Order not found' : 'Orders unavailable',
-            message: notFound ? 'There is no such order among yours.' : readMessage(order, 'orders'),
-          }),
-          { status: notFound ? 404 : 502 },
-        )
-      }
-      const body = renderOrderDetail(order.body, currency)
-      return htmlResponse(layout({ title: 'Order', shopper, currency, balance, active: 'orders', body, liveQuery: `order=${order.body.id}` }))
-    })
-    .get('/orders/:id/row', async ({ request, params, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const order = await client.getOrder(viewer.userId, params.id)
-      // No such order: the row goes. Any other failure: 204, which htmx does not swap (it swaps error bodies),
-      // so the row stays as it is and asks again (renderOrder's refresh).
-      if (!order.ok) return order.status === 404 ? htmlResponse(html``) : new Response(null, { status: 204 })
-      return htmlResponse(renderOrder(order.body, currency))
-    })
-    .get('/operations', async ({ request, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const { userId, shopper } = viewer
-      const compare = new URL(request.url).searchParams.get('compare') === '1'
-      const [orders, payments, balance, reconciliation] = await Promise.all([
-        client.operations(userId, 'orders'),
-        client.operations(userId, 'payments'),
-        client.balance(userId),
-        compare ? reconcile(userId) : ({ state: 'not_asked' } as const),
-      ])
-      const body = renderOperations({ orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined }, currency, reconciliation)
-      return htmlResponse(layout({ title: 'Operations', shopper, currency, balance, active: 'operations', body }))
-    })
-    .get('/account', ({ request, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const query = new URL(request.url).searchParams
-      const toppedUp = query.get('topped-up') === '1'
-      const form = toppedUp ? { confirmation: 'Your top-up was added; it is the first line of the statement.' } : undefined
-      return accountPage(viewer, form, undefined, false, entryIdOf(query.get('before')))
-    })
-    // "Show more" of the statement with htmx: the next lines, appended (views/account.ts renderMoreEntries).
-    .get('/account/statement/more', async ({ request, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const before = entryIdOf(new URL(request.url).searchParams.get('before'))
-      if (before === undefined) return htmlResponse(renderMoreEntries(undefined))
-      const page = await statementPage(viewer.userId, before)
-      if (!page) return htmlResponse(renderMoreEntries(before, 'Older lines could not be loaded just now.'))
-      return htmlResponse(renderMoreEntriesFragment(page.lines, page.moreBefore, currency))
-    })
-    .post('/account', async ({ request, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const opened = await client.openAccount(viewer.userId)
-      if (!isHtmx(request)) return opened.ok ? goTo(request, '/account') : accountPage(viewer, undefined, opened.status)
-      const { panel, balance, status } = await accountPanel(viewer)
-      return htmlResponse(html`${panel}${renderBalance(balance, currency, { oob: true })}`, { status: opened.ok ? status : opened.status })
-    })
-    .post('/account/top-up', async ({ request, body, viewer }) => {
-      if (!viewer) return signInFirst(request)
-      const values = { amount: field(body, 'amount') }
-      const submittedKey = formKey(body)
-      const amount = currency.parse(values.amount)
-      let form: FormState | undefined
-      let status = 200
-      let unanswered = false
-      if (!amount.ok) {
-        // Nothing was sent: the key stays with the shopper's intent.
-        form = { values, errors: { amount: amount.error }, idempotencyKey: keyAfter('not_sent', submittedKey) }
-        status = 422
-      } else {
-        const done = await client.topUp(viewer.userId, amount.minor, submittedKey)
-        if (!done.ok) {
-          form = { values, message: outcomeMessage(TOP_UP_INTENT, done, topUpRefusal), idempotencyKey: keyAfter(outcomeOf(done), submittedKey) }
-          status = done.status
-          unanswered = done.unanswered !== undefined
+  return (
+    new Elysia({ name: 'gateway.pages' })
+      .use(formBodies(deps.bodyTimeoutMs))
+      .use(formGuard(auth))
+      .resolve(async ({ request }) => ({ viewer: await viewerOf(auth, request) }))
+      .get('/', ({ request, viewer }) => goTo(request, viewer ? '/orders' : '/sign-in'))
+      .get('/orders', ({ request, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        return ordersPage(viewer, undefined, 200, new URL(request.url).searchParams.get('cursor') || undefined)
+      })
+      // "Show more" with htmx: the next rows, appended to the list (views/orders.ts renderMoreOrders).
+      .get('/orders/more', async ({ request, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const cursor = new URL(request.url).searchParams.get('cursor') || undefined
+        const list = await client.listOrders(viewer.userId, { limit: ORDERS_PER_PAGE, cursor })
+        if (list.ok) return htmlResponse(renderMoreOrdersFragment(list.body.items, list.body.nextCursor, currency))
+        if (list.error?.error === 'invalid_cursor') return htmlResponse(renderMoreOrders(null))
+        return htmlResponse(renderMoreOrders(cursor ?? null, 'Older orders could not be loaded just now.'))
+      })
+      .post('/orders', async ({ request, body, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const values = { amount: field(body, 'amount'), description: field(body, 'description').trim() }
+        const submittedKey = formKey(body)
+        const errors: Record<string, string> = {}
+        const amount = currency.parse(values.amount)
+        if (!amount.ok) errors.amount = amount.error
+        if ([...values.description].length > DESCRIPTION_MAX_CHARACTERS) errors.description = `Use at most ${DESCRIPTION_MAX_CHARACTERS} characters.`
+        if (values.description.includes('\u0000')) errors.description = 'The description contains a character that is not allowed.'
+        let form: FormState
+        let status = 422
+        let extra = html``
+        if (amount.ok && Object.keys(errors).length === 0) {
+          const created = await client.createOrder(viewer.userId, { amount: amount.minor, description: values.description || undefined }, submittedKey)
+          if (created.ok) {
+            return isHtmx(request) ? htmlResponse(renderOrderCreated(created.body, viewer.shopper.csrf, currency)) : goTo(request, '/orders')
+          }
+          const outcome = outcomeOf(created)
+          status = created.status
+          form = { values, message: outcomeMessage(ORDER_INTENT, created), idempotencyKey: keyAfter(outcome, submittedKey) }
+          // The earlier submission may have placed an order this page does not show yet: show the list as it is now.
+          if (outcome === 'reused' && isHtmx(request)) {
+            const list = await client.listOrders(viewer.userId, { limit: 50 })
+            if (list.ok) extra = renderOrderList(list.body.items, currency, { oob: true })
+          }
         } else {
-          form = { confirmation: `Added ${currency.format(amount.minor)}. Your balance is now ${currency.format(done.body.balance)}.` }
+          // Nothing was sent: the outcome of an earlier press, if any, is still open.
+          form = { values, errors, idempotencyKey: keyAfter('not_sent', submittedKey) }
         }
-      }
-      // Without JavaScript: after the redirect, the page says a top-up was added (the amount is in the statement).
-      if (!isHtmx(request)) return status === 200 ? goTo(request, '/account?topped-up=1') : accountPage(viewer, form, status, unanswered)
-      const panel = await accountPanel(viewer, form, unanswered)
-      return htmlResponse(html`${panel.panel}${renderBalance(panel.balance, currency, { oob: true })}`, { status })
-    })
+        return isHtmx(request)
+          ? htmlResponse(html`${renderOrderForm(viewer.shopper.csrf, currency, form)}${extra}`, { status })
+          : ordersPage(viewer, form, status)
+      })
+      .get('/orders/:id', async ({ request, params, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const { userId, shopper } = viewer
+        const [order, balance] = await Promise.all([client.getOrder(userId, params.id), client.balance(userId)])
+        if (!order.ok) {
+          const notFound = order.status === 404
+          return htmlResponse(
+            errorPage({
+              shopper,
+              currency,
+              title: notFound ? 'Order not found' : 'Orders unavailable',
+              message: notFound ? 'There is no such order among yours.' : readMessage(order, 'orders'),
+            }),
+            { status: notFound ? 404 : 502 },
+          )
+        }
+        const body = renderOrderDetail(order.body, currency)
+        return htmlResponse(layout({ title: 'Order', shopper, currency, balance, active: 'orders', body, liveQuery: `order=${order.body.id}` }))
+      })
+      .get('/orders/:id/row', async ({ request, params, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const order = await client.getOrder(viewer.userId, params.id)
+        // No such order: the row goes. Any other failure: 204, which htmx does not swap (it swaps error bodies),
+        // so the row stays as it is and asks again (renderOrder's refresh).
+        if (!order.ok) return order.status === 404 ? htmlResponse(html``) : new Response(null, { status: 204 })
+        return htmlResponse(renderOrder(order.body, currency))
+      })
+      .get('/operations', async ({ request, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const { userId, shopper } = viewer
+        const compare = new URL(request.url).searchParams.get('compare') === '1'
+        const [orders, payments, balance, reconciliation] = await Promise.all([
+          client.operations(userId, 'orders'),
+          client.operations(userId, 'payments'),
+          client.balance(userId),
+          compare ? reconcile(userId) : ({ state: 'not_asked' } as const),
+        ])
+        const body = renderOperations(
+          { orders: orders.ok ? orders.body : undefined, payments: payments.ok ? payments.body : undefined },
+          currency,
+          reconciliation,
+        )
+        return htmlResponse(layout({ title: 'Operations', shopper, currency, balance, active: 'operations', body }))
+      })
+      .get('/account', ({ request, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const query = new URL(request.url).searchParams
+        const toppedUp = query.get('topped-up') === '1'
+        const form = toppedUp ? { confirmation: 'Your top-up was added; it is the first line of the statement.' } : undefined
+        return accountPage(viewer, form, undefined, false, entryIdOf(query.get('before')))
+      })
+      // "Show more" of the statement with htmx: the next lines, appended (views/account.ts renderMoreEntries).
+      .get('/account/statement/more', async ({ request, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const before = entryIdOf(new URL(request.url).searchParams.get('before'))
+        if (before === undefined) return htmlResponse(renderMoreEntries(undefined))
+        const page = await statementPage(viewer.userId, before)
+        if (!page) return htmlResponse(renderMoreEntries(before, 'Older lines could not be loaded just now.'))
+        return htmlResponse(renderMoreEntriesFragment(page.lines, page.moreBefore, currency))
+      })
+      .post('/account', async ({ request, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const opened = await client.openAccount(viewer.userId)
+        if (!isHtmx(request)) return opened.ok ? goTo(request, '/account') : accountPage(viewer, undefined, opened.status)
+        const { panel, balance, status } = await accountPanel(viewer)
+        return htmlResponse(html`${panel}${renderBalance(balance, currency, { oob: true })}`, { status: opened.ok ? status : opened.status })
+      })
+      .post('/account/top-up', async ({ request, body, viewer }) => {
+        if (!viewer) return signInFirst(request)
+        const values = { amount: field(body, 'amount') }
+        const submittedKey = formKey(body)
+        const amount = currency.parse(values.amount)
+        let form: FormState | undefined
+        let status = 200
+        let unanswered = false
+        if (!amount.ok) {
+          // Nothing was sent: the key stays with the shopper's intent.
+          form = { values, errors: { amount: amount.error }, idempotencyKey: keyAfter('not_sent', submittedKey) }
+          status = 422
+        } else {
+          const done = await client.topUp(viewer.userId, amount.minor, submittedKey)
+          if (!done.ok) {
+            form = { values, message: outcomeMessage(TOP_UP_INTENT, done, topUpRefusal), idempotencyKey: keyAfter(outcomeOf(done), submittedKey) }
+            status = done.status
+            unanswered = done.unanswered !== undefined
+          } else {
+            form = { confirmation: `Added ${currency.format(amount.minor)}. Your balance is now ${currency.format(done.body.balance)}.` }
+          }
+        }
+        // Without JavaScript: after the redirect, the page says a top-up was added (the amount is in the statement).
+        if (!isHtmx(request)) return status === 200 ? goTo(request, '/account?topped-up=1') : accountPage(viewer, form, status, unanswered)
+        const panel = await accountPanel(viewer, form, unanswered)
+        return htmlResponse(html`${panel.panel}${renderBalance(panel.balance, currency, { oob: true })}`, { status })
+      })
+  )
 }

@@ -4,9 +4,9 @@
 // gateway authenticated is stated with the gateway's proof (shared/identity.ts).
 import { errorResponse } from '../shared/errors'
 import { readBodyWithin } from '../shared/http/json-body'
-import { type Audience, bodyDigest, IDENTITY_HEADER, identityHeaders, type IdentitySettings, USER_ID_HEADER } from '../shared/identity'
-import type { Logger } from '../shared/logger'
 import { spanOf } from '../shared/http/request-spans'
+import { type Audience, bodyDigest, IDENTITY_HEADER, type IdentitySettings, identityHeaders, USER_ID_HEADER } from '../shared/identity'
+import type { Logger } from '../shared/logger'
 import { traceparentOf } from '../shared/tracing'
 
 // Hop-by-hop headers belong to one connection and are not forwarded.

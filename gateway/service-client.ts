@@ -4,10 +4,10 @@
 // the gateway holds no business logic.
 import type { AccountView } from '../shared/api-types'
 import type { ErrorBody } from '../shared/errors'
+import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
+import { bodyDigest, type IdentitySettings, identityHeaders } from '../shared/identity'
 import type { OperationsReport } from '../shared/operations'
 import type { Digest } from '../shared/reconcile/digest'
-import { IDEMPOTENCY_HEADER } from '../shared/http/idempotency'
-import { bodyDigest, identityHeaders, type IdentitySettings } from '../shared/identity'
 import type { LedgerEntry } from '../views/account'
 import type { Order } from '../views/orders'
 import type { Upstream } from './proxy'

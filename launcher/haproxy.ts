@@ -48,7 +48,15 @@ export function haproxyBinary(): string | undefined {
 /** A complete HTTP response for HAProxy's errorfile: a catalogue error as JSON, like every other error of Gozon. */
 function errorFile(status: number, reason: string, code: ErrorCode, message?: string): string {
   const body = JSON.stringify(message ? { ...new AppError(code).toBody(), message } : new AppError(code).toBody())
-  return [`HTTP/1.1 ${status} ${reason}`, 'content-type: application/json', 'cache-control: no-store', 'connection: close', `content-length: ${Buffer.byteLength(body)}`, '', body].join('\r\n')
+  return [
+    `HTTP/1.1 ${status} ${reason}`,
+    'content-type: application/json',
+    'cache-control: no-store',
+    'connection: close',
+    `content-length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n')
 }
 
 /**
@@ -116,7 +124,12 @@ function runtimeCommand(socket: string, command: string): Promise<string> {
   })
 }
 
-export async function startHaproxy(options: { dir: string; host?: string; frontends: Frontend[]; /** Its own process group (see PostgresOptions.detached). */ detached?: boolean }): Promise<RunningHaproxy> {
+export async function startHaproxy(options: {
+  dir: string
+  host?: string
+  frontends: Frontend[] /** Its own process group (see PostgresOptions.detached). */
+  detached?: boolean
+}): Promise<RunningHaproxy> {
   const binary = haproxyBinary()
   if (!binary) throw new Error(HAPROXY_INSTALL_HINT)
   mkdirSync(options.dir, { recursive: true })

@@ -1,7 +1,7 @@
 // A private nats-server with JetStream for `bun start` and for the tests,
 // listening on loopback only, with `sync_interval: always` (fsync before every
 // acknowledgement): 2.10 or later is required unless explicitly waived.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node'
 import { waitForPort } from './free-port'
 
 export const NATS_INSTALL_HINT =
-  'nats-server was not found. Run `bash launcher/install-nats.sh` (Debian: fetches Debian 13\'s nats-server 2.10 into .tools/), install nats-server 2.10 or later, or point NATS_URL at a running server with JetStream.'
+  "nats-server was not found. Run `bash launcher/install-nats.sh` (Debian: fetches Debian 13's nats-server 2.10 into .tools/), install nats-server 2.10 or later, or point NATS_URL at a running server with JetStream."
 
 /** Where launcher/install-nats.sh unpacks Debian 13's nats-server. */
 const LOCAL_NATS_SERVER = join(import.meta.dir, '..', '.tools', 'nats-server', 'usr', 'sbin', 'nats-server')
@@ -130,7 +130,9 @@ export async function startNats(options: {
   child.stdout?.on('data', log)
   child.stderr?.on('data', log)
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`nats-server on port ${options.port} exited during start (code ${code}): ${recent.join(' | ') || 'no output'}`))),
+    child.once('exit', (code) =>
+      reject(new Error(`nats-server on port ${options.port} exited during start (code ${code}): ${recent.join(' | ') || 'no output'}`)),
+    ),
   )
   await Promise.race([waitForPort(options.port, 10_000), exited])
   exited.catch(() => {})

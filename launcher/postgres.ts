@@ -7,7 +7,7 @@
 // PostgreSQL refuses to run as root; as root we run it as the `postgres`
 // system user, creating that user if the machine lacks it; the folders above
 // the data directory must then be readable by that user.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -70,14 +70,7 @@ function initialise(initdb: string, options: PostgresOptions, ids: { uid?: numbe
   try {
     const result = spawnSync(
       initdb,
-      [
-        `--pgdata=${options.dataDir}`,
-        '--auth=scram-sha-256',
-        `--username=${options.user}`,
-        `--pwfile=${passwordFile}`,
-        '--encoding=UTF8',
-        '--no-locale',
-      ],
+      [`--pgdata=${options.dataDir}`, '--auth=scram-sha-256', `--username=${options.user}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale'],
       { ...ids, encoding: 'utf8' },
     )
     if (result.status !== 0) throw new Error(`initdb failed: ${result.stderr || result.error}`)
@@ -124,8 +117,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   return {
     port: options.port,
     process: child,
-    url: (database) =>
-      `postgres://${encodeURIComponent(options.user)}:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/${database}`,
+    url: (database) => `postgres://${encodeURIComponent(options.user)}:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/${database}`,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve()

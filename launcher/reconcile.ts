@@ -83,14 +83,13 @@ if (import.meta.main) {
   const payments = open(urls.payments)
   let code: number
   try {
-    const { summary } = await reconcile(
-      { orders, payments },
-      { stuckAfterMs, pageSize, keep: 0, onDiscrepancy: (d) => console.log(formatDiscrepancy(d)) },
-    )
+    const { summary } = await reconcile({ orders, payments }, { stuckAfterMs, pageSize, keep: 0, onDiscrepancy: (d) => console.log(formatDiscrepancy(d)) })
     console.log(formatSummary(summary))
     code = summary.discrepancies > 0 ? 1 : 0
   } catch (error) {
-    console.error(`reconcile: could not read the databases (orders ${shown(urls.orders)}, payments ${shown(urls.payments)}): ${error instanceof Error ? error.message : String(error)}`)
+    console.error(
+      `reconcile: could not read the databases (orders ${shown(urls.orders)}, payments ${shown(urls.payments)}): ${error instanceof Error ? error.message : String(error)}`,
+    )
     code = 2
   }
   await Promise.all([orders.end({ timeout: 5 }), payments.end({ timeout: 5 })]).catch(() => {})

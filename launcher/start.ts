@@ -26,11 +26,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
+import { provisionDatabase } from '../shared/db/provision'
 import { createLogger } from '../shared/logger'
 import { type RunningHaproxy, startHaproxy } from './haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from './nats'
-import { startPostgres, type RunningPostgres } from './postgres'
-import { provisionDatabase } from '../shared/db/provision'
+import { type RunningPostgres, startPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
 const cli = (() => {
@@ -71,7 +71,8 @@ const config = loadConfigOrExit(() => {
     scale: env.int('GOZON_SCALE', 1, { min: 1, max: 16 }),
     instancePortBase: env.port('GOZON_INSTANCE_PORT_BASE', 3100),
   }
-  if (value.instancePortBase + 40 + value.scale > 65_535) env.problem('GOZON_INSTANCE_PORT_BASE leaves no room for the instances\' ports (it needs base + 40 + N ≤ 65535)')
+  if (value.instancePortBase + 40 + value.scale > 65_535)
+    env.problem("GOZON_INSTANCE_PORT_BASE leaves no room for the instances' ports (it needs base + 40 + N ≤ 65535)")
   env.done()
   return value
 })
@@ -167,9 +168,7 @@ function instances(kind: 'gateway' | 'orders' | 'payments'): { name: string; por
 function startChild(name: string, kind: string, entry: string, env: Record<string, string>): ChildProcess | undefined {
   if (shuttingDown) return undefined // Ctrl-C during start-up: start nothing more
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
-  const profile = config.cpuProfileDir
-    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
-    : []
+  const profile = config.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []
   const child = spawn(process.execPath, [...profile, join(root, entry)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -275,7 +274,12 @@ try {
   const ordersUrl = `http://127.0.0.1:${config.ordersPort}`
   const paymentsUrl = `http://127.0.0.1:${config.paymentsPort}`
   const secrets = loadSecrets()
-  const common = { NATS_URL: natsUrl!, IDENTITY_PROOF_KEY: secrets.identityProofKey, METRICS_TOKEN: secrets.metricsToken, ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}) }
+  const common = {
+    NATS_URL: natsUrl!,
+    IDENTITY_PROOF_KEY: secrets.identityProofKey,
+    METRICS_TOKEN: secrets.metricsToken,
+    ...(streamReplicas > 1 ? { NATS_STREAM_REPLICAS: String(streamReplicas) } : {}),
+  }
   const ordersDatabase = await databaseFor('orders', config.ordersDatabaseUrl, serverUrl, secrets.ordersDatabasePassword)
   const paymentsDatabase = await databaseFor('payments', config.paymentsDatabaseUrl, serverUrl, secrets.paymentsDatabasePassword)
   const gatewayDatabase = await databaseFor('gateway', config.gatewayDatabaseUrl, serverUrl, secrets.gatewayDatabasePassword)
@@ -330,10 +334,19 @@ try {
     writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, ports, postgres: postgres?.process.pid, nats: natsPids, haproxy: haproxy?.process.pid }))
   }
   if (scaled) {
-    const list = (['gateway', 'orders', 'payments'] as const).map((k) => `${k} ${instances(k).map((i) => i.port).join(', ')}`).join('; ')
+    const list = (['gateway', 'orders', 'payments'] as const)
+      .map(
+        (k) =>
+          `${k} ${instances(k)
+            .map((i) => i.port)
+            .join(', ')}`,
+      )
+      .join('; ')
     console.log(`\n${config.scale} instances of each service behind HAProxy (${list}); NATS: ${natsUrl}`)
   }
-  console.log(`\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger, ${gatewayUrl}/api/auth/swagger; Ctrl-C stops)\n`)
+  console.log(
+    `\nGozon is up: ${gatewayUrl}  (API docs: ${gatewayUrl}/api/orders/swagger, ${gatewayUrl}/api/payments/swagger, ${gatewayUrl}/api/auth/swagger; Ctrl-C stops)\n`,
+  )
 } catch (error) {
   // One plain line a person can act on (for example: how to install nats-server).
   console.error(`gozon: could not start: ${error instanceof Error ? error.message : String(error)}`)

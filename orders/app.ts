@@ -2,10 +2,10 @@
 // and its place in the shared service wiring (ordersService).
 import { join } from 'node:path'
 import type { BackendSpec, ServiceDeps } from '../shared/backend-service'
-import { natsIsUp } from '../shared/messaging/health'
 import { databaseIsUp } from '../shared/db/client'
-import { CONSUMERS } from '../shared/messaging/contracts'
 import { createServiceApp } from '../shared/http/service-app'
+import { CONSUMERS } from '../shared/messaging/contracts'
+import { natsIsUp } from '../shared/messaging/health'
 import { operationsRoute } from '../shared/operations'
 import { ordersDigest } from '../shared/reconcile/digest'
 import { ordersController } from './controller'

@@ -4,5 +4,4 @@ import { loadServiceConfig, type ServiceConfig } from '../shared/service-config'
 
 export type OrdersConfig = ServiceConfig
 
-export const loadOrdersConfig = (env: Record<string, string | undefined> = process.env): OrdersConfig =>
-  loadServiceConfig('orders', env)
+export const loadOrdersConfig = (env: Record<string, string | undefined> = process.env): OrdersConfig => loadServiceConfig('orders', env)

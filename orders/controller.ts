@@ -1,21 +1,24 @@
 // HTTP routes of the orders API, mounted at /api/orders.
+
+import type { SQL } from 'drizzle-orm'
 import { Elysia } from 'elysia'
-import { identity } from '../shared/identity'
 import type { ServiceDeps } from '../shared/backend-service'
+import { AppError } from '../shared/errors'
+import { operationDocs } from '../shared/http/api-docs'
+import { idempotent, readIdempotencyKey } from '../shared/http/idempotency'
+import { identity } from '../shared/http/identity-plugin'
+import { claimProofNonce, claimProofNonceWithin } from '../shared/http/proof-nonces'
+import { RateLimiter } from '../shared/http/rate-limit'
+import { spanOf } from '../shared/http/request-spans'
 import { requestId } from '../shared/http/service-app'
+import { traceparentOf } from '../shared/tracing'
 import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
 import type { schema } from './schema'
 import { type CreatedOrder, createOrder, getOrder, listOrders } from './service'
-import { claimProofNonce, claimProofNonceWithin } from '../shared/http/proof-nonces'
-import type { SQL } from 'drizzle-orm'
-import { AppError } from '../shared/errors'
-import { idempotent, readIdempotencyKey } from '../shared/http/idempotency'
-import { RateLimiter } from '../shared/http/rate-limit'
-import { operationDocs } from '../shared/http/api-docs'
-import { spanOf } from '../shared/http/request-spans'
-import { traceparentOf } from '../shared/tracing'
 
-export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'proofReplays' | 'config'>) {
+export function ordersController(
+  deps: Pick<ServiceDeps<typeof schema>, 'db' | 'log' | 'outboxWritten' | 'rateLimit' | 'identity' | 'proofReplays' | 'config'>,
+) {
   const limiter = new RateLimiter(deps.db.$client, 'orders.create', deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
     .use(requestId)
@@ -57,7 +60,7 @@ export function ordersController(deps: Pick<ServiceDeps<typeof schema>, 'db' | '
         detail: {
           summary: 'Create an order; payment starts asynchronously',
           description:
-            'The order is created `NEW`; it becomes `FINISHED` or `CANCELLED` once its payment is decided (poll GET /api/orders/{id}, or listen on the gateway\'s WebSocket /api/orders/live). Send an Idempotency-Key header (1-255 printable ASCII) to make retries safe: the same key and body replay the first response.',
+            "The order is created `NEW`; it becomes `FINISHED` or `CANCELLED` once its payment is decided (poll GET /api/orders/{id}, or listen on the gateway's WebSocket /api/orders/live). Send an Idempotency-Key header (1-255 printable ASCII) to make retries safe: the same key and body replay the first response.",
           ...operationDocs({ jsonBody: true, idempotencyKey: true, rateLimited: true }),
         },
       },

@@ -1,9 +1,9 @@
 // Request and response shapes of the orders API (TypeBox; also the OpenAPI doc).
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
-import { Amount } from '../shared/money'
-import { PROBLEM_KEYWORD } from '../shared/http/validation-messages'
 import { DESCRIPTION_MAX_CHARACTERS, type OrderView as OrderJson } from '../shared/api-types'
+import { PROBLEM_KEYWORD } from '../shared/http/validation-messages'
+import { Amount } from '../shared/money'
 import type { OrderRow } from './schema'
 
 // At most 200 characters of well-formed text: each character (code point) is

@@ -54,7 +54,10 @@ function spansByOrder(items: BatchItem<ResultSubject>[]): Map<string, Span | und
 /** Messages already handled (redelivered after a crash past commit): their orders' status is announced again. */
 export function reannounceDuplicates(nc: NatsConnection): MessageHandler<ResultSubject> {
   return async (tx, items) => {
-    const again = await finalStatuses(tx, items.map(({ message }) => message.payload.orderId))
+    const again = await finalStatuses(
+      tx,
+      items.map(({ message }) => message.payload.orderId),
+    )
     const spans = spansByOrder(items)
     return () => announce(nc, again, spans)
   }

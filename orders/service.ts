@@ -2,8 +2,8 @@
 import { and, desc, eq, lt, or, type SQL, sql } from 'drizzle-orm'
 import { arrayParam, type Database, type Executor } from '../shared/db/client'
 import { AppError } from '../shared/errors'
-import { messageIds, SUBJECTS, UUID_PATTERN, type OrderStatusChanged } from '../shared/messaging/contracts'
 import type { EmbeddedTake } from '../shared/http/rate-limit'
+import { messageIds, type OrderStatusChanged, SUBJECTS, UUID_PATTERN } from '../shared/messaging/contracts'
 import { insertOutboxRow, type OutgoingMessage } from '../shared/messaging/outbox'
 import { type OrderView, toOrderView } from './model'
 import { type OrderRow, orders, type schema } from './schema'
@@ -116,9 +116,7 @@ export async function listOrders(
       and(
         eq(orders.userId, userId),
         page.status ? eq(orders.status, page.status) : undefined,
-        after
-          ? or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id)))
-          : undefined,
+        after ? or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id))) : undefined,
       ),
     )
     .orderBy(desc(orders.createdAt), desc(orders.id))

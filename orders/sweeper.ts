@@ -20,9 +20,10 @@
 // recorded result again (once, while that answer is unpublished: charge_order);
 // a final status stays final either way.
 import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm'
-import { isAnyOf } from '../shared/db/client'
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { backoffSeconds } from '../shared/backoff'
 import type { Database } from '../shared/db/client'
+import { isAnyOf } from '../shared/db/client'
 import { outbox } from '../shared/db/messaging-tables'
 import type { Logger } from '../shared/logger'
 import { messageIds, SUBJECTS } from '../shared/messaging/contracts'
@@ -106,18 +107,30 @@ export class StuckOrderSweeper {
         await tx
           .update(orders)
           .set({ nextAskAt: null, paymentGaveUpAt: sql`now()` })
-          .where(isAnyOf(orders.id, done.map((o) => o.id), 'uuid'))
+          .where(
+            isAnyOf(
+              orders.id,
+              done.map((o) => o.id),
+              'uuid',
+            ),
+          )
       }
       if (again.length === 0) return { messages: [], gaveUp: done }
-      // Per order: wait min(maxDelay, base * 2^(ask-1)) after this ask, times a random 50-100 %.
+      // Per order, shared/backoff.ts's rule: min(maxDelay, base * 2^(ask-1)) after this ask, times a random 50-100 %.
       await tx
         .update(orders)
         .set({
           paymentAsks: sql`${orders.paymentAsks} + 1`,
           paymentRequestedAt: sql`now()`,
-          nextAskAt: sql`now() + make_interval(secs => least(${maxDelayMs / 1000}::float8, ${stuckAfterMs / 1000}::float8 * 2 ^ ${orders.paymentAsks}) * (0.5 + random() / 2))`,
+          nextAskAt: sql`now() + make_interval(secs => ${backoffSeconds(sql`${orders.paymentAsks} + 1`, { baseMs: stuckAfterMs, maxMs: maxDelayMs })})`,
         })
-        .where(isAnyOf(orders.id, again.map((o) => o.id), 'uuid'))
+        .where(
+          isAnyOf(
+            orders.id,
+            again.map((o) => o.id),
+            'uuid',
+          ),
+        )
       const messages: OutgoingMessage<typeof SUBJECTS.paymentRequested>[] = again.map((o) => ({
         id: messageIds.paymentRequestAgain(o.id, o.asks + 1),
         subject: SUBJECTS.paymentRequested,
@@ -129,7 +142,10 @@ export class StuckOrderSweeper {
     for (const o of gaveUp) this.deps.log.warn({ orderId: o.id, asks: o.asks }, 'payment asked for the maximum number of times without an answer: no more asks')
     if (gaveUp.length > 0) {
       // One line for a person to act on, however many orders gave up in this round.
-      this.deps.log.error({ orders: gaveUp.length, orderIds: gaveUp.slice(0, 10).map((o) => o.id) }, 'orders asked for the maximum number of times without an answer; they are reported on the Operations page')
+      this.deps.log.error(
+        { orders: gaveUp.length, orderIds: gaveUp.slice(0, 10).map((o) => o.id) },
+        'orders asked for the maximum number of times without an answer; they are reported on the Operations page',
+      )
     }
     if (messages.length > 0) {
       this.resent += messages.length

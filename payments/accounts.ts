@@ -46,11 +46,7 @@ export async function topUp(db: Executor, userId: string, amount: number): Promi
 }
 
 /** The statement, newest first. */
-export async function listTransactions(
-  db: PaymentsDb,
-  userId: string,
-  page: { limit: number; before?: number },
-): Promise<LedgerEntryView[]> {
+export async function listTransactions(db: PaymentsDb, userId: string, page: { limit: number; before?: number }): Promise<LedgerEntryView[]> {
   await getAccount(db, userId)
   const rows = await db
     .select()

@@ -19,19 +19,10 @@
 // instead of on every message. This module shapes its inputs by the contract.
 import { sql } from 'drizzle-orm'
 import { arrayParam, type Executor } from '../shared/db/client'
-import {
-  type FailureReason,
-  messageIds,
-  type MessageOf,
-  type PaymentRequested,
-  SUBJECTS,
-} from '../shared/messaging/contracts'
+import { type FailureReason, type MessageOf, messageIds, type PaymentRequested, SUBJECTS } from '../shared/messaging/contracts'
 import type { OutgoingMessage } from '../shared/messaging/outbox'
 
-export type ChargeResult =
-  | { outcome: 'already_decided' }
-  | { outcome: 'succeeded'; balanceAfter: number }
-  | { outcome: 'failed'; reason: FailureReason }
+export type ChargeResult = { outcome: 'already_decided' } | { outcome: 'succeeded'; balanceAfter: number } | { outcome: 'failed'; reason: FailureReason }
 
 type Decision = 'already_decided' | 'succeeded' | FailureReason
 
@@ -65,7 +56,13 @@ async function keepTraceContexts(tx: Executor, rows: { id: string; traceContext?
   if (traced.length === 0) return
   await tx.execute(sql`
     update outbox set trace_context = t.trace_context
-    from unnest(${arrayParam(traced.map((r) => r.id), 'text')}, ${arrayParam(traced.map((r) => r.traceContext), 'text')}) as t(id, trace_context)
+    from unnest(${arrayParam(
+      traced.map((r) => r.id),
+      'text',
+    )}, ${arrayParam(
+      traced.map((r) => r.traceContext),
+      'text',
+    )}) as t(id, trace_context)
     where outbox.id = t.id and outbox.published_at is null`)
 }
 
@@ -84,7 +81,10 @@ export async function chargeOrders(
   const rows = await tx.execute<{ order_id: string; decision: Decision; balance_after: string | null }>(
     sql`select order_id, decision, balance_after::text from charge_orders(${JSON.stringify(input)}::jsonb)`,
   )
-  await keepTraceContexts(tx, requests.map((r, i) => ({ id: input[i]!.resultMessageId, traceContext: r.traceContext })))
+  await keepTraceContexts(
+    tx,
+    requests.map((r, i) => ({ id: input[i]!.resultMessageId, traceContext: r.traceContext })),
+  )
   return rows.map(({ decision, balance_after }, i) => {
     const args = input[i]!
     const base = { id: args.resultMessageId, requestId: args.requestId, traceContext: requests[i]!.traceContext }

@@ -4,5 +4,4 @@ import { loadServiceConfig, type ServiceConfig } from '../shared/service-config'
 
 export type PaymentsConfig = ServiceConfig
 
-export const loadPaymentsConfig = (env: Record<string, string | undefined> = process.env): PaymentsConfig =>
-  loadServiceConfig('payments', env)
+export const loadPaymentsConfig = (env: Record<string, string | undefined> = process.env): PaymentsConfig => loadServiceConfig('payments', env)

@@ -1,16 +1,17 @@
 // HTTP routes of the payments API, mounted at /api/payments.
+
+import type { Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import { Elysia } from 'elysia'
-import { identity } from '../shared/identity'
+import type { ServiceDeps } from '../shared/backend-service'
+import { operationDocs } from '../shared/http/api-docs'
+import { idempotent } from '../shared/http/idempotency'
+import { identity } from '../shared/http/identity-plugin'
+import { claimProofNonceWithin } from '../shared/http/proof-nonces'
+import { RateLimiter } from '../shared/http/rate-limit'
 import { getAccount, listTransactions, openAccount, topUp } from './accounts'
 import { AccountView, BalanceView, LedgerEntryView, TopUpBody, TransactionsQuery } from './model'
 import type { schema } from './schema'
-import { Type } from '@sinclair/typebox'
-import type { Static } from '@sinclair/typebox'
-import { idempotent } from '../shared/http/idempotency'
-import { RateLimiter } from '../shared/http/rate-limit'
-import { claimProofNonceWithin } from '../shared/http/proof-nonces'
-import { operationDocs } from '../shared/http/api-docs'
-import type { ServiceDeps } from '../shared/backend-service'
 
 export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity' | 'proofReplays'>) {
   const limiter = new RateLimiter(deps.db.$client, 'payments.top-up', deps.rateLimit)
@@ -53,13 +54,9 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
         },
       },
     )
-    .get(
-      '/transactions',
-      ({ userId, query }) => listTransactions(deps.db, userId, { limit: query.limit ?? 100, before: query.before }),
-      {
-        query: TransactionsQuery,
-        response: { 200: Type.Array(LedgerEntryView) },
-        detail: { summary: 'The statement (ledger), newest first', ...operationDocs({ errors: ['account_not_found', 'validation_failed'] }) },
-      },
-    )
+    .get('/transactions', ({ userId, query }) => listTransactions(deps.db, userId, { limit: query.limit ?? 100, before: query.before }), {
+      query: TransactionsQuery,
+      response: { 200: Type.Array(LedgerEntryView) },
+      detail: { summary: 'The statement (ledger), newest first', ...operationDocs({ errors: ['account_not_found', 'validation_failed'] }) },
+    })
 }

@@ -1,14 +1,13 @@
 // Consumes PaymentRequested: charges the batch's orders in its transaction.
+
+import type { ServiceDeps } from '../shared/backend-service'
 import type { SUBJECTS } from '../shared/messaging/contracts'
 import type { MessageHandler } from '../shared/messaging/inbox-consumer'
-import type { ServiceDeps } from '../shared/backend-service'
 import { traceparentOf } from '../shared/tracing'
 import { chargeOrders } from './charges'
 import type { schema } from './schema'
 
-export function handlePaymentRequests(
-  outboxWritten: ServiceDeps<typeof schema>['outboxWritten'],
-): MessageHandler<typeof SUBJECTS.paymentRequested> {
+export function handlePaymentRequests(outboxWritten: ServiceDeps<typeof schema>['outboxWritten']): MessageHandler<typeof SUBJECTS.paymentRequested> {
   return async (tx, items) => {
     const results = await chargeOrders(
       tx,

@@ -2,9 +2,9 @@
 import { sql } from 'drizzle-orm'
 import { bigint, check, foreignKey, index, pgTable, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { idempotencyKeys } from '../shared/db/idempotency-table'
+import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
 import { proofNonces } from '../shared/db/proof-nonce-table'
 import { rateLimitBuckets } from '../shared/db/rate-limit-table'
-import { deadLetters, inbox, outbox } from '../shared/db/messaging-tables'
 
 /** One account per user. The balance can never go below zero nor above 10^15. */
 export const accounts = pgTable(

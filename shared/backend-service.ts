@@ -2,24 +2,25 @@
 // PostgreSQL and NATS, declare streams and the durable consumer, then run the
 // HTTP app, the outbox relay and the inbox consumer. main.ts and the tests
 // both start a service through here, so the tests exercise the real wiring.
+
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { AnyElysia } from 'elysia'
+import type { Registry } from 'prom-client'
+import { connectDatabase, type Database } from './db/client'
+import { migrateDatabase } from './db/migrate'
 import { forgetOldIdempotencyKeys } from './http/idempotency'
 import { forgetExpiredProofNonces } from './http/proof-nonces'
 import type { RateLimit } from './http/rate-limit'
 import { type IdentitySettings, ProofReplayCache, warnIfInsecure } from './identity'
 import { stopServer } from './lifecycle'
-import { createRegistry, messagingMetrics } from './metrics'
-import type { Registry } from 'prom-client'
-import { connectDatabase, type Database } from './db/client'
-import { migrateDatabase } from './db/migrate'
 import type { Logger } from './logger'
 import type { Envelope, StreamOwner, Subject } from './messaging/contracts'
-import type { OutgoingMessage } from './messaging/outbox'
 import { InboxConsumer, type MessageHandler } from './messaging/inbox-consumer'
-import { jetstreamManager } from '@nats-io/jetstream'
 import { connectNats, ensureConsumer, ensureOwnStreams } from './messaging/nats'
+import type { OutgoingMessage } from './messaging/outbox'
 import { OutboxRelay } from './messaging/outbox-relay'
+import { createRegistry, messagingMetrics } from './metrics'
 import type { ServiceConfig } from './service-config'
 
 export type ServiceDeps<TSchema extends Record<string, unknown>> = {

@@ -78,7 +78,10 @@ export class EnvReader {
   addresses(name: string): string[] {
     const raw = this.optionalString(name)
     if (raw === undefined) return []
-    const list = raw.split(',').map((a) => a.trim()).filter((a) => a !== '')
+    const list = raw
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '')
     for (const a of list) if (isIP(a) === 0) this.problems.push(`${name} must list IP addresses separated by commas, got "${a}"`)
     return list
   }

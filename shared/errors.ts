@@ -31,11 +31,13 @@ export const ERRORS = {
   internal_error: { status: 500, message: 'Something went wrong on our side' },
   upstream_unavailable: {
     status: 502,
-    message: 'A backing service could not be reached or dropped the connection. A read can simply be retried; a POST may still take effect: retry it with the same Idempotency-Key to learn its outcome',
+    message:
+      'A backing service could not be reached or dropped the connection. A read can simply be retried; a POST may still take effect: retry it with the same Idempotency-Key to learn its outcome',
   },
   upstream_timeout: {
     status: 504,
-    message: 'A backing service did not answer in time. A read can simply be retried; a POST may still take effect: retry it with the same Idempotency-Key to learn its outcome',
+    message:
+      'A backing service did not answer in time. A read can simply be retried; a POST may still take effect: retry it with the same Idempotency-Key to learn its outcome',
   },
   service_unavailable: { status: 503, message: 'A dependency of this service is unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>
@@ -56,9 +58,7 @@ export class AppError extends Error {
   }
 
   toBody(): ErrorBody {
-    return this.details === undefined
-      ? { error: this.code, message: this.message }
-      : { error: this.code, message: this.message, details: this.details }
+    return this.details === undefined ? { error: this.code, message: this.message } : { error: this.code, message: this.message, details: this.details }
   }
 }
 

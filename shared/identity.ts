@@ -25,9 +25,7 @@
 // and the services believe a bare `X-User-Id` header. It is off by default and
 // every process that has it on says so loudly at start.
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { Elysia } from 'elysia'
 import type { EnvReader } from './config'
-import { AppError } from './errors'
 import type { Logger } from './logger'
 
 export const IDENTITY_HEADER = 'gozon-identity'
@@ -203,18 +201,4 @@ async function receivedBodyDigest(request: Request): Promise<string> {
 /** Remembers the digest of the request's body, as the service's JSON parser read it. */
 export function rememberBodyDigest(request: Request, body: string): void {
   digests.set(request, bodyDigest(body))
-}
-
-/**
- * Derives `userId` for every route of the controller that uses it, or answers
- * 401, before the body and query are validated: a caller without a valid
- * proof learns nothing about the schema.
- */
-export function identity(settings: IdentitySettings, audience: Audience, replays: ProofReplayCache) {
-  return new Elysia({ name: 'gozon.identity', seed: audience }).derive({ as: 'scoped' }, async ({ request }) => {
-    const caller = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
-    if (caller === undefined) throw new AppError('unauthorized')
-    // The proof goes along for the writes that move money: they claim its nonce for every instance (shared/http/proof-nonces.ts).
-    return { userId: caller.userId, proof: caller.proof }
-  })
 }

@@ -41,6 +41,10 @@ export async function runMain(log: Logger, main: () => Promise<void>): Promise<v
 
 /** Stops an HTTP server: in-flight requests get `graceMs`, then remaining connections are closed. */
 export async function stopServer(app: { stop(closeActiveConnections?: boolean): Promise<unknown> }, graceMs = 5000): Promise<void> {
-  const drained = await within(app.stop().then(() => true), graceMs, false)
+  const drained = await within(
+    app.stop().then(() => true),
+    graceMs,
+    false,
+  )
   if (!drained) await app.stop(true)
 }

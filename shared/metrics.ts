@@ -3,15 +3,15 @@
 // at scrape time; database figures (outbox backlog, dead letters) are queried
 // at scrape time too, so nothing is counted twice or kept in two places.
 import { timingSafeEqual } from 'node:crypto'
-import { errorResponse } from './errors'
-import { bearerToken } from './http/bearer'
 import { Elysia } from 'elysia'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
+import { errorResponse } from './errors'
+import { bearerToken } from './http/bearer'
+import type { Subject } from './messaging/contracts'
 import type { InboxConsumer } from './messaging/inbox-consumer'
 import type { OutboxRelay } from './messaging/outbox-relay'
-import type { Subject } from './messaging/contracts'
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
@@ -62,15 +62,9 @@ export function httpMetrics(registry: Registry, guard: ScrapeGuard) {
       const status = typeof set.status === 'number' ? set.status : 200
       duration.observe({ method: request.method, route: route || 'unmatched', status }, (performance.now() - start) / 1000)
     })
-    .get(
-      '/metrics',
-      async ({ request }) =>
-        guard(request) ??
-        new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }),
-      {
-        detail: { hide: true },
-      },
-    )
+    .get('/metrics', async ({ request }) => guard(request) ?? new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }), {
+      detail: { hide: true },
+    })
 }
 
 /** The messaging figures of a back-end service: its outbox, relay, consumer and dead letters. */

@@ -10,7 +10,8 @@ import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
 import { operationDocs } from './http/api-docs'
-import { type Audience, identity, type IdentitySettings, type ProofReplayCache } from './identity'
+import { identity } from './http/identity-plugin'
+import type { Audience, IdentitySettings, ProofReplayCache } from './identity'
 import { type Digest, DigestView } from './reconcile/digest'
 
 const Count = Type.Integer({ minimum: 0 })
@@ -33,7 +34,9 @@ export const OperationsReportView = Type.Object({
     Type.Object(
       {
         count: Count,
-        latest: Type.Array(Type.Object({ orderId: Type.String(), asks: Count, createdAt: Type.String({ format: 'date-time' }), gaveUpAt: Type.String({ format: 'date-time' }) })),
+        latest: Type.Array(
+          Type.Object({ orderId: Type.String(), asks: Count, createdAt: Type.String({ format: 'date-time' }), gaveUpAt: Type.String({ format: 'date-time' }) }),
+        ),
       },
       { description: 'Orders only: orders still NEW that the stuck-order sweeper stopped asking for (orders/sweeper.ts)' },
     ),

@@ -1,12 +1,13 @@
 // Settings every back-end service reads the same way (NATS, messaging, relay,
 // consumer, logging). Each service's config.ts adds its own on top.
-import { readTracingEndpoint } from './tracing'
-import { DEFAULTS, EnvReader, LOG_LEVELS, type LogLevel, defaultDatabaseUrl, defaultNatsUrl } from './config'
+
+import { DEFAULTS, defaultDatabaseUrl, defaultNatsUrl, EnvReader, LOG_LEVELS, type LogLevel } from './config'
 import type { RateLimit } from './http/rate-limit'
 import { type IdentitySettings, readIdentitySettings } from './identity'
-import { DEFAULT_CONSUMER, type ConsumerSettings } from './messaging/inbox-consumer'
+import { type ConsumerSettings, DEFAULT_CONSUMER } from './messaging/inbox-consumer'
 import { DEFAULT_MESSAGING, type MessagingSettings } from './messaging/nats'
 import { DEFAULT_RELAY, type RelaySettings } from './messaging/outbox-relay'
+import { readTracingEndpoint } from './tracing'
 
 export type ServiceConfig = {
   host: string
@@ -47,11 +48,7 @@ export const DEFAULT_BODY_TIMEOUT_MS = 10_000
 
 export const DEFAULT_ASKS: AskSettings = { stuckAfterMs: 10_000, maxAsks: 8, maxDelayMs: 600_000 }
 
-function readServiceConfig(
-  env: EnvReader,
-  names: { port: string; databaseUrl: string },
-  defaults: { port: number; databaseUrl: string },
-): ServiceConfig {
+function readServiceConfig(env: EnvReader, names: { port: string; databaseUrl: string }, defaults: { port: number; databaseUrl: string }): ServiceConfig {
   const maxDeliver = env.int('CONSUMER_MAX_DELIVER', DEFAULT_MESSAGING.maxDeliver, { min: 2, max: 1000 })
   const config: ServiceConfig = {
     // Loopback by default; compose sets HOST=0.0.0.0 inside its private network.
@@ -105,10 +102,7 @@ const SERVICE_DEFAULTS = {
 } as const
 
 /** Reads `<SERVICE>_PORT`, `<SERVICE>_DATABASE_URL` and the shared settings; throws ConfigError listing every problem. */
-export function loadServiceConfig(
-  service: keyof typeof SERVICE_DEFAULTS,
-  env: Record<string, string | undefined> = process.env,
-): ServiceConfig {
+export function loadServiceConfig(service: keyof typeof SERVICE_DEFAULTS, env: Record<string, string | undefined> = process.env): ServiceConfig {
   const reader = new EnvReader(env)
   const prefix = service.toUpperCase()
   const defaults = SERVICE_DEFAULTS[service]

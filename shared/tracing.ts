@@ -19,17 +19,7 @@
 // fetch are not node:http, and there is no module patching), so the spans
 // are made here, by hand, and parents are passed explicitly rather than
 // through an async context manager.
-import {
-  type Attributes,
-  type Context,
-  propagation,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type TextMapGetter,
-  trace,
-} from '@opentelemetry/api'
+import { type Attributes, type Context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type TextMapGetter, trace } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
@@ -37,7 +27,7 @@ import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, TracerProvi
 
 import type { EnvReader } from './config'
 
-export { type Context, SpanKind, SpanStatusCode, type Span }
+export { type Context, type Span, SpanKind, SpanStatusCode }
 
 /** Where spans go: the standard OTLP variables (the traces-only one wins); unset: tracing is off. */
 export function readTracingEndpoint(env: EnvReader): string | undefined {
@@ -55,10 +45,7 @@ export const tracingOn = (): boolean => provider !== undefined
  * in-memory one, exported at once), else over OTLP/HTTP to the endpoint, in
  * batches. Returns how to flush and stop, or undefined when neither is given.
  */
-export function startTracing(
-  serviceName: string,
-  options: { endpoint?: string; exporter?: SpanExporter },
-): { shutdown(): Promise<void> } | undefined {
+export function startTracing(serviceName: string, options: { endpoint?: string; exporter?: SpanExporter }): { shutdown(): Promise<void> } | undefined {
   if (provider) return { shutdown: async () => {} }
   if (!options.exporter && !options.endpoint) return undefined
   const processor = options.exporter

@@ -1,11 +1,12 @@
 // Account fragments: balance (in the top bar), the account panel with the
 // top-up form, and the statement. Each has a stable id so that the same
 // function renders it in the page and in a push.
-import { renderTime } from './time'
+
 import type { LedgerEntryView } from '../shared/api-types'
-import { type Html, html } from './html'
 import { csrfField, type FormState, idempotencyKeyField, TOP_UP_INTENT, unansweredAttr } from './form-fields'
+import { type Html, html } from './html'
 import type { Currency } from './money'
+import { renderTime } from './time'
 
 export type { FormState }
 
@@ -16,8 +17,7 @@ const oobAttr = (oob: boolean) => (oob ? html` hx-swap-oob="true"` : '')
 /** `balance`: minor units; null: no account yet; undefined: could not be read just now. */
 export function renderBalance(balance: number | null | undefined, currency: Currency, options: { oob?: boolean } = {}): Html {
   if (balance === undefined) return html`<span id="balance" class="balance muted"${oobAttr(options.oob ?? false)}>Balance unavailable</span>`
-  if (balance === null)
-    return html`<a id="balance" class="balance muted" href="/account"${oobAttr(options.oob ?? false)}>No account yet</a>`
+  if (balance === null) return html`<a id="balance" class="balance muted" href="/account"${oobAttr(options.oob ?? false)}>No account yet</a>`
   return html`<span id="balance" class="balance"${oobAttr(options.oob ?? false)} data-minor="${balance}">Balance <strong>${currency.format(balance)}</strong></span>`
 }
 
@@ -83,7 +83,16 @@ ${renderMoreEntries(before)}`
 export type AccountPanelProps =
   | { state: 'missing'; csrf: string; message?: string }
   /** `statement`: undefined when it could not be read (said so, never shown as empty). */
-  | { state: 'open'; csrf: string; currency: Currency; balance: number; statement: LedgerEntry[] | undefined; moreBefore?: number; laterPage?: boolean; form?: FormState }
+  | {
+      state: 'open'
+      csrf: string
+      currency: Currency
+      balance: number
+      statement: LedgerEntry[] | undefined
+      moreBefore?: number
+      laterPage?: boolean
+      form?: FormState
+    }
   /** Payments did not answer: its message, and the top-up form again if a top-up is what could not be confirmed. */
   | { state: 'unavailable'; csrf: string; currency: Currency; message: string; form?: FormState }
 

@@ -4,9 +4,10 @@
 // htmx's settle delay is 0: its settle step copies `style` attributes onto
 // swapped elements (for CSS transitions, which the shop does not use), and the
 // pages' Content-Security-Policy refuses inline styles.
-import { type Html, html } from './html'
+
 import { renderBalance } from './account'
 import { csrfField } from './form-fields'
+import { type Html, html } from './html'
 import type { Currency } from './money'
 
 export type Shopper = { username: string; csrf: string }
@@ -69,9 +70,7 @@ ${props.shopper ? html`<div id="live" hx-ws:connect="/ws${props.liveQuery ? `?${
 </html>`
 }
 
-export function errorPage(
-  props: { title: string; message: string } & ({ shopper?: undefined } | { shopper: Shopper; currency: Currency }),
-): Html {
+export function errorPage(props: { title: string; message: string } & ({ shopper?: undefined } | { shopper: Shopper; currency: Currency })): Html {
   const body = html`<section class="card"><h1>${props.title}</h1><p>${props.message}</p><p><a href="/orders">Back to your orders</a></p></section>`
   return layout(props.shopper ? { title: props.title, shopper: props.shopper, currency: props.currency, body } : { title: props.title, body })
 }

@@ -2,8 +2,8 @@
 // service, aggregate figures only.
 import type { OperationsReport } from '../shared/operations'
 import { DIGEST_BUCKETS, type DigestComparison } from '../shared/reconcile/digest'
-import type { Currency } from './money'
 import { type Html, html } from './html'
+import type { Currency } from './money'
 
 function consumerFacts(consumer: OperationsReport['consumer']): Html {
   if ('error' in consumer) return html`<dd class="field-error">${consumer.error}</dd>`
@@ -15,7 +15,8 @@ function consumerFacts(consumer: OperationsReport['consumer']): Html {
 function givenUpTable(givenUp: NonNullable<OperationsReport['givenUp']>): Html {
   return html`<table class="statement" id="given-up"><thead><tr><th>Order</th><th>Placed</th><th>Given up</th><th class="num">Asks</th></tr></thead><tbody>
     ${givenUp.latest.map(
-      (o) => html`<tr><td><code>${o.orderId}</code></td><td><time datetime="${o.createdAt}">${o.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td><time datetime="${o.gaveUpAt}">${o.gaveUpAt.slice(0, 19).replace('T', ' ')}</time></td><td class="num">${o.asks}</td></tr>`,
+      (o) =>
+        html`<tr><td><code>${o.orderId}</code></td><td><time datetime="${o.createdAt}">${o.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td><time datetime="${o.gaveUpAt}">${o.gaveUpAt.slice(0, 19).replace('T', ' ')}</time></td><td class="num">${o.asks}</td></tr>`,
     )}
   </tbody></table>`
 }
@@ -37,7 +38,8 @@ function serviceCard(name: string, report: OperationsReport | undefined): Html {
     report.deadLetters.latest.length > 0
       ? html`<table class="statement"><thead><tr><th>When</th><th>Subject</th><th>Reason</th><th class="num">Deliveries</th></tr></thead><tbody>
     ${report.deadLetters.latest.map(
-      (d) => html`<tr><td><time datetime="${d.createdAt}">${d.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td>${d.subject}</td><td>${d.reason}</td><td class="num">${d.deliveries}</td></tr>`,
+      (d) =>
+        html`<tr><td><time datetime="${d.createdAt}">${d.createdAt.slice(0, 19).replace('T', ' ')}</time></td><td>${d.subject}</td><td>${d.reason}</td><td class="num">${d.deliveries}</td></tr>`,
     )}
   </tbody></table>`
       : ''

@@ -1,11 +1,12 @@
 // Order fragments. renderOrder is the one render function of an order: the
 // list, the detail page and the live push all use it, under the stable id
 // `order-<id>`, so a pushed fragment replaces it out of band wherever it is.
-import { renderTime } from './time'
-import { type Html, html } from './html'
-import type { Currency } from './money'
+
 import type { OrderView } from '../shared/api-types'
 import { csrfField, type FormState, idempotencyKeyField, ORDER_INTENT, unansweredAttr } from './form-fields'
+import { type Html, html } from './html'
+import type { Currency } from './money'
+import { renderTime } from './time'
 
 /** An order as the API returns it (the user id is not needed to show it). */
 export type Order = Omit<OrderView, 'userId'>
@@ -104,7 +105,14 @@ export function renderMoreOrdersFragment(orders: Order[], nextCursor: string | n
 <ul hx-swap-oob="beforeend:#order-list">${orders.map((o) => renderOrder(o, currency))}</ul>`
 }
 
-export function renderOrdersPage(props: { orders: Order[]; nextCursor: string | null; laterPage: boolean; csrf: string; currency: Currency; form?: FormState }): Html {
+export function renderOrdersPage(props: {
+  orders: Order[]
+  nextCursor: string | null
+  laterPage: boolean
+  csrf: string
+  currency: Currency
+  form?: FormState
+}): Html {
   return html`<div class="columns">
   ${renderOrderForm(props.csrf, props.currency, props.form)}
   <section class="card">

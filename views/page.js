@@ -10,7 +10,14 @@
 // time zone, naming the zone, on load and in whatever htmx or a live push
 // inserts later; the UTC text the server wrote stays as the title.
 ;(() => {
-  const local = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' })
+  const local = new Intl.DateTimeFormat(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  })
   const localize = (root) => {
     const times = root.matches?.('time[data-local]') ? [root] : [...(root.querySelectorAll?.('time[data-local]') ?? [])]
     for (const time of times) {

@@ -3,10 +3,10 @@
 // mode of shared/identity.ts only, a bare X-User-Id). Everything that reads
 // credentials from a request is in this file.
 import { bearerToken } from '../../shared/http/bearer'
-import type { SessionStore } from './sessions'
+import type { RateLimit } from '../../shared/http/rate-limit'
 import type { IdentitySettings } from '../../shared/identity'
 import { isValidUserId, USER_ID_HEADER } from '../../shared/identity'
-import type { RateLimit } from '../../shared/http/rate-limit'
+import type { SessionStore } from './sessions'
 import { type Credential, type SigningKey, TokenSigner } from './tokens'
 import type { PasswordHashing, User } from './users'
 

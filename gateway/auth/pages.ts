@@ -38,12 +38,24 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
   const limitedMessage = (waitSeconds: number | undefined) =>
     waitSeconds === undefined ? undefined : `Too many attempts. Try again in ${waitSeconds} seconds.`
 
-  const showForm = (kind: AuthFormKind) => async ({ request }: { request: Request }) => {
-    const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
-    if (await auth.session(request)) return goTo(request, next ?? '/orders')
-    const everywhere = kind === 'sign-in' && new URL(request.url).searchParams.get('signed-out') === 'everywhere'
-    return formPage(request, kind, { values: next ? { [NEXT_FIELD]: next } : {}, confirmation: everywhere ? 'You are signed out on every browser and device. (API tokens made with POST /api/auth/token stay valid until they expire, within the hour.)' : undefined }, 200)
-  }
+  const showForm =
+    (kind: AuthFormKind) =>
+    async ({ request }: { request: Request }) => {
+      const next = safeNext(new URL(request.url).searchParams.get(NEXT_FIELD))
+      if (await auth.session(request)) return goTo(request, next ?? '/orders')
+      const everywhere = kind === 'sign-in' && new URL(request.url).searchParams.get('signed-out') === 'everywhere'
+      return formPage(
+        request,
+        kind,
+        {
+          values: next ? { [NEXT_FIELD]: next } : {},
+          confirmation: everywhere
+            ? 'You are signed out on every browser and device. (API tokens made with POST /api/auth/token stay valid until they expire, within the hour.)'
+            : undefined,
+        },
+        200,
+      )
+    }
 
   return new Elysia({ name: 'gateway.auth-pages' })
     .use(formBodies(deps.bodyTimeoutMs))
@@ -74,5 +86,7 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       return goTo(request, '/account', await auth.signIn(user))
     })
     .post('/sign-out', async ({ request }) => goTo(request, '/sign-in', { 'set-cookie': await auth.signOut(request) }))
-    .post('/sign-out-everywhere', async ({ request }) => goTo(request, '/sign-in?signed-out=everywhere', { 'set-cookie': await auth.signOutEverywhere(request) }))
+    .post('/sign-out-everywhere', async ({ request }) =>
+      goTo(request, '/sign-in?signed-out=everywhere', { 'set-cookie': await auth.signOutEverywhere(request) }),
+    )
 }

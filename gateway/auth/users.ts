@@ -4,7 +4,7 @@
 // as for a known name with a wrong password.
 import { eq } from 'drizzle-orm'
 import type { Database } from '../../shared/db/client'
-import { users, type schema } from './schema'
+import { type schema, users } from './schema'
 
 export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const

@@ -5,17 +5,11 @@ import postgres, { type Sql } from 'postgres'
 import { within } from '../async'
 
 export type Database<TSchema extends Record<string, unknown>> = PostgresJsDatabase<TSchema> & { $client: Sql }
-export type Transaction<TSchema extends Record<string, unknown>> = Parameters<
-  Parameters<Database<TSchema>['transaction']>[0]
->[0]
+export type Transaction<TSchema extends Record<string, unknown>> = Parameters<Parameters<Database<TSchema>['transaction']>[0]>[0]
 
-export type PoolOptions = { max?: number; /** Server settings for every connection of this pool. */ settings?: Record<string, string> }
+export type PoolOptions = { max?: number /** Server settings for every connection of this pool. */; settings?: Record<string, string> }
 
-export function connectDatabase<TSchema extends Record<string, unknown>>(
-  url: string,
-  schema: TSchema,
-  options: PoolOptions = {},
-): Database<TSchema> {
+export function connectDatabase<TSchema extends Record<string, unknown>>(url: string, schema: TSchema, options: PoolOptions = {}): Database<TSchema> {
   const sql = postgres(url, {
     max: options.max ?? 10,
     // Recycle idle and old sockets: dead idle sockets have been seen on Bun.
@@ -39,8 +33,7 @@ function preparedStatements<T extends Sql>(sql: T): T {
   return new Proxy(sql, {
     get(target, property, receiver) {
       if (property === 'unsafe') {
-        return (query: string, params?: unknown[], options?: Record<string, unknown>) =>
-          target.unsafe(query, params as never, { ...options, prepare: true })
+        return (query: string, params?: unknown[], options?: Record<string, unknown>) => target.unsafe(query, params as never, { ...options, prepare: true })
       }
       if (property === 'begin') {
         return (...args: unknown[]) => {

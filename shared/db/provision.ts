@@ -23,7 +23,10 @@ export function serviceDatabase(url: string): ServiceDatabase {
   const parsed = new URL(url)
   const role = decodeURIComponent(parsed.username)
   const database = decodeURIComponent(parsed.pathname.slice(1))
-  for (const [what, name] of [['role', role], ['database', database]] as const) {
+  for (const [what, name] of [
+    ['role', role],
+    ['database', database],
+  ] as const) {
     if (!IDENTIFIER.test(name)) throw new Error(`Unsupported ${what} name "${name}" (lower-case letters, digits and _ only)`)
   }
   return { role, password: decodeURIComponent(parsed.password), database }
@@ -66,9 +69,7 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
     await admin`select pg_advisory_lock(hashtext('gozon.provision'))`
     const [existing] = await admin`select rolname from pg_roles where rolname = ${role}`
     if (!existing) await ignoringRace(() => admin.unsafe(`create role ${ident(role)} login`))
-    await admin.unsafe(
-      `alter role ${ident(role)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password ${literal(password)}`,
-    )
+    await admin.unsafe(`alter role ${ident(role)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password ${literal(password)}`)
     const [found] = await admin`select 1 from pg_database where datname = ${database}`
     if (!found) await ignoringRace(() => admin.unsafe(`create database ${ident(database)} owner ${ident(role)}`))
     await admin.unsafe(`alter database ${ident(database)} owner to ${ident(role)}`)

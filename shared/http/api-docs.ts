@@ -12,8 +12,9 @@
 // TypeBox schemas), plus what each route states in `detail` with
 // operationDocs(): the errors it can answer, from the one error catalogue
 // (shared/errors.ts), and the Idempotency-Key header.
-import { toOpenAPISchema } from '@elysiajs/openapi'
+
 import { dirname, join } from 'node:path'
+import { toOpenAPISchema } from '@elysiajs/openapi'
 import { type AnyElysia, type DocumentDecoration, Elysia, type InternalRoute } from 'elysia'
 import type { OpenAPIV3 } from 'openapi-types'
 import { ERRORS, type ErrorCode } from '../errors'

@@ -32,7 +32,12 @@ export function addressGroup(address: string): string {
   const text = plain(address.trim().toLowerCase().replace(/%.*$/, ''))
   if (!text.includes(':')) return text
   const hextets = expandIpv6(text)
-  return hextets ? `${hextets.slice(0, 4).map((h) => h.toString(16)).join(':')}::/64` : text
+  return hextets
+    ? `${hextets
+        .slice(0, 4)
+        .map((h) => h.toString(16))
+        .join(':')}::/64`
+    : text
 }
 
 /** The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail counts as two), or undefined. */

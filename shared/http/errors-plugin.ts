@@ -11,9 +11,21 @@ type FieldProblem = { field: string; message: string }
 // Socket and driver codes of a connection that is refused, cut or never made;
 // postgres.js reports its own (CONNECTION_*), Bun's node:net the rest.
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN',
-  'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END',
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTCONN',
+  'ERR_SOCKET_CLOSED',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
 ])
 
 /** A dependency that is down or restarting, rather than a bug: 503, so clients retry. */
@@ -66,7 +78,8 @@ export function errorsPlugin(log: Logger) {
     // A refusal thrown by a body parser of ours (shared/http/json-body.ts) arrives wrapped in Elysia's ParseError.
     else if (error instanceof ParseError && error.cause instanceof AppError) appError = error.cause
     // A JSON body that is empty fails the schema as "no object"; it is not JSON at all.
-    else if (error instanceof ValidationError) appError = isEmptyJsonBody(error, request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error, request))
+    else if (error instanceof ValidationError)
+      appError = isEmptyJsonBody(error, request) ? new AppError('invalid_json') : new AppError('validation_failed', validationDetails(error, request))
     else {
       const mapped: Partial<Record<string | number, ErrorCode>> = {
         PARSE: 'invalid_json',

@@ -9,16 +9,18 @@ import { AppError } from '../errors'
 export type HealthChecks = Record<string, () => Promise<boolean>>
 
 export function healthRoute(checks: HealthChecks) {
-  return new Elysia({ name: 'gozon.health' }).get(
-    '/health',
-    async ({ set }) => {
-      const names = Object.keys(checks)
-      const results = await Promise.all(names.map((name) => checks[name]!()))
-      const status = Object.fromEntries(names.map((name, i) => [name, results[i] ? 'up' : 'down']))
-      if (results.every(Boolean)) return { status: 'ok', checks: status }
-      set.status = 503
-      return new AppError('service_unavailable', status).toBody()
-    },
-    { detail: { summary: 'Liveness and dependency check', tags: ['operations'] } },
-  ).get('/health/live', () => ({ status: 'ok' }), { detail: { summary: 'Liveness only: the process answers', tags: ['operations'] } })
+  return new Elysia({ name: 'gozon.health' })
+    .get(
+      '/health',
+      async ({ set }) => {
+        const names = Object.keys(checks)
+        const results = await Promise.all(names.map((name) => checks[name]!()))
+        const status = Object.fromEntries(names.map((name, i) => [name, results[i] ? 'up' : 'down']))
+        if (results.every(Boolean)) return { status: 'ok', checks: status }
+        set.status = 503
+        return new AppError('service_unavailable', status).toBody()
+      },
+      { detail: { summary: 'Liveness and dependency check', tags: ['operations'] } },
+    )
+    .get('/health/live', () => ({ status: 'ok' }), { detail: { summary: 'Liveness only: the process answers', tags: ['operations'] } })
 }

@@ -10,7 +10,7 @@
 // idempotency claim (orders with a key, whose work runs in a transaction that
 // a refusal rolls back). A nonce already taken is a 401, and nothing else of
 // the request is done.
-import { sql, type SQL } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { Executor } from '../db/client'
 import { proofNonces } from '../db/proof-nonce-table'
 import { AppError } from '../errors'

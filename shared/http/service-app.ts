@@ -3,16 +3,16 @@
 // a request id, /health and the API document with its Swagger UI under the
 // service's API prefix (./api-docs.ts).
 import { Elysia } from 'elysia'
-import type { Logger } from '../logger'
-import { httpMetrics, metricsTokenGuard } from '../metrics'
 import type { Registry } from 'prom-client'
 import { rememberBodyDigest } from '../identity'
+import type { Logger } from '../logger'
+import { httpMetrics, metricsTokenGuard } from '../metrics'
 import { apiDocs } from './api-docs'
-import { noSniff } from './no-sniff'
-import { requestSpans } from './request-spans'
 import { errorsPlugin } from './errors-plugin'
 import { type HealthChecks, healthRoute } from './health'
 import { jsonBodyOnly, parseJsonOfAnyCase, SERVER_BODY_LIMIT } from './json-body'
+import { noSniff } from './no-sniff'
+import { requestSpans } from './request-spans'
 
 export const REQUEST_ID_HTTP_HEADER = 'x-request-id'
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/
@@ -42,32 +42,34 @@ export function createServiceApp(options: {
   /** ServiceConfig.metricsToken. */
   metricsToken: string | undefined
 }) {
-  return new Elysia({
-    name: `gozon.${options.name}`,
-    normalize: false,
-    // A hard cap for bodies that announce no length (chunked); jsonBodyOnly answers 413 for the rest.
-    serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
-  })
-    .use(errorsPlugin(options.log))
-    .use(noSniff)
-    .use(requestSpans(options.name))
-    .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
-    .use(jsonBodyOnly)
-    // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
-    .onParse({ as: 'global' }, ({ request, contentType }) =>
-      parseJsonOfAnyCase(request, contentType, options.bodyTimeoutMs, (body) => rememberBodyDigest(request, body)),
-    )
-    .use(requestId)
-    .use(healthRoute(options.health))
-    .use(
-      apiDocs({
-        prefix: options.apiPrefix,
-        title: `Gozon ${options.name}`,
-        description: `${options.description}\n\n${THROUGH_GATEWAY_NOTE}`,
-        tags: [
-          { name: options.name, description: options.description },
-          { name: 'operations', description: 'Figures for the operations page: no user data' },
-        ],
-      }),
-    )
+  return (
+    new Elysia({
+      name: `gozon.${options.name}`,
+      normalize: false,
+      // A hard cap for bodies that announce no length (chunked); jsonBodyOnly answers 413 for the rest.
+      serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
+    })
+      .use(errorsPlugin(options.log))
+      .use(noSniff)
+      .use(requestSpans(options.name))
+      .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
+      .use(jsonBodyOnly)
+      // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
+      .onParse({ as: 'global' }, ({ request, contentType }) =>
+        parseJsonOfAnyCase(request, contentType, options.bodyTimeoutMs, (body) => rememberBodyDigest(request, body)),
+      )
+      .use(requestId)
+      .use(healthRoute(options.health))
+      .use(
+        apiDocs({
+          prefix: options.apiPrefix,
+          title: `Gozon ${options.name}`,
+          description: `${options.description}\n\n${THROUGH_GATEWAY_NOTE}`,
+          tags: [
+            { name: options.name, description: options.description },
+            { name: 'operations', description: 'Figures for the operations page: no user data' },
+          ],
+        }),
+      )
+  )
 }

@@ -10,12 +10,20 @@ export const PROBLEM_KEYWORD = 'x-problem'
 
 type Problem = { type: number; schema: Record<string, unknown> }
 
-const CONTENT_PROBLEMS = new Set<number>([ValueErrorType.StringPattern, ValueErrorType.StringMaxLength, ValueErrorType.StringMinLength, ValueErrorType.StringFormat])
+const CONTENT_PROBLEMS = new Set<number>([
+  ValueErrorType.StringPattern,
+  ValueErrorType.StringMaxLength,
+  ValueErrorType.StringMinLength,
+  ValueErrorType.StringFormat,
+])
 
 const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : String(value))
 
 type Wording = (schema: Record<string, unknown>) => string
-const at = (text: string): Wording => () => text
+const at =
+  (text: string): Wording =>
+  () =>
+    text
 const RANGE: [number[], Wording][] = [
   [[ValueErrorType.IntegerMinimum, ValueErrorType.NumberMinimum], (s) => `Must be at least ${n(s.minimum)}.`],
   [[ValueErrorType.IntegerMaximum, ValueErrorType.NumberMaximum], (s) => `Must be at most ${n(s.maximum)}.`],

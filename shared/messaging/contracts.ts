@@ -103,7 +103,10 @@ export const OrderStatusChanged = Type.Object(
   strict,
 )
 
-export const SessionsEnded = Type.Object({ sessionIds: Type.Array(Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }), { minItems: 1, maxItems: 10_000 }) }, strict)
+export const SessionsEnded = Type.Object(
+  { sessionIds: Type.Array(Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }), { minItems: 1, maxItems: 10_000 }) },
+  strict,
+)
 
 export type PaymentRequested = Static<typeof PaymentRequested>
 export type PaymentSucceeded = Static<typeof PaymentSucceeded>

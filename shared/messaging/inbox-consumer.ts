@@ -24,6 +24,7 @@
 import { type Consumer, type ConsumerMessages, type JsMsg, jetstream } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { lt } from 'drizzle-orm'
+import { backoffMs } from '../backoff'
 import type { Executor } from '../db/client'
 import { deadLetters, inbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
@@ -77,8 +78,9 @@ const MAX_NAK_DELAY_MS = 60_000
 /** A consumed stream missing this long at start is reported (before that its owner may just be starting). */
 const STREAM_MISSING_REPORT_MS = 5000
 
-export function nakDelayMs(deliveryCount: number): number {
-  return Math.min(MAX_NAK_DELAY_MS, 250 * 2 ** Math.max(0, deliveryCount - 1))
+/** How long a failed delivery waits before the next (shared/backoff.ts). */
+export function nakDelayMs(deliveryCount: number, random?: () => number): number {
+  return backoffMs(deliveryCount, { baseMs: 250, maxMs: MAX_NAK_DELAY_MS }, random)
 }
 
 export type ConsumerStats = {
@@ -235,7 +237,7 @@ export class InboxConsumer<S extends Subject> {
         continue
       }
       const batch = this.buffer.splice(0, this.settings.batchSize)
-        await this.processBatch(batch)
+      await this.processBatch(batch)
     }
   }
 
@@ -383,7 +385,10 @@ export class InboxConsumer<S extends Subject> {
         streamSequence: msg.seq,
         deliveries: msg.info.deliveryCount,
         // PostgreSQL text cannot hold NUL; keep the rest as it came.
-        payload: new TextDecoder().decode(msg.data).slice(0, 64 * 1024).replaceAll('\u0000', '\\u0000'),
+        payload: new TextDecoder()
+          .decode(msg.data)
+          .slice(0, 64 * 1024)
+          .replaceAll('\u0000', '\\u0000'),
         reason,
       })
     } catch (dbError) {

@@ -8,12 +8,14 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
-  type JetStreamManager,
   JetStreamApiError,
+  type JetStreamManager,
   RetentionPolicy,
   StorageType,
+  type StreamConfig,
 } from '@nats-io/jetstream'
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node'
+import { backoffMs } from '../backoff'
 import type { Logger } from '../logger'
 import { STREAMS, type StreamOwner } from './contracts'
 
@@ -70,7 +72,9 @@ export class StreamMissingError extends Error {
     readonly stream: string,
     readonly owner: string,
   ) {
-    super(`stream ${stream} does not exist on this NATS: it is declared by the ${owner} service, which publishes to it; start ${owner} against the same NATS_URL`)
+    super(
+      `stream ${stream} does not exist on this NATS: it is declared by the ${owner} service, which publishes to it; start ${owner} against the same NATS_URL`,
+    )
     this.name = 'StreamMissingError'
   }
 }
@@ -98,7 +102,7 @@ export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner
       return await declareOwnStreams(jsm, owner, settings)
     } catch (error) {
       if (!isTransient(error) || Date.now() > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)))
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, { baseMs: 200, maxMs: 2000 })))
     }
   }
 }
@@ -115,7 +119,7 @@ async function declareOwnStreams(jsm: JetStreamManager, owner: StreamOwner, sett
       duplicate_window: nanos(settings.duplicateWindowMs),
       num_replicas: settings.streamReplicas,
     }
-    let current
+    let current: StreamConfig
     try {
       current = (await jsm.streams.info(stream.name)).config
     } catch (error) {
@@ -141,11 +145,7 @@ async function declareOwnStreams(jsm: JetStreamManager, owner: StreamOwner, sett
 }
 
 /** Declares the durable consumer on a stream owned by another service; StreamMissingError when that stream is not there. */
-export async function ensureConsumer(
-  jsm: JetStreamManager,
-  target: { stream: string; durable: string },
-  settings: MessagingSettings,
-): Promise<void> {
+export async function ensureConsumer(jsm: JetStreamManager, target: { stream: string; durable: string }, settings: MessagingSettings): Promise<void> {
   try {
     await jsm.streams.info(target.stream)
   } catch (error) {

@@ -17,17 +17,19 @@
 // same ids once the lease is over, which JetStream's duplicate window and the
 // consumer's inbox absorb.
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { and, asc, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
-import { isAnyOf } from '../db/client'
+import { backoffMs } from '../backoff'
 import type { Executor } from '../db/client'
+import { isAnyOf } from '../db/client'
 import { outbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
 import type { Logger } from '../logger'
-import { REQUEST_ID_HEADER, type Subject, TRACEPARENT_HEADER } from './contracts'
 import { type Component, contextFrom, endSpan, type Span, SpanKind, startSpan, traceparentOf, tracingOn } from '../tracing'
+import { REQUEST_ID_HEADER, type Subject, TRACEPARENT_HEADER } from './contracts'
 
 type RowToPublish = { id: string; subject: string; payload: unknown; requestId?: string | null; traceContext?: string | null }
+
 import type { OutgoingMessage } from './outbox'
 
 export type RelaySettings = {
@@ -174,7 +176,7 @@ export class OutboxRelay {
           return
         }
         failures += 1
-        const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures, 10))
+        const delay = backoffMs(failures, { baseMs: 200, maxMs: MAX_BACKOFF_MS })
         this.deps.log.warn({ err: error, relay: this.deps.name, retryInMs: delay }, 'outbox relay round failed')
         await this.pause(delay, false)
         continue

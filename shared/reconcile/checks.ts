@@ -67,14 +67,19 @@ export function checkOrder(
 
   if (ordersRead && order) {
     if (order.status === 'NEW') {
-      if (order.createdAt < ctx.stuckBefore) add('stuck_new', `NEW since ${order.createdAt.toISOString()}${payment ? `; payment ${payment.outcome}` : '; no payment decided'}`)
+      if (order.createdAt < ctx.stuckBefore)
+        add('stuck_new', `NEW since ${order.createdAt.toISOString()}${payment ? `; payment ${payment.outcome}` : '; no payment decided'}`)
       else inFlight = true
     } else if (order.status === 'FINISHED') {
       if (!payment) add('finished_without_payment', 'FINISHED, no payment recorded')
       else if (payment.outcome !== 'succeeded') add('finished_payment_failed', 'FINISHED, but its payment failed')
     } else if (order.status === 'CANCELLED') {
       const debited = payment?.outcome === 'succeeded' || (debits?.count ?? 0) > 0
-      if (debited) add('cancelled_with_debit', `CANCELLED, but ${payment?.outcome === 'succeeded' ? 'its payment succeeded' : 'debited'}${debits ? ` (${debits.count} ledger debit(s), ${debits.total})` : ''}`)
+      if (debited)
+        add(
+          'cancelled_with_debit',
+          `CANCELLED, but ${payment?.outcome === 'succeeded' ? 'its payment succeeded' : 'debited'}${debits ? ` (${debits.count} ledger debit(s), ${debits.total})` : ''}`,
+        )
     }
     if (payment && payment.amount !== order.amount) add('amount_mismatch', `order amount ${order.amount}, payment ${payment.amount}`)
     if (payment && payment.userId !== order.userId) add('user_mismatch', `order of user ${order.userId}, payment of user ${payment.userId}`)

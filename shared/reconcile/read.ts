@@ -16,9 +16,9 @@
 import type { Sql, TransactionSql } from 'postgres'
 import {
   type AccountRow,
+  type Context,
   checkAccount,
   checkOrder,
-  type Context,
   type Discrepancy,
   emptySummary,
   mergeByKey,
@@ -84,9 +84,7 @@ async function* readPaymentSides(tx: TransactionSql, pageSize: number): AsyncGen
     yield {
       orderId: r.order_id,
       payment:
-        r.outcome === null
-          ? undefined
-          : { orderId: r.order_id, userId: r.user_id!, amount: BigInt(r.amount!), outcome: r.outcome, createdAt: r.created_at! },
+        r.outcome === null ? undefined : { orderId: r.order_id, userId: r.user_id!, amount: BigInt(r.amount!), outcome: r.outcome, createdAt: r.created_at! },
       debits: r.debits === null ? undefined : { orderId: r.order_id, count: r.debits, total: BigInt(r.debited!), userIds: r.debit_users ?? [] },
     }
   }
@@ -140,7 +138,12 @@ export async function reconcile(dbs: { orders?: Sql; payments: Sql }, options: R
 
   const compare = async (orders: AsyncIterable<OrderRow>, ctx: Context, ordersRead: boolean) =>
     dbs.payments.begin(SNAPSHOT, async (ptx) => {
-      const merged = mergeByKey(orders, readPaymentSides(ptx, pageSize), (o) => o.id, (p) => p.orderId)
+      const merged = mergeByKey(
+        orders,
+        readPaymentSides(ptx, pageSize),
+        (o) => o.id,
+        (p) => p.orderId,
+      )
       for await (const [order, side] of merged) {
         if (order) summary.orders[order.status] += 1
         if (side?.payment) summary.payments[side.payment.outcome] += 1

@@ -29,7 +29,7 @@ test('1. payments killed after its commit, before the ack: redelivered, recognis
   await sys.start('orders')
   await sys.start('payments', { GOZON_FAILPOINTS: 'payments-service.after-commit=kill' })
   await shoppers(sys, 5, 1000)
-  expect(await placeOrders(sys, 40, 5, 100)) .toBe(40)
+  expect(await placeOrders(sys, 40, 5, 100)).toBe(40)
   expect(await sys.died('payments')).toBeNull() // SIGKILL by its own fail point
   await sys.start('payments') // without the fail point
   report('1 (kill after commit)', await sys.checkInvariants())
@@ -130,7 +130,11 @@ test('7. PostgreSQL frozen (SIGSTOP) longer than the consumers’ ack wait, then
   await shoppers(sys, 5, 100_000)
   const s = sys
   const known = await sys.call('orders', 'POST', '/api/orders', 'f0', { amount: 10 })
-  await pollUntil('the first order to be final', () => s.call('orders', 'GET', `/api/orders/${known.body.id}`, 'f0'), (r) => r.body.status !== 'NEW')
+  await pollUntil(
+    'the first order to be final',
+    () => s.call('orders', 'GET', `/api/orders/${known.body.id}`, 'f0'),
+    (r) => r.body.status !== 'NEW',
+  )
   const stream = orderStream(sys, 5)
   await placedMore(stream.placed, 50, 'before the fault')
   sys.signalPostgres('SIGSTOP')
@@ -146,7 +150,10 @@ test('7. PostgreSQL frozen (SIGSTOP) longer than the consumers’ ack wait, then
   const summary = await sys.checkInvariants(45_000)
   // The point of the scenario: JetStream really redelivered (a delivery count above 1 reached a
   // consumer, which the inbox then recognised), not just that the end state is right.
-  const redeliveries = { payments: await sys.metric('payments', 'gozon_consumer_redeliveries_total'), orders: await sys.metric('orders', 'gozon_consumer_redeliveries_total') }
+  const redeliveries = {
+    payments: await sys.metric('payments', 'gozon_consumer_redeliveries_total'),
+    orders: await sys.metric('orders', 'gozon_consumer_redeliveries_total'),
+  }
   expect(redeliveries.payments).toBeGreaterThan(0)
   report('7 (PostgreSQL frozen 4 s)', `${summary}; redelivered to payments ${redeliveries.payments}, to orders ${redeliveries.orders}`)
 }, 120_000)
@@ -173,7 +180,11 @@ test('4. the same payment command published twice, under the same and under diff
   await shoppers(sys, 1, 1000)
   const created = await sys.call('orders', 'POST', '/api/orders', 'f0', { amount: 300 })
   const orderId = created.body.id as string
-  await pollUntil('the order to be final', () => sys!.call('orders', 'GET', `/api/orders/${orderId}`, 'f0'), (r) => r.body.status !== 'NEW')
+  await pollUntil(
+    'the order to be final',
+    () => sys!.call('orders', 'GET', `/api/orders/${orderId}`, 'f0'),
+    (r) => r.body.status !== 'NEW',
+  )
   const command = { orderId, userId: 'f0', amount: 300 }
   const same = await sys.publishRaw('gozon.payments.requested', command, `payment-requested:${orderId}`)
   expect(same.duplicate).toBe(true) // JetStream already had it

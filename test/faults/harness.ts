@@ -2,15 +2,16 @@
 // bun payments/main.ts, and bun gateway/main.ts instances when a scenario
 // asks) on the test PostgreSQL and a nats-server of their own, which a
 // scenario kills, restarts and starves; then the invariants.
-import { type Subprocess, spawn } from 'bun'
+
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { join } from 'node:path'
+import { type Subprocess, spawn } from 'bun'
 import { freePort, waitForPort } from '../../launcher/free-port'
-import { readdirSync, readFileSync } from 'node:fs'
 import { type Frontend, type RunningHaproxy, startHaproxy } from '../../launcher/haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from '../../launcher/nats'
-import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
+import { type RunningPostgres, startPostgres } from '../../launcher/postgres'
 import { bodyDigest, signIdentity } from '../../shared/identity'
 import { CONSUMERS } from '../../shared/messaging/contracts'
 import { isTransient } from '../../shared/messaging/nats'
@@ -468,4 +469,3 @@ export function orderStream(s: FaultSystem, users: number) {
     },
   }
 }
-

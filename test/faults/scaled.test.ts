@@ -39,7 +39,14 @@ async function scaledSystem() {
   // Both instances of a service start at once: their migrations take turns (an advisory lock).
   await Promise.all([s.start('orders'), s.startInstance('orders', 'orders-2'), s.start('payments'), s.startInstance('payments', 'payments-2')])
   await Promise.all([s.startGateway('a'), s.startGateway('b')])
-  for (const [backend, server] of [['orders', 'orders'], ['orders', 'orders-2'], ['payments', 'payments'], ['payments', 'payments-2'], ['gateway', 'a'], ['gateway', 'b']] as const) {
+  for (const [backend, server] of [
+    ['orders', 'orders'],
+    ['orders', 'orders-2'],
+    ['payments', 'payments'],
+    ['payments', 'payments-2'],
+    ['gateway', 'a'],
+    ['gateway', 'b'],
+  ] as const) {
     await lb.haproxy.waitFor(backend, server, 'up')
   }
   return { s, lb, shop: lb.url }

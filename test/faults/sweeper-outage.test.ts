@@ -29,13 +29,12 @@ test('11. payments down for 2 minutes with 500 NEW orders: bounded asks, all dec
   }
   await sys.kill('payments')
   const downSince = Date.now()
-  const created = await Promise.all(
-    Array.from({ length: ORDERS }, (_, i) => sys!.call('orders', 'POST', '/api/orders', `out${i % USERS}`, { amount: 100 })),
-  )
+  const created = await Promise.all(Array.from({ length: ORDERS }, (_, i) => sys!.call('orders', 'POST', '/api/orders', `out${i % USERS}`, { amount: 100 })))
   expect(created.every((r) => r.status === 201)).toBe(true)
 
   const asksSoFar = async () => {
-    const [row] = await sys!.ordersSql`select count(*)::int as n, max(payment_asks)::int as most, count(*) filter (where payment_gave_up_at is not null)::int as given_up from orders`
+    const [row] = await sys!
+      .ordersSql`select count(*)::int as n, max(payment_asks)::int as most, count(*) filter (where payment_gave_up_at is not null)::int as given_up from orders`
     const [requests] = await sys!.ordersSql`select count(*)::int as n from outbox`
     return { orders: row!.n as number, most: row!.most as number, givenUp: row!.given_up as number, requests: requests!.n as number }
   }

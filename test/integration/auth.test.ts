@@ -97,7 +97,11 @@ describe('the identity API', () => {
     const forged = {
       ...bearer(token),
       'x-user-id': victim.id,
-      'gozon-identity': signIdentity('guessed-key-guessed-key-guessed-key', 'orders', victim.id, { method: 'POST', pathAndQuery: '/api/orders', bodyDigest: bodyDigest('{"amount":5}') }),
+      'gozon-identity': signIdentity('guessed-key-guessed-key-guessed-key', 'orders', victim.id, {
+        method: 'POST',
+        pathAndQuery: '/api/orders',
+        bodyDigest: bodyDigest('{"amount":5}'),
+      }),
     }
     const order = await post('/api/orders', { amount: 5 }, forged)
     expect(order).toMatchObject({ status: 201, body: { userId: id } })
@@ -141,7 +145,10 @@ describe('the services trust only the gateway’s proof, for the one request it 
 
   test('a proof captured from a GET moves no money: refused for a top-up and an order, and not accepted twice', async () => {
     const payments = sys.payments.url
-    await fetch(`${payments}/api/payments/account`, { method: 'POST', headers: sys.proofFor('walt', 'payments', { method: 'POST', path: '/api/payments/account' }) })
+    await fetch(`${payments}/api/payments/account`, {
+      method: 'POST',
+      headers: sys.proofFor('walt', 'payments', { method: 'POST', path: '/api/payments/account' }),
+    })
     const seen = sys.proofFor('walt', 'payments', { method: 'GET', path: '/api/payments/account' })
     expect((await fetch(`${payments}/api/payments/account`, { headers: seen })).status).toBe(200)
     const json = { ...seen, 'content-type': 'application/json' }
@@ -194,7 +201,11 @@ describe('the services trust only the gateway’s proof, for the one request it 
       body: JSON.stringify({ amount: 100_000 }),
     })
     expect(other.status).toBe(401)
-    const same = await fetch(`${sys.payments.url}/api/payments/account/top-up`, { method: 'POST', headers: { ...proof, 'content-type': 'application/json' }, body })
+    const same = await fetch(`${sys.payments.url}/api/payments/account/top-up`, {
+      method: 'POST',
+      headers: { ...proof, 'content-type': 'application/json' },
+      body,
+    })
     expect(same.status).toBe(200)
     expect(await sys.balance('walt')).toBe(100)
   })
@@ -346,9 +357,19 @@ describe('pages: sign-up, sign-in, sessions', () => {
       expect(order.status).toBe(303)
       expect((await fetch(`${rotated.url}/api/orders`, { headers: bearer(apiToken) })).status).toBe(200)
       // What the rotated gateway signs carries the new key's id.
-      const signedIn = await fetch(`${rotated.url}/api/auth/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rotor-new', password: PASSWORD }) })
+      const signedIn = await fetch(`${rotated.url}/api/auth/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'rotor-new', password: PASSWORD }),
+      })
       expect(signedIn.status).toBe(201)
-      const token = (await (await fetch(`${rotated.url}/api/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rotor-new', password: PASSWORD }) })).json()) as { accessToken: string }
+      const token = (await (
+        await fetch(`${rotated.url}/api/auth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'rotor-new', password: PASSWORD }),
+        })
+      ).json()) as { accessToken: string }
       expect(token.accessToken.split('.')[1]).toBe('next-key')
       // Once the old key is dropped, what it signed no longer passes.
       expect((await page(dropped.url)).status).toBe(303)
@@ -409,7 +430,10 @@ describe('CSRF and cross-origin defences', () => {
 
   test('a browser request from another site is refused even with the right token', async () => {
     const zoe = await sys.pageSession('zoe')
-    for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
+    for (const headers of [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Record<
+      string,
+      string
+    >[]) {
       const r = await postOrder(zoe, { csrfToken: zoe.csrf }, headers)
       expect(r.status).toBe(403)
       expect(await r.text()).toContain('Cross-origin request refused')
@@ -427,7 +451,9 @@ describe('CSRF and cross-origin defences', () => {
   })
 
   test('WebSocket handshakes from another site are refused; expired tokens say so', async () => {
-    const page = await fetch(`${sys.gateway.url}/ws`, { headers: { ...UPGRADE_HEADERS, cookie: (await sys.pageSession('zoe')).cookie, origin: 'http://evil.example' } })
+    const page = await fetch(`${sys.gateway.url}/ws`, {
+      headers: { ...UPGRADE_HEADERS, cookie: (await sys.pageSession('zoe')).cookie, origin: 'http://evil.example' },
+    })
     expect(page.status).toBe(403)
     expect(((await page.json()) as { error: string }).error).toBe('cross_origin_request')
     const expired = sys.gateway.auth.tokens.issue('api', { id: 'zoe', username: 'zoe' }, 60, Date.now() - 120_000).token
@@ -440,7 +466,9 @@ describe('CSRF and cross-origin defences', () => {
 describe('limits and operations settings', () => {
   let limited: TestSystem
   beforeAll(async () => {
-    limited = await startSystem({ env: { AUTH_ATTEMPTS_BURST: '3', AUTH_ATTEMPTS_PER_MINUTE: '1', METRICS_TOKEN: 'metrics-token-0123456789', TRUSTED_PROXIES: '127.0.0.1' } })
+    limited = await startSystem({
+      env: { AUTH_ATTEMPTS_BURST: '3', AUTH_ATTEMPTS_PER_MINUTE: '1', METRICS_TOKEN: 'metrics-token-0123456789', TRUSTED_PROXIES: '127.0.0.1' },
+    })
   })
   afterAll(() => limited.stop())
 
@@ -531,7 +559,10 @@ describe('limits and operations settings', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.40' },
       body: new URLSearchParams({ username: 'ceiling-owner', password: PASSWORD }).toString(),
     })
-    const deviceCookie = up.headers.getSetCookie().find((c) => c.startsWith('gozon_device='))!.split(';')[0]!
+    const deviceCookie = up.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('gozon_device='))!
+      .split(';')[0]!
     // Three guesses (the per-pair burst) from each of a hundred addresses: 300, the per-name ceiling.
     const statuses = new Map<number, number>()
     for (let a = 0; a < NAME_FACTOR; a++) {
@@ -551,7 +582,10 @@ describe('limits and operations settings', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.42' },
       body: new URLSearchParams({ username: 'ceiling-other', password: PASSWORD }).toString(),
     })
-    const otherDevice = other.headers.getSetCookie().find((c) => c.startsWith('gozon_device='))!.split(';')[0]!
+    const otherDevice = other.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('gozon_device='))!
+      .split(';')[0]!
     expect((await signIn('198.51.100.42', PASSWORD, otherDevice)).status).toBe(429)
     // The owner's own browser is let through, from any address (signing out keeps the device cookie).
     const owner = await signIn('198.51.100.43', PASSWORD, deviceCookie)

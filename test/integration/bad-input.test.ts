@@ -1,11 +1,12 @@
 // Every bad input gets a clear 4xx with a stable code, and writes nothing;
 // hostile WebSocket handshakes and messages are refused or closed and learn nothing.
+
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { connect } from 'node:net'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
-import { bodyDigest, signIdentity } from '../../shared/identity'
 import { LIVE_LIMITS } from '../../gateway/live-routes'
+import { bodyDigest, signIdentity } from '../../shared/identity'
 import { openSocket, UPGRADE_HEADERS } from '../support/socket'
 import { randomKey, startSystem, type TestSystem } from '../support/system'
 
@@ -45,7 +46,11 @@ const topUp = (body: unknown, extra: Partial<Case> = {}): Omit<Case, 'name' | 's
 })
 
 /** The same request without the test's bearer token, with `headers` instead. */
-const anonymous = (request: Omit<Case, 'name' | 'status' | 'error'>, headers: () => Record<string, string> | Promise<Record<string, string>>) => ({ ...request, user: undefined, headers })
+const anonymous = (request: Omit<Case, 'name' | 'status' | 'error'>, headers: () => Record<string, string> | Promise<Record<string, string>>) => ({
+  ...request,
+  user: undefined,
+  headers,
+})
 /** A genuine token of holder's with one character of its signature changed. */
 const tampered = () => {
   const token = sys.tokenFor('holder')
@@ -54,17 +59,31 @@ const tampered = () => {
 
 const cases: Case[] = [
   { name: 'order without credentials', ...order({ amount: 5 }, { user: undefined }), status: 401, error: 'unauthorized' },
-  { name: 'order with only X-User-Id (dev mode is off)', ...anonymous(order({ amount: 5 }), () => ({ 'x-user-id': 'holder' })), status: 401, error: 'unauthorized' },
   {
-    name: 'order with a client-made Gozon-Identity proof (another key)',
-    ...anonymous(order({ amount: 5 }), () => ({ 'gozon-identity': signIdentity(randomKey(), 'orders', 'holder', { method: 'POST', pathAndQuery: '/api/orders', bodyDigest: bodyDigest('{"amount":5}') }) })),
+    name: 'order with only X-User-Id (dev mode is off)',
+    ...anonymous(order({ amount: 5 }), () => ({ 'x-user-id': 'holder' })),
     status: 401,
     error: 'unauthorized',
   },
-  { name: 'order with a tampered bearer token', ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${tampered()}` })), status: 401, error: 'unauthorized' },
+  {
+    name: 'order with a client-made Gozon-Identity proof (another key)',
+    ...anonymous(order({ amount: 5 }), () => ({
+      'gozon-identity': signIdentity(randomKey(), 'orders', 'holder', { method: 'POST', pathAndQuery: '/api/orders', bodyDigest: bodyDigest('{"amount":5}') }),
+    })),
+    status: 401,
+    error: 'unauthorized',
+  },
+  {
+    name: 'order with a tampered bearer token',
+    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${tampered()}` })),
+    status: 401,
+    error: 'unauthorized',
+  },
   {
     name: 'order with a token signed by another key',
-    ...anonymous(order({ amount: 5 }), () => ({ authorization: `Bearer ${new TokenSigner({ id: 'other', secret: randomKey() }).issue('api', { id: 'holder', username: 'holder' }, 60).token}` })),
+    ...anonymous(order({ amount: 5 }), () => ({
+      authorization: `Bearer ${new TokenSigner({ id: 'other', secret: randomKey() }).issue('api', { id: 'holder', username: 'holder' }, 60).token}`,
+    })),
     status: 401,
     error: 'unauthorized',
   },
@@ -82,8 +101,18 @@ const cases: Case[] = [
     status: 401,
     error: 'unauthorized',
   },
-  { name: 'order with a session cookie instead of a token', ...anonymous(order({ amount: 5 }), async () => ({ cookie: (await sys.pageSession('holder')).cookie })), status: 401, error: 'unauthorized' },
-  { name: 'order with Basic credentials', ...anonymous(order({ amount: 5 }), () => ({ authorization: 'Basic aG9sZGVyOnB3' })), status: 401, error: 'unauthorized' },
+  {
+    name: 'order with a session cookie instead of a token',
+    ...anonymous(order({ amount: 5 }), async () => ({ cookie: (await sys.pageSession('holder')).cookie })),
+    status: 401,
+    error: 'unauthorized',
+  },
+  {
+    name: 'order with Basic credentials',
+    ...anonymous(order({ amount: 5 }), () => ({ authorization: 'Basic aG9sZGVyOnB3' })),
+    status: 401,
+    error: 'unauthorized',
+  },
   { name: 'amount as a string', ...order({ amount: '5' }), status: 422, error: 'validation_failed' },
   { name: 'amount zero', ...order({ amount: 0 }), status: 422, error: 'validation_failed' },
   { name: 'negative amount', ...order({ amount: -5 }), status: 422, error: 'validation_failed' },
@@ -134,7 +163,14 @@ const cases: Case[] = [
     error: 'validation_failed',
   },
   { name: 'list with a forged cursor', method: 'GET', path: '/api/orders?cursor=bm9wZQ', user: 'holder', status: 422, error: 'invalid_cursor' },
-  { name: 'statement of a missing account', method: 'GET', path: '/api/payments/account/transactions', user: 'nobody', status: 404, error: 'account_not_found' },
+  {
+    name: 'statement of a missing account',
+    method: 'GET',
+    path: '/api/payments/account/transactions',
+    user: 'nobody',
+    status: 404,
+    error: 'account_not_found',
+  },
   { name: 'an unknown API route', method: 'GET', path: '/api/shipping', user: 'holder', status: 404, error: 'not_found' },
   { name: 'an unknown orders route', method: 'GET', path: '/api/orders/a/b', user: 'holder', status: 404, error: 'not_found' },
   { name: 'an unsupported method', method: 'DELETE', path: '/api/orders', user: 'holder', status: 404, error: 'not_found' },
@@ -189,18 +225,38 @@ describe('hostile WebSockets', () => {
   const refusals: { name: string; path: string; headers: () => Record<string, string>; status: number; error: string }[] = [
     { name: 'live stream without credentials', path: '/api/orders/live', headers: () => ({}), status: 401, error: 'unauthorized' },
     { name: 'live stream with only X-User-Id', path: '/api/orders/live', headers: () => ({ 'x-user-id': 'holder' }), status: 401, error: 'unauthorized' },
-    { name: 'live stream with a tampered token', path: '/api/orders/live', headers: () => ({ authorization: `Bearer ${tampered()}` }), status: 401, error: 'unauthorized' },
+    {
+      name: 'live stream with a tampered token',
+      path: '/api/orders/live',
+      headers: () => ({ authorization: `Bearer ${tampered()}` }),
+      status: 401,
+      error: 'unauthorized',
+    },
     {
       name: 'live stream with an expired token',
       path: '/api/orders/live',
-      headers: () => ({ authorization: `Bearer ${sys.gateway.auth.tokens.issue('api', { id: 'holder', username: 'holder' }, 60, Date.now() - 120_000).token}` }),
+      headers: () => ({
+        authorization: `Bearer ${sys.gateway.auth.tokens.issue('api', { id: 'holder', username: 'holder' }, 60, Date.now() - 120_000).token}`,
+      }),
       status: 401,
       error: 'token_expired',
     },
-    { name: 'live stream opened from another site', path: '/api/orders/live', headers: () => ({ ...sys.bearer('holder'), origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
+    {
+      name: 'live stream opened from another site',
+      path: '/api/orders/live',
+      headers: () => ({ ...sys.bearer('holder'), origin: 'http://evil.example' }),
+      status: 403,
+      error: 'cross_origin_request',
+    },
     { name: 'page socket without a session', path: '/ws', headers: () => ({}), status: 401, error: 'unauthorized' },
     { name: 'page socket with a bearer token instead of the cookie', path: '/ws', headers: () => sys.bearer('holder'), status: 401, error: 'unauthorized' },
-    { name: 'page socket opened from another site (cross-site WebSocket hijacking)', path: '/ws', headers: async () => ({ cookie: (await sys.pageSession('holder')).cookie, origin: 'http://evil.example' }), status: 403, error: 'cross_origin_request' },
+    {
+      name: 'page socket opened from another site (cross-site WebSocket hijacking)',
+      path: '/ws',
+      headers: async () => ({ cookie: (await sys.pageSession('holder')).cookie, origin: 'http://evil.example' }),
+      status: 403,
+      error: 'cross_origin_request',
+    },
   ]
   for (const c of refusals) {
     test(`${c.name} → ${c.status} ${c.error}`, async () => {
@@ -237,7 +293,7 @@ describe('hostile WebSockets', () => {
 
   test(`a client message over ${LIVE_LIMITS.maxPayloadBytes} bytes closes the socket (1009)`, async () => {
     const socket = await openSocket(wsUrl('/api/orders/live'), sys.bearer('holder'))
-    socket.send('{"subscribe":"' + 'x'.repeat(LIVE_LIMITS.maxPayloadBytes) + '"}')
+    socket.send(`{"subscribe":"${'x'.repeat(LIVE_LIMITS.maxPayloadBytes)}"}`)
     expect((await socket.closed).code).toBe(1009)
   })
 })
@@ -287,7 +343,10 @@ describe('protocol details clients get differently right', () => {
     const auth = { authorization: `Bearer ${sys.tokenFor('holder')}` }
     const order = await send('/api/orders', { body: '{"amount":7}', headers: { ...auth, 'content-type': 'APPLICATION/JSON; Charset=UTF-8' } })
     expect(order).toMatchObject({ status: 201, body: { amount: 7, status: 'NEW' } })
-    const user = await send('/api/auth/users', { body: JSON.stringify({ username: 'caps-lock', password: 'correct horse battery staple' }), headers: { 'content-type': 'Application/Json' } })
+    const user = await send('/api/auth/users', {
+      body: JSON.stringify({ username: 'caps-lock', password: 'correct horse battery staple' }),
+      headers: { 'content-type': 'Application/Json' },
+    })
     expect(user).toMatchObject({ status: 201, body: { username: 'caps-lock' } })
   })
 
@@ -388,7 +447,10 @@ describe('a client that goes away', () => {
           socket.write(
             `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${sys.tokenFor('holder')}\r\nContent-Length: 100\r\n\r\n{"amou`,
           )
-          setTimeout(() => (socket.destroy(), resolve()), 200)
+          setTimeout(() => {
+            socket.destroy()
+            resolve()
+          }, 200)
         })
       })
       await Bun.sleep(300)
@@ -414,7 +476,11 @@ describe('a body that trickles in (slowloris)', () => {
         socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${type}\r\n${extra}Content-Length: 1000\r\n\r\n`)
         timer = setInterval(() => socket.write('x'), 200)
       })
-      const done = () => (clearInterval(timer), socket.destroy(), resolve({ head: answer, ms: performance.now() - started }))
+      const done = () => {
+        clearInterval(timer)
+        socket.destroy()
+        resolve({ head: answer, ms: performance.now() - started })
+      }
       socket.on('data', (chunk) => {
         answer += chunk.toString()
         if (answer.includes('\r\n\r\n') && answer.includes('}')) done()

@@ -113,7 +113,7 @@ test('a data folder from before roles: everything the superuser made is handed t
   expect((await sql`select count(*)::int as n from drizzle.__drizzle_migrations`)[0]!.n).toBeGreaterThan(5)
 }, 30_000)
 
-test('bun run db:provision (compose\'s provision step) creates what the URLs name, and says what is missing', async () => {
+test("bun run db:provision (compose's provision step) creates what the URLs name, and says what is missing", async () => {
   const adminUrl = await freshDatabaseUrl('roles_cli')
   const url = new URL(adminUrl)
   url.username = `${url.pathname.slice(1)}_cli`

@@ -1,9 +1,9 @@
 // Exactly-once money movement under duplicates, redeliveries and crashes at
 // the worst moments. Every test checks the money, not just the statuses.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { connect } from '@nats-io/transport-node'
 import { armFailpoint, disarmAllFailpoints } from '../../shared/failpoints'
 import { CONSUMERS, messageIds, SUBJECTS } from '../../shared/messaging/contracts'
-import { connect } from '@nats-io/transport-node'
 import { pollUntil } from '../support/poll'
 import { startSystem, type TestSystem } from '../support/system'
 
@@ -42,9 +42,7 @@ describe('with the default duplicate window', () => {
     await sys.openAccount('u2', 1000)
     const orderId = crypto.randomUUID()
     const message = { orderId, userId: 'u2', amount: 250 }
-    await Promise.all(
-      ['a', 'b', 'c', 'd'].map((suffix) => sys.publishRaw(SUBJECTS.paymentRequested, message, `two-ids-${suffix}`)),
-    )
+    await Promise.all(['a', 'b', 'c', 'd'].map((suffix) => sys.publishRaw(SUBJECTS.paymentRequested, message, `two-ids-${suffix}`)))
     await sys.waitForConsumerIdle(requests.stream, requests.durable)
     expect(await sys.balance('u2')).toBe(750)
     expect(await paymentsFor(sys, orderId)).toEqual({ decisions: 1, debits: 1 })
@@ -140,7 +138,10 @@ describe('with the default duplicate window', () => {
 })
 
 describe('the relay restarted with unpublished rows', () => {
-  for (const window of [{ name: 'JetStream dedup', ms: 600_000 }, { name: 'a 1 s duplicate window (the inbox alone)', ms: 1000 }]) {
+  for (const window of [
+    { name: 'JetStream dedup', ms: 600_000 },
+    { name: 'a 1 s duplicate window (the inbox alone)', ms: 1000 },
+  ]) {
     test(`crash after publish, before marking: all published, none twice in effect (${window.name})`, async () => {
       const sys = await startSystem({ ordersRelay: false, env: { NATS_DUPLICATE_WINDOW_MS: String(window.ms), RELAY_GRACE_MS: '0', RELAY_LEASE_MS: '6000' } })
       try {
@@ -153,7 +154,11 @@ describe('the relay restarted with unpublished rows', () => {
         // First relay: publishes the batch, then dies before marking it published.
         armFailpoint('orders.relay.after-publish')
         await sys.orders.relay.start()
-        await pollUntil('the first relay to publish all 30', () => sys.streamMessages('paymentRequests'), (n) => n >= 30)
+        await pollUntil(
+          'the first relay to publish all 30',
+          () => sys.streamMessages('paymentRequests'),
+          (n) => n >= 30,
+        )
         expect(await sys.streamMessages('paymentRequests')).toBe(30)
         await sys.waitForConsumerIdle(requests.stream, requests.durable)
         const [still] = await sys.ordersSql`select count(*)::int as n from outbox where published_at is null`
@@ -164,8 +169,8 @@ describe('the relay restarted with unpublished rows', () => {
         await sys.orders.relay.start() // the restarted relay publishes all 30 again, once the dead one's lease is over
         const finals = await Promise.all(ids.map((id) => sys.waitForFinal('r1', id)))
         await pollUntil(
-          'every outbox row published once the dead relay\'s lease is over',
-          async () => ((await sys.ordersSql`select count(*)::int as n from outbox where published_at is null`)[0]!.n as number),
+          "every outbox row published once the dead relay's lease is over",
+          async () => (await sys.ordersSql`select count(*)::int as n from outbox where published_at is null`)[0]!.n as number,
           (left) => left === 0,
           { timeoutMs: 15_000, intervalMs: 50 },
         )

@@ -4,14 +4,14 @@
 import { expect, test } from 'bun:test'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { portIsOpen } from '../../launcher/free-port'
-import { spawnGozon } from '../../launcher/spawn'
-import { STREAMS } from '../../shared/messaging/contracts'
-import { defaultDatabaseUrl } from '../../shared/config'
-import postgres from 'postgres'
-import { METRICS_SCRAPE, TEST_METRICS_TOKEN } from '../support/system'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import postgres from 'postgres'
+import { portIsOpen } from '../../launcher/free-port'
+import { spawnGozon } from '../../launcher/spawn'
+import { defaultDatabaseUrl } from '../../shared/config'
+import { STREAMS } from '../../shared/messaging/contracts'
+import { METRICS_SCRAPE, TEST_METRICS_TOKEN } from '../support/system'
 
 /** Signs up, opens an account with 5.00 and pays an order of 2.00 through the gateway at `base`. */
 async function payOneOrder(base: string, username: string) {
@@ -125,7 +125,12 @@ test('OTEL_EXPORTER_OTLP_ENDPOINT: every process sends its spans over OTLP/HTTP,
     port: 0,
     async fetch(request) {
       if (new URL(request.url).pathname !== '/v1/traces') return new Response('not here', { status: 404 })
-      type Otlp = { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { traceId: string; name: string }[] }[] }[] }
+      type Otlp = {
+        resourceSpans: {
+          resource: { attributes: { key: string; value: { stringValue?: string } }[] }
+          scopeSpans: { spans: { traceId: string; name: string }[] }[]
+        }[]
+      }
       const body = (await request.json()) as Otlp
       for (const rs of body.resourceSpans) {
         const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '?'

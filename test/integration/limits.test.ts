@@ -71,7 +71,8 @@ describe('rate limits', () => {
       const body = JSON.stringify({ amount: 3 })
       const post = (base: string, headers: Record<string, string>) =>
         fetch(`${base}/api/orders`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
-      for (let i = 0; i < 5; i++) expect((await post(sys.orders.url, sys.proofFor('drained', 'orders', { method: 'POST', path: '/api/orders', body }))).status).toBe(201)
+      for (let i = 0; i < 5; i++)
+        expect((await post(sys.orders.url, sys.proofFor('drained', 'orders', { method: 'POST', path: '/api/orders', body }))).status).toBe(201)
       const proof = sys.proofFor('drained', 'orders', { method: 'POST', path: '/api/orders', body })
       const refused = await post(sys.orders.url, { ...proof, 'idempotency-key': crypto.randomUUID() })
       expect(refused.status).toBe(429)
@@ -148,7 +149,11 @@ describe('live sockets', () => {
     expect(sys.gateway.hub.socketCount('many')).toBe(LIVE_LIMITS.socketsPerUser)
     // Another user is not affected: their socket is registered and stays open.
     const other = await openSocket(liveUrl(), sys.bearer('someone-else'))
-    await pollUntil('the other user\'s socket registered', () => sys.gateway.hub.socketCount('someone-else'), (n) => n === 1)
+    await pollUntil(
+      "the other user's socket registered",
+      () => sys.gateway.hub.socketCount('someone-else'),
+      (n) => n === 1,
+    )
     expect(await Promise.race([other.closed, Bun.sleep(0).then(() => 'open')])).toBe('open')
     for (const s of [...sockets, other]) s.close()
   })

@@ -57,7 +57,12 @@ test('a transient database failure is retried with back-off and charged once whe
   let id: string
   try {
     id = await sys.createOrder('unlucky', 400)
-    await pollUntil('the payment to fail and be retried', () => sys.payments.consumer.stats.retried, (n) => n > retriedBefore, { timeoutMs: 5000 })
+    await pollUntil(
+      'the payment to fail and be retried',
+      () => sys.payments.consumer.stats.retried,
+      (n) => n > retriedBefore,
+      { timeoutMs: 5000 },
+    )
     expect((await sys.api('GET', `/api/orders/${id}`, { user: 'unlucky' })).body.status).toBe('NEW')
     // The failed attempt rolled back entirely: no debit.
     const [account] = await sys.paymentsSql`select balance from accounts where user_id = 'unlucky'`
@@ -138,7 +143,11 @@ test('GET /metrics shows requests by route, the outbox, the consumer and final s
   expect(await gateway.text()).toContain('gozon_live_sockets')
   // Being on the same machine is not enough: without the token (or with another), every /metrics refuses.
   for (const url of [sys.orders.url, sys.payments.url, sys.gateway.url]) {
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not-the-metrics-token' }, { authorization: `Bearer ${sys.tokenFor('metric')}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer not-the-metrics-token' },
+      { authorization: `Bearer ${sys.tokenFor('metric')}` },
+    ]) {
       const refused = await fetch(`${url}/metrics`, { headers })
       expect([url, refused.status]).toEqual([url, 401])
     }

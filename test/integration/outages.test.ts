@@ -9,7 +9,11 @@ test('orders placed while payments is not consuming wait in the stream and are p
     await sys.openAccount('patient', 1000)
     const ids = await Promise.all([1, 2, 3].map(() => sys.createOrder('patient', 300)))
     // The requests did reach the stream, and with no one consuming them the orders stay NEW.
-    await pollUntil('the 3 payment requests in the stream', () => sys.streamMessages('paymentRequests'), (n) => n === 3)
+    await pollUntil(
+      'the 3 payment requests in the stream',
+      () => sys.streamMessages('paymentRequests'),
+      (n) => n === 3,
+    )
     for (const id of ids) expect((await sys.api('GET', `/api/orders/${id}`, { user: 'patient' })).body.status).toBe('NEW')
 
     sys.payments.consumer.start()

@@ -53,7 +53,19 @@ describe('identity', () => {
     expect(form.text).toContain(`<input type="hidden" name="next" value="/orders/${id}">`)
     expect((await signIn(`/orders/${id}`)).headers.get('location')).toBe(`/orders/${id}`)
     expect((await signIn('/account?topped-up=1')).headers.get('location')).toBe('/account?topped-up=1')
-    for (const hostile of ['/.//evil.example', '/a/..//evil.example', '//evil.example/x', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/\tevil', '/orders\r\nSet-Cookie: x=1', '/orders/../sign-out', '/sign-in', '']) {
+    for (const hostile of [
+      '/.//evil.example',
+      '/a/..//evil.example',
+      '//evil.example/x',
+      '/\\evil.example',
+      'https://evil.example/',
+      'javascript:alert(1)',
+      '/\tevil',
+      '/orders\r\nSet-Cookie: x=1',
+      '/orders/../sign-out',
+      '/sign-in',
+      '',
+    ]) {
       const r = await signIn(hostile)
       expect([hostile, r.status, r.headers.get('location')]).toEqual([hostile, 303, '/orders'])
     }
@@ -334,7 +346,13 @@ describe('pages tell the truth when a service does not answer', () => {
   async function blackHole() {
     const held: { end(): void }[] = []
     const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open: (socket) => void held.push(socket), data() {} } })
-    return { url: `http://127.0.0.1:${listener.port}`, stop: () => (held.forEach((s) => s.end()), listener.stop(true)) }
+    return {
+      url: `http://127.0.0.1:${listener.port}`,
+      stop: () => {
+        for (const s of held) s.end()
+        listener.stop(true)
+      },
+    }
   }
 
   test('payments silent: /account says within the page read timeout that it could not load, offers a retry, and never “no account”', async () => {
@@ -623,4 +641,3 @@ describe('what a browser is told with every page', () => {
     }
   })
 })
-

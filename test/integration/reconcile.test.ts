@@ -93,8 +93,7 @@ async function fillConsistent(db: Pair) {
   await s.payment(decided, 'bob', 70, 'failed')
 }
 
-const consistentSummary =
-  'reconcile: orders 11 (NEW 2, FINISHED 6, CANCELLED 3), payments 10 (succeeded 6, failed 4), accounts 3, in flight 2, discrepancies 0'
+const consistentSummary = 'reconcile: orders 11 (NEW 2, FINISHED 6, CANCELLED 3), payments 10 (succeeded 6, failed 4), accounts 3, in flight 2, discrepancies 0'
 
 async function runCli(urls: { orders: string; payments: string } | Record<string, string>, args: string[] = []) {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ORDERS_DATABASE_URL: '', PAYMENTS_DATABASE_URL: '', DATABASE_URL: '' }
@@ -309,7 +308,9 @@ describe('the command line', () => {
     await db.ordersSql.end()
     await db.paymentsSql.end()
     const run = await runCli({ DATABASE_URL: server })
-    expect(run.lines).toEqual(['reconcile: orders 0 (NEW 0, FINISHED 0, CANCELLED 0), payments 0 (succeeded 0, failed 0), accounts 0, in flight 0, discrepancies 0'])
+    expect(run.lines).toEqual([
+      'reconcile: orders 0 (NEW 0, FINISHED 0, CANCELLED 0), payments 0 (succeeded 0, failed 0), accounts 0, in flight 0, discrepancies 0',
+    ])
     expect(run.code).toBe(0)
   })
 

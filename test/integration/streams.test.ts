@@ -3,9 +3,9 @@
 // settings never flips it; a consumer whose stream is not there says so in
 // one line, reports itself down on /health, and starts once the owner comes.
 import { afterAll, expect, test } from 'bun:test'
-import pino from 'pino'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import pino from 'pino'
 import { ordersService } from '../../orders/app'
 import { loadOrdersConfig } from '../../orders/config'
 import { paymentsService } from '../../payments/app'

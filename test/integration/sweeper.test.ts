@@ -3,8 +3,8 @@
 // recorded result. Messages are "lost" by purging them from JetStream.
 import { expect, test } from 'bun:test'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { STREAMS } from '../../shared/messaging/contracts'
 import { DEFAULT_SWEEPER, StuckOrderSweeper } from '../../orders/sweeper'
+import { STREAMS } from '../../shared/messaging/contracts'
 import { eventually, pollUntil } from '../support/poll'
 import { METRICS_SCRAPE, startSystem } from '../support/system'
 
@@ -13,7 +13,12 @@ test('a payment request lost by the broker: the order is asked for again and pai
   try {
     await sys.openAccount('lost', 1000)
     const id = await sys.createOrder('lost', 300)
-    await pollUntil('the payment request in the stream', () => sys.streamMessages('paymentRequests'), (n) => n >= 1, { timeoutMs: 5000, intervalMs: 10 })
+    await pollUntil(
+      'the payment request in the stream',
+      () => sys.streamMessages('paymentRequests'),
+      (n) => n >= 1,
+      { timeoutMs: 5000, intervalMs: 10 },
+    )
     // Lost for real: the request is gone from the stream before anyone read it.
     expect((await (await jetstreamManager(sys.probe)).streams.purge(STREAMS.paymentRequests.name)).purged).toBeGreaterThanOrEqual(1)
     sys.payments.consumer.start()
@@ -55,7 +60,11 @@ test('no answer at all: asks back off, stop at the cap, and the order is reporte
   try {
     await sys.openAccount('silent', 1000)
     const id = await sys.createOrder('silent', 250)
-    const asks = async () => (await sys.ordersSql`select id, created_at from outbox where payload->>'orderId' = ${id} order by created_at`) as unknown as { id: string; created_at: Date }[]
+    const asks = async () =>
+      (await sys.ordersSql`select id, created_at from outbox where payload->>'orderId' = ${id} order by created_at`) as unknown as {
+        id: string
+        created_at: Date
+      }[]
     const deadline = Date.now() + 15_000
     for (;;) {
       const [order] = await sys.ordersSql`select payment_gave_up_at from orders where id = ${id}`
@@ -65,7 +74,12 @@ test('no answer at all: asks back off, stop at the cap, and the order is reporte
     }
     const rows = await asks()
     // The order's own request and three asks: 200 ms, then 200-400, 400-800 ms (jittered) apart.
-    expect(rows.map((r) => r.id)).toEqual([`payment-requested:${id}`, `payment-requested:${id}:ask:2`, `payment-requested:${id}:ask:3`, `payment-requested:${id}:ask:4`])
+    expect(rows.map((r) => r.id)).toEqual([
+      `payment-requested:${id}`,
+      `payment-requested:${id}:ask:2`,
+      `payment-requested:${id}:ask:3`,
+      `payment-requested:${id}:ask:4`,
+    ])
     const gaps = rows.slice(1).map((r, i) => r.created_at.getTime() - rows[i]!.created_at.getTime())
     expect(gaps[1]!).toBeGreaterThanOrEqual(190)
     expect(gaps[2]!).toBeGreaterThanOrEqual(390)

@@ -4,14 +4,14 @@
 // The SDK's in-memory exporter records the spans of all three, which run in
 // this process (test/support/system.ts).
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace'
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace'
 import { armFailpoint, disarmAllFailpoints } from '../../shared/failpoints'
 import { CONSUMERS, SUBJECTS } from '../../shared/messaging/contracts'
 import { startTracing, tracingOn } from '../../shared/tracing'
+import { pollUntil } from '../support/poll'
 import { openSocket } from '../support/socket'
 import { startSystem, type TestSystem } from '../support/system'
-import { pollUntil } from '../support/poll'
 
 const exporter = new InMemorySpanExporter()
 let tracing: { shutdown(): Promise<void> } | undefined
@@ -92,7 +92,9 @@ test('a redelivery is one more span in the same trace: the first delivery failed
   armFailpoint(`${CONSUMERS.payments.durable}.before-commit`)
   const { traceId } = await orderThroughGateway('redelivered', 300)
   const spans = spansOfTrace(traceId)
-  const deliveries = spans.filter((s) => s.name === `process ${SUBJECTS.paymentRequested}`).sort((a, b) => Number(a.attributes['gozon.delivery_count']) - Number(b.attributes['gozon.delivery_count']))
+  const deliveries = spans
+    .filter((s) => s.name === `process ${SUBJECTS.paymentRequested}`)
+    .sort((a, b) => Number(a.attributes['gozon.delivery_count']) - Number(b.attributes['gozon.delivery_count']))
   expect(deliveries.map((s) => s.attributes['gozon.delivery_count'])).toEqual([1, 2])
   expect(deliveries[0]!.status.code).toBe(SpanStatusCode.ERROR)
   expect(deliveries[1]!.attributes['gozon.outcome']).toBe('handled')

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { freePort } from '../../launcher/free-port'
-import { startNats, type RunningNats } from '../../launcher/nats'
-import { startPostgres, type RunningPostgres } from '../../launcher/postgres'
+import { type RunningNats, startNats } from '../../launcher/nats'
+import { type RunningPostgres, startPostgres } from '../../launcher/postgres'
 import { provisionDatabase } from '../../shared/db/provision'
 
 type Infra = { root: string; postgres: RunningPostgres; natsServers: Set<RunningNats> }

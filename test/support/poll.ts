@@ -19,7 +19,7 @@ export async function pollUntil<T>(
   for (;;) {
     const value = await read()
     if (done(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describe(value)}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describeValue(value)}`)
     await Bun.sleep(intervalMs)
   }
 }
@@ -29,7 +29,7 @@ export async function eventually(what: string, condition: () => boolean | Promis
   await pollUntil(what, condition, (ok) => ok, options)
 }
 
-function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   try {
     const text = typeof value === 'string' ? value : JSON.stringify(value)
     return text === undefined ? String(value) : text.length > 500 ? `${text.slice(0, 500)}…` : text

@@ -3,7 +3,7 @@
 // 0), and the gateway app. Plus the helpers the tests share.
 import { expect } from 'bun:test'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
+import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { startGateway } from '../../gateway/app'
 import { openIdentityDatabase } from '../../gateway/auth/database'
 import { loadGatewayConfig } from '../../gateway/config'
@@ -13,8 +13,8 @@ import { paymentsService } from '../../payments/app'
 import { loadPaymentsConfig } from '../../payments/config'
 import { startBackendService } from '../../shared/backend-service'
 import { LOG_LEVELS, type LogLevel } from '../../shared/config'
-import { createLogger } from '../../shared/logger'
 import { type Audience, bodyDigest, identityHeaders } from '../../shared/identity'
+import { createLogger } from '../../shared/logger'
 import { STREAMS, type Subject } from '../../shared/messaging/contracts'
 import { freshNats, freshServiceDatabase, sqlClient } from './infra'
 
@@ -26,9 +26,7 @@ export type SystemOptions = {
   paymentsConsumer?: boolean
 }
 
-const testLogLevel = (LOG_LEVELS as readonly string[]).includes(process.env.TEST_LOG_LEVEL ?? '')
-  ? (process.env.TEST_LOG_LEVEL as LogLevel)
-  : 'silent'
+const testLogLevel = (LOG_LEVELS as readonly string[]).includes(process.env.TEST_LOG_LEVEL ?? '') ? (process.env.TEST_LOG_LEVEL as LogLevel) : 'silent'
 
 /** The scrape token of every test system's /metrics. */
 export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789'
@@ -106,7 +104,13 @@ export async function startSystem(options: SystemOptions = {}) {
   const startAnotherGateway = async (overrides: Partial<Omit<typeof gatewayDeps, 'nc'>> = {}) => {
     const nc = await connect({ servers: nats.url })
     const another = startGateway({ ...gatewayDeps, ...overrides, nc }, { hostname: '127.0.0.1', port: 0 })
-    return { ...another, stop: async () => (await another.stop(), await nc.close()) }
+    return {
+      ...another,
+      stop: async () => {
+        await another.stop()
+        await nc.close()
+      },
+    }
   }
   /** Another instance of a service on the same database and NATS, as behind a balancer (HTTP only: no relay, no consumer). */
   const startAnotherInstance = (name: 'orders' | 'payments') =>

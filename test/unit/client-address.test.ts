@@ -1,7 +1,7 @@
 // Whose address the per-address sign-in limit counts (shared/http/client-address.ts).
 import { expect, test } from 'bun:test'
-import { addressGroup, clientAddressOf } from '../../shared/http/client-address'
 import { EnvReader } from '../../shared/config'
+import { addressGroup, clientAddressOf } from '../../shared/http/client-address'
 
 const server = (peer: string) => ({ requestIP: () => ({ address: peer }) })
 const request = (forwarded?: string) => new Request('http://shop/sign-in', { headers: forwarded ? { 'x-forwarded-for': forwarded } : {} })

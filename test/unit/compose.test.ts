@@ -57,7 +57,11 @@ test("HAProxy in front, with the launcher's frontends, checks, timeouts and erro
     const present = lines(haproxy).some((l) => l === line || (line.startsWith('default-server') && l.startsWith(`${line} `)))
     expect({ line, present }).toEqual({ line, present: true })
   }
-  for (const [kind, port] of [['gateway', DEFAULTS.gatewayPort], ['orders', DEFAULTS.ordersPort], ['payments', DEFAULTS.paymentsPort]] as const) {
+  for (const [kind, port] of [
+    ['gateway', DEFAULTS.gatewayPort],
+    ['orders', DEFAULTS.ordersPort],
+    ['payments', DEFAULTS.paymentsPort],
+  ] as const) {
     expect(haproxy).toContain(`bind :${port}`)
     expect(haproxy).toContain(`server-template ${kind}- 2 ${kind}:${port} check`)
   }
@@ -85,6 +89,8 @@ test('each service connects with a role of its own to its own database; the one-
   }
   expect(new URL(provision.environment!.DATABASE_ADMIN_URL!.replace(/\$\{[^}]*\}/g, 'secret')).username).toBe(superuser)
   expect(provision.command).toEqual(['bun', 'shared/db/provision-main.ts', '--own-server'])
-  const mentionsSuperuser = Object.entries(compose.services).filter(([name, s]) => name !== 'provision' && name !== 'postgres' && JSON.stringify(s.environment ?? {}).includes(`//${superuser}:`))
+  const mentionsSuperuser = Object.entries(compose.services).filter(
+    ([name, s]) => name !== 'provision' && name !== 'postgres' && JSON.stringify(s.environment ?? {}).includes(`//${superuser}:`),
+  )
   expect(mentionsSuperuser).toEqual([])
 })

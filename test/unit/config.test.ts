@@ -34,9 +34,16 @@ describe('configuration', () => {
     const plain = loadGatewayConfig(KEYS).auth
     expect(plain.sessionKey.id).toMatch(/^[A-Za-z0-9_-]{8}$/)
     expect(plain.verifyKeys).toEqual([])
-    const rotating = loadGatewayConfig({ ...KEYS, SESSION_SIGNING_KEY_ID: '2026-12', SESSION_VERIFY_KEYS: `2026-06:${'o'.repeat(32)}, 2026-01:${'p'.repeat(32)}` }).auth
+    const rotating = loadGatewayConfig({
+      ...KEYS,
+      SESSION_SIGNING_KEY_ID: '2026-12',
+      SESSION_VERIFY_KEYS: `2026-06:${'o'.repeat(32)}, 2026-01:${'p'.repeat(32)}`,
+    }).auth
     expect(rotating.sessionKey).toEqual({ id: '2026-12', secret: KEYS.SESSION_SIGNING_KEY })
-    expect(rotating.verifyKeys).toEqual([{ id: '2026-06', secret: 'o'.repeat(32) }, { id: '2026-01', secret: 'p'.repeat(32) }])
+    expect(rotating.verifyKeys).toEqual([
+      { id: '2026-06', secret: 'o'.repeat(32) },
+      { id: '2026-01', secret: 'p'.repeat(32) },
+    ])
     expect(() => loadGatewayConfig({ ...KEYS, SESSION_VERIFY_KEYS: 'no-colon-here' })).toThrow(/SESSION_VERIFY_KEYS must be/)
     expect(() => loadGatewayConfig({ ...KEYS, SESSION_VERIFY_KEYS: 'old:short' })).toThrow(/SESSION_VERIFY_KEYS must be/)
     expect(() => loadGatewayConfig({ ...KEYS, SESSION_SIGNING_KEY_ID: 'a.b' })).toThrow(/SESSION_SIGNING_KEY_ID must be/)

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { dirname, join } from 'node:path'
 import { decodeMessage, PoisonMessageError, SUBJECTS } from '../../shared/messaging/contracts'
 
 const bytes = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value))
@@ -34,4 +35,23 @@ describe('decodeMessage', () => {
     expect(decodeMessage([SUBJECTS.paymentFailed], SUBJECTS.paymentFailed, bytes(ok)).payload).toEqual(ok)
     expect(() => decodeMessage([SUBJECTS.paymentFailed], SUBJECTS.paymentFailed, bytes({ ...ok, reason: 'other' }))).toThrow('/reason')
   })
+})
+
+test('the message contracts pull in no HTTP framework: publishers and consumers need only TypeBox and the shared rules', async () => {
+  const root = join(import.meta.dir, '..', '..')
+  const seen = new Set<string>()
+  const packages = new Set<string>()
+  const visit = async (file: string) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const source = await Bun.file(file).text()
+    for (const [, typeOnly, specifier] of source.matchAll(/^import (type )?[^'"]*['"]([^'"]+)['"]/gm)) {
+      if (typeOnly) continue // types vanish at run time
+      if (specifier!.startsWith('.')) await visit(`${join(dirname(file), specifier!)}.ts`)
+      else packages.add(specifier!)
+    }
+  }
+  await visit(join(root, 'shared', 'messaging', 'contracts.ts'))
+  expect([...packages].sort()).toEqual(['@sinclair/typebox', '@sinclair/typebox/compiler', 'node:crypto'])
+  expect([...seen].map((f) => f.slice(root.length + 1)).sort()).toEqual(['shared/identity.ts', 'shared/messaging/contracts.ts', 'shared/money.ts'])
 })

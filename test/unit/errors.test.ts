@@ -6,7 +6,20 @@ const withCode = (code: string) => Object.assign(new Error(code), { code })
 const wrapped = (cause: unknown) => Object.assign(new Error('Failed query: insert into "orders" ...'), { cause })
 
 describe('a dependency that is down is told apart from a bug', () => {
-  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ERR_STREAM_DESTROYED', '08006', '57P01', '57P02', '57P03', '53300'])
+  for (const code of [
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'EPIPE',
+    'CONNECTION_CLOSED',
+    'CONNECTION_DESTROYED',
+    'CONNECT_TIMEOUT',
+    'ERR_STREAM_DESTROYED',
+    '08006',
+    '57P01',
+    '57P02',
+    '57P03',
+    '53300',
+  ])
     test(`${code}, directly and as the cause of a Drizzle error`, () => {
       expect(isUnavailable(withCode(code))).toBe(true)
       expect(isUnavailable(wrapped(withCode(code)))).toBe(true)

@@ -1,8 +1,8 @@
 // The identity proof (gateway → services) and the gateway's tokens, without a server.
 import { describe, expect, test } from 'bun:test'
 import { TokenSigner } from '../../gateway/auth/tokens'
-import { bodyDigest, ProofReplayCache, signIdentity, verifyIdentity } from '../../shared/identity'
 import { supportsSyncAlways } from '../../launcher/nats'
+import { bodyDigest, ProofReplayCache, signIdentity, verifyIdentity } from '../../shared/identity'
 
 const KEY = 'k'.repeat(43)
 
@@ -59,7 +59,15 @@ describe('identity proof', () => {
   })
 
   test('refuses malformed proofs', () => {
-    for (const proof of ['', 'v2', 'v2.orders.ann', 'v1.orders.ann.1.sig', 'v2.orders.ann.1.short.sig', 'v2.orders.a b.1.AAAAAAAAAAAAAAAA.sig', `v2.orders.ann.${'9'.repeat(16)}.AAAAAAAAAAAAAAAA.sig`]) {
+    for (const proof of [
+      '',
+      'v2',
+      'v2.orders.ann',
+      'v1.orders.ann.1.sig',
+      'v2.orders.ann.1.short.sig',
+      'v2.orders.a b.1.AAAAAAAAAAAAAAAA.sig',
+      `v2.orders.ann.${'9'.repeat(16)}.AAAAAAAAAAAAAAAA.sig`,
+    ]) {
       expect(verifyIdentity(KEY, 'orders', proof, GET)).toBeUndefined()
     }
   })

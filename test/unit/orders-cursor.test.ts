@@ -1,5 +1,6 @@
 import { expect, test } from 'bun:test'
 import { decodeCursor, encodeCursor } from '../../orders/service'
+import { backoffMs } from '../../shared/backoff'
 import { AppError } from '../../shared/errors'
 import { nakDelayMs } from '../../shared/messaging/inbox-consumer'
 
@@ -17,9 +18,12 @@ test.each(['', 'bm9wZQ', Buffer.from('["yesterday","x"]').toString('base64url'),
   },
 )
 
-test('redelivery back-off grows and is capped', () => {
-  expect(nakDelayMs(1)).toBe(250)
-  expect(nakDelayMs(2)).toBe(500)
-  expect(nakDelayMs(5)).toBe(4000)
-  expect(nakDelayMs(50)).toBe(60_000)
+test('redelivery back-off grows, is capped, and is jittered to 50-100 % of the planned wait (shared/backoff.ts)', () => {
+  const most = () => 1
+  expect([1, 2, 5, 50].map((n) => nakDelayMs(n, most))).toEqual([250, 500, 4000, 60_000])
+  expect([1, 2, 5, 50].map((n) => nakDelayMs(n, () => 0))).toEqual([125, 250, 2000, 30_000])
+  const spread = new Set(Array.from({ length: 200 }, () => nakDelayMs(3)))
+  expect([...spread].every((ms) => ms >= 500 && ms <= 1000)).toBe(true)
+  expect(spread.size).toBeGreaterThan(50) // a crowd that failed together does not come back together
+  expect(backoffMs(1_000_000, { baseMs: 100, maxMs: 2000 }, most)).toBe(2000)
 })

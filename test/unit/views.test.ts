@@ -1,19 +1,16 @@
 import { describe, expect, test } from 'bun:test'
-import type { OperationsReport } from '../../shared/operations'
-import { renderOperations } from '../../views/operations'
-import { renderBalance, renderStatement } from '../../views/account'
-import { html, raw } from '../../views/html'
-import { Currency, currencyProblem, formatFigures } from '../../views/money'
-import { type Order, renderOrder, renderOrderCreated } from '../../views/orders'
-import { renderAuthForm } from '../../views/sign-in'
-import { renderOrderForm } from '../../views/orders'
-import { renderAccountPanel, renderTopUpForm } from '../../views/account'
-import { layout } from '../../views/layout'
-import { renderOrderDetail } from '../../views/orders'
 import { keyAfter, type Outcome, outcomeMessage, outcomeOf, safeNext } from '../../gateway/forms'
-import { utcText } from '../../views/time'
-import { ORDER_INTENT, TOP_UP_INTENT } from '../../views/form-fields'
 import type { ErrorBody, ErrorCode } from '../../shared/errors'
+import type { OperationsReport } from '../../shared/operations'
+import { renderAccountPanel, renderBalance, renderStatement, renderTopUpForm } from '../../views/account'
+import { ORDER_INTENT, TOP_UP_INTENT } from '../../views/form-fields'
+import { html, raw } from '../../views/html'
+import { layout } from '../../views/layout'
+import { Currency, currencyProblem, formatFigures } from '../../views/money'
+import { renderOperations } from '../../views/operations'
+import { type Order, renderOrder, renderOrderCreated, renderOrderDetail, renderOrderForm } from '../../views/orders'
+import { renderAuthForm } from '../../views/sign-in'
+import { utcText } from '../../views/time'
 
 const order: Order = {
   id: '01a20159-4c4b-7527-8180-c65e8ccf556a',
@@ -190,10 +187,13 @@ describe('account fragments', () => {
   })
 
   test('statement rows', () => {
-    const out = renderStatement([
-      { id: 2, kind: 'payment', amount: 1250, orderId: order.id, balanceAfter: 3750, createdAt: order.createdAt },
-      { id: 1, kind: 'top_up', amount: 5000, balanceAfter: 5000, createdAt: order.createdAt },
-    ], eur).value
+    const out = renderStatement(
+      [
+        { id: 2, kind: 'payment', amount: 1250, orderId: order.id, balanceAfter: 3750, createdAt: order.createdAt },
+        { id: 1, kind: 'top_up', amount: 5000, balanceAfter: 5000, createdAt: order.createdAt },
+      ],
+      eur,
+    ).value
     expect(out).toContain('−12.50 EUR')
     expect(out).toContain('+50.00 EUR')
     expect(out).toContain('37.50 EUR')
@@ -244,7 +244,21 @@ describe('times', () => {
 describe('where to go after signing in', () => {
   test('a path of this shop only', () => {
     expect(safeNext('/orders/abc?x=1')).toBe('/orders/abc?x=1')
-    for (const value of ['//evil.example', '/\\evil.example', 'https://evil.example', 'evil', '/sign-out', '/a\nb', 42, undefined, '/' + 'a'.repeat(600), '/.//evil.example', '/..//evil.example', '/a/..//evil.example', '/%2e//evil.example']) {
+    for (const value of [
+      '//evil.example',
+      '/\\evil.example',
+      'https://evil.example',
+      'evil',
+      '/sign-out',
+      '/a\nb',
+      42,
+      undefined,
+      `/${'a'.repeat(600)}`,
+      '/.//evil.example',
+      '/..//evil.example',
+      '/a/..//evil.example',
+      '/%2e//evil.example',
+    ]) {
       expect(safeNext(value)).toBeUndefined()
     }
   })
@@ -334,9 +348,12 @@ describe('the operations page', () => {
 
   test('lists the orders the sweeper gave up on, with their asks', () => {
     const orderId = crypto.randomUUID()
-    const page = renderOperations({
-      orders: report({ count: 1, latest: [{ orderId, asks: 8, createdAt: '2026-12-01T08:00:00.000Z', gaveUpAt: '2026-12-01T08:20:00.000Z' }] }),
-    }, eur).value
+    const page = renderOperations(
+      {
+        orders: report({ count: 1, latest: [{ orderId, asks: 8, createdAt: '2026-12-01T08:00:00.000Z', gaveUpAt: '2026-12-01T08:20:00.000Z' }] }),
+      },
+      eur,
+    ).value
     expect(page).toContain('<span class="num" data-metric="given-up">1</span>')
     expect(page).toContain(`<td><code>${orderId}</code></td>`)
     expect(page).toMatch(/<td class="num">8<\/td>/)
