@@ -66,8 +66,8 @@ export function signInFirst(request: Request): Response {
 }
 
 /** A form answered by the same markup whether it came through htmx (fragment) or not (full page). */
-export function formResponse(request: Request, fragment: Html, page: () => Html, status: number): Response {
-  return htmlResponse(isHtmx(request) ? fragment : page(), { status })
+export function formResponse(request: Request, fragment: Html, page: () => Html, status: number, headers?: Record<string, string>): Response {
+  return htmlResponse(isHtmx(request) ? fragment : page(), { status, headers })
 }
 
 /** A refused form (403): an alert for htmx to show, a page otherwise. */

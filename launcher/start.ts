@@ -125,6 +125,9 @@ function loadSecrets(): Secrets {
   }
 }
 
+/** The user name a database URL connects as. */
+const roleOf = (url: string) => decodeURIComponent(new URL(url).username)
+
 /**
  * A service's database URL: the one set for it, else its own role on the
  * server (the embedded one or DATABASE_URL's), created or updated now with the
@@ -165,12 +168,32 @@ function instances(kind: 'gateway' | 'orders' | 'payments'): { name: string; por
   return Array.from({ length: config.scale }, (_, i) => ({ name: `${kind}-${i + 1}`, port: config.instancePortBase + offset + i + 1 }))
 }
 
+/**
+ * What every child inherits from the launcher's environment: all but the
+ * database administrator's URL, the other services' database URLs and the
+ * gateway's signing keys; each child is then given its own (startChild's env).
+ */
+const NOT_INHERITED = [
+  'DATABASE_URL',
+  'DATABASE_ADMIN_URL',
+  'ORDERS_DATABASE_URL',
+  'PAYMENTS_DATABASE_URL',
+  'GATEWAY_DATABASE_URL',
+  'SESSION_SIGNING_KEY',
+  'SESSION_VERIFY_KEYS',
+]
+function childEnvironment(): Record<string, string | undefined> {
+  const inherited = { ...process.env }
+  for (const name of NOT_INHERITED) delete inherited[name]
+  return inherited
+}
+
 function startChild(name: string, kind: string, entry: string, env: Record<string, string>): ChildProcess | undefined {
   if (shuttingDown) return undefined // Ctrl-C during start-up: start nothing more
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
   const profile = config.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []
   const child = spawn(process.execPath, [...profile, join(root, entry)], {
-    env: { ...process.env, ...env },
+    env: { ...childEnvironment(), ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   })
@@ -283,7 +306,15 @@ try {
   const ordersDatabase = await databaseFor('orders', config.ordersDatabaseUrl, serverUrl, secrets.ordersDatabasePassword)
   const paymentsDatabase = await databaseFor('payments', config.paymentsDatabaseUrl, serverUrl, secrets.paymentsDatabasePassword)
   const gatewayDatabase = await databaseFor('gateway', config.gatewayDatabaseUrl, serverUrl, secrets.gatewayDatabasePassword)
-  log.info({ roles: serverUrl ? Object.values(DEFAULTS.databaseRoles) : [] }, 'each service connects with its own PostgreSQL role')
+  const roles = { orders: roleOf(ordersDatabase), payments: roleOf(paymentsDatabase), gateway: roleOf(gatewayDatabase) }
+  const administrator = serverUrl ? roleOf(serverUrl) : DEFAULTS.postgresUser
+  const asAdministrator = Object.entries(roles).filter(([, role]) => role === administrator || role === DEFAULTS.postgresUser)
+  if (asAdministrator.length > 0) {
+    log.warn(
+      { services: asAdministrator.map(([service]) => service), role: administrator },
+      'these services connect as the database administrator (their *_DATABASE_URL says so): give each a role of its own (bun run db:provision)',
+    )
+  } else log.info({ roles }, 'each service connects with its own PostgreSQL role')
   const started: Promise<void>[] = []
   for (const o of instances('orders')) {
     startChild(o.name, 'orders', 'orders/main.ts', { ...common, ORDERS_PORT: String(o.port), ORDERS_DATABASE_URL: ordersDatabase })
@@ -316,6 +347,8 @@ try {
       ORDERS_URL: ordersUrl,
       PAYMENTS_URL: paymentsUrl,
       SESSION_SIGNING_KEY: secrets.sessionSigningKey,
+      // Keys that still verify during a rotation (README, Identity): the gateways', not the services'.
+      ...(process.env.SESSION_VERIFY_KEYS ? { SESSION_VERIFY_KEYS: process.env.SESSION_VERIFY_KEYS } : {}),
       GATEWAY_DATABASE_URL: gatewayDatabase,
       // Behind HAProxy the peer is HAProxy; the caller's address is the one it forwards.
       ...(scaled ? { TRUSTED_PROXIES: '127.0.0.1' } : {}),

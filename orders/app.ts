@@ -24,6 +24,7 @@ export function createApp(deps: OrdersDeps) {
     metrics: deps.metrics,
     bodyTimeoutMs: deps.config.bodyTimeoutMs,
     metricsToken: deps.config.metricsToken,
+    identity: deps.identity,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(

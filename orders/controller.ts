@@ -42,7 +42,7 @@ export function ordersController(
             written = created.message
             return created.order
           }
-          if (created.refused === 'proof_replayed') throw new AppError('unauthorized')
+          if (created.refused === 'proof_replayed') throw new AppError('identity_proof_required')
           return limiter.refuseWith(created.tokensLeft, set)
         })
         if (written) {

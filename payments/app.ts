@@ -23,6 +23,7 @@ export function createApp(deps: PaymentsDeps) {
     metrics: deps.metrics,
     bodyTimeoutMs: deps.config.bodyTimeoutMs,
     metricsToken: deps.config.metricsToken,
+    identity: deps.identity,
     health: { database: () => databaseIsUp(deps.db.$client), nats: () => natsIsUp(deps.nc), consumer: async () => deps.consumerReady() },
   })
     .use(

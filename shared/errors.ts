@@ -7,6 +7,12 @@ export const ERRORS = {
   invalid_json: { status: 400, message: 'The request body is not valid JSON' },
   invalid_idempotency_key: { status: 400, message: 'Idempotency-Key must be 1-255 printable ASCII characters' },
   unauthorized: { status: 401, message: 'Authentication required: send Authorization: Bearer <token> (get one from POST /api/auth/token)' },
+  identity_proof_required: {
+    status: 401,
+    message:
+      "This service answers only requests that come through the gateway, with its proof of the caller (Gozon-Identity, fresh and used once): call the gateway's API",
+  },
+  metrics_token_required: { status: 401, message: 'Send Authorization: Bearer <METRICS_TOKEN> to read the metrics' },
   invalid_credentials: { status: 401, message: 'Unknown user name or wrong password' },
   token_expired: { status: 401, message: 'The token has expired; get a new one from POST /api/auth/token' },
   cross_origin_request: { status: 403, message: 'Cross-origin request refused' },

@@ -36,7 +36,7 @@ export function metricsTokenGuard(token: string | undefined): ScrapeGuard {
   return (request) => {
     const given = Buffer.from(bearerToken(request) ?? '')
     if (expected && given.length === expected.length && timingSafeEqual(given, expected)) return undefined
-    const refused = errorResponse('unauthorized')
+    const refused = errorResponse('metrics_token_required')
     refused.headers.set('www-authenticate', 'Bearer realm="gozon-metrics"')
     return refused
   }

@@ -29,14 +29,16 @@ export function formGuard(auth: Authenticator) {
 export function authPages(deps: { auth: Authenticator; users: UserStore; limits: AttemptLimiters; bodyTimeoutMs: number }) {
   const { auth, users, limits } = deps
 
-  const formPage = (request: Request, kind: AuthFormKind, state: Parameters<typeof renderAuthForm>[1], status: number) => {
+  const formPage = (request: Request, kind: AuthFormKind, state: Parameters<typeof renderAuthForm>[1], status: number, headers?: Record<string, string>) => {
     const form = renderAuthForm(kind, state)
-    return formResponse(request, form, () => layout({ title: kind === 'sign-in' ? 'Sign in' : 'Create an account', body: form }), status)
+    return formResponse(request, form, () => layout({ title: kind === 'sign-in' ? 'Sign in' : 'Create an account', body: form }), status, headers)
   }
 
-  /** The message to show when an attempt limit refused (gateway/auth/attempts.ts). */
-  const limitedMessage = (waitSeconds: number | undefined) =>
-    waitSeconds === undefined ? undefined : `Too many attempts. Try again in ${waitSeconds} seconds.`
+  /** The form again with "Too many attempts", 429 and Retry-After, when an attempt limit refused (gateway/auth/attempts.ts). */
+  const limitedPage = (request: Request, kind: AuthFormKind, values: Record<string, string>, waitSeconds: number) => {
+    const message = `Too many attempts. Try again in ${waitSeconds === 1 ? '1 second' : `${waitSeconds} seconds`}.`
+    return formPage(request, kind, { values, message }, 429, { 'retry-after': String(waitSeconds) })
+  }
 
   const showForm =
     (kind: AuthFormKind) =>
@@ -67,8 +69,8 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       const next = safeNext(field(body, NEXT_FIELD))
       const values = { username, ...(next ? { [NEXT_FIELD]: next } : {}) }
       const knownDevice = auth.knownDevice(request, username)
-      const limited = limitedMessage(await limits.signIn(limits.clientAddress(server, request), username, { knownDevice }))
-      if (limited) return formPage(request, 'sign-in', { values, message: limited }, 429)
+      const wait = await limits.signIn(limits.clientAddress(server, request), username, { knownDevice })
+      if (wait !== undefined) return limitedPage(request, 'sign-in', values, wait)
       const user = await users.signIn(username, field(body, 'password'))
       if (!user) return formPage(request, 'sign-in', { values, message: 'Unknown user name or wrong password.' }, 401)
       return goTo(request, next ?? '/orders', await auth.signIn(user))
@@ -79,8 +81,8 @@ export function authPages(deps: { auth: Authenticator; users: UserStore; limits:
       const values = { username }
       const errors = newCredentialsErrors(username, password)
       if (Object.keys(errors).length > 0) return formPage(request, 'sign-up', { values, errors }, 422)
-      const limited = limitedMessage(await limits.signUp(limits.clientAddress(server, request)))
-      if (limited) return formPage(request, 'sign-up', { values, message: limited }, 429)
+      const wait = await limits.signUp(limits.clientAddress(server, request))
+      if (wait !== undefined) return limitedPage(request, 'sign-up', values, wait)
       const user = await users.signUp(username, password)
       if (user === 'taken') return formPage(request, 'sign-up', { values, errors: { username: 'This user name is taken.' } }, 409)
       return goTo(request, '/account', await auth.signIn(user))

@@ -6,25 +6,37 @@
 // `--own-server`: the server is Gozon's alone, so the roles may not connect to
 // its `postgres` and `template1` databases either.
 // `bun start` does the same by itself and needs none of this.
-import { provisionDatabase, serviceDatabase } from './provision'
+import { checkServiceUrls, ProvisionError, provisionDatabase, serviceDatabase } from './provision'
 
 const NAMES = ['ORDERS_DATABASE_URL', 'PAYMENTS_DATABASE_URL', 'GATEWAY_DATABASE_URL'] as const
 
-const ownServer = process.argv.slice(2).includes('--own-server')
+const USAGE = `usage: DATABASE_ADMIN_URL=postgres://admin:…@host/postgres ${NAMES.map((n) => `${n}=…`).join(' ')} bun run db:provision [-- --own-server]`
+const flags = process.argv.slice(2)
+const unknown = flags.filter((flag) => flag !== '--own-server')
 const adminUrl = process.env.DATABASE_ADMIN_URL
 const targets = NAMES.filter((name) => process.env[name])
-if (!adminUrl || targets.length === 0) {
-  console.error(`usage: DATABASE_ADMIN_URL=postgres://admin:…@host/postgres ${NAMES.map((n) => `${n}=…`).join(' ')} bun run db:provision [-- --own-server]`)
+if (unknown.length > 0 || !adminUrl || targets.length === 0) {
+  if (unknown.length > 0) console.error(`db:provision: unknown option ${unknown.join(' ')}`)
+  console.error(USAGE)
   process.exit(2)
 }
-try {
-  for (const name of targets) {
-    const url = process.env[name]!
-    const { role, database } = serviceDatabase(url)
-    await provisionDatabase(adminUrl, url, { closeMaintenanceDatabases: ownServer })
-    console.log(`${name}: role ${role} owns database ${database} and can connect to no other Gozon database`)
-  }
-} catch (error) {
-  console.error(`provisioning failed: ${error instanceof Error ? error.message : String(error)}`)
+const services = targets.map((name) => ({ name, url: process.env[name]! }))
+const fail = (message: string): never => {
+  console.error(`provisioning failed: ${message}`)
   process.exit(1)
+}
+try {
+  // Every URL is checked before anything on the server changes.
+  checkServiceUrls({ name: 'DATABASE_ADMIN_URL', url: adminUrl }, services)
+} catch (error) {
+  fail(error instanceof ProvisionError ? error.message : String(error))
+}
+for (const { name, url } of services) {
+  try {
+    const { role, database } = serviceDatabase(url)
+    await provisionDatabase(adminUrl, url, { closeMaintenanceDatabases: flags.includes('--own-server') })
+    console.log(`${name}: role ${role} owns database ${database} and can connect to no other Gozon database`)
+  } catch (error) {
+    fail(`${name}: ${error instanceof Error ? error.message : String(error)}`)
+  }
 }

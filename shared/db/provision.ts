@@ -18,18 +18,81 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
 
 export type ServiceDatabase = { role: string; password: string; database: string }
 
+/** A URL that cannot be provisioned as it is; the message says what to change. */
+export class ProvisionError extends Error {
+  override readonly name = 'ProvisionError'
+}
+
+function parsePostgresUrl(url: string): URL {
+  if (!URL.canParse(url)) throw new ProvisionError('not a valid URL (postgres://role:password@host:port/database)')
+  const parsed = new URL(url)
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new ProvisionError(`must be a postgres:// URL, not ${parsed.protocol}//`)
+  return parsed
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    throw new ProvisionError(`holds a malformed %-escape ("${text}")`)
+  }
+}
+
 /** The role, password and database that a service's connection URL names. */
 export function serviceDatabase(url: string): ServiceDatabase {
-  const parsed = new URL(url)
-  const role = decodeURIComponent(parsed.username)
-  const database = decodeURIComponent(parsed.pathname.slice(1))
+  const parsed = parsePostgresUrl(url)
+  const role = decoded(parsed.username)
+  const database = decoded(parsed.pathname.slice(1))
   for (const [what, name] of [
     ['role', role],
     ['database', database],
   ] as const) {
-    if (!IDENTIFIER.test(name)) throw new Error(`Unsupported ${what} name "${name}" (lower-case letters, digits and _ only)`)
+    if (!IDENTIFIER.test(name)) throw new ProvisionError(`unsupported ${what} name "${name}" (lower-case letters, digits and _ only)`)
   }
-  return { role, password: decodeURIComponent(parsed.password), database }
+  const password = decoded(parsed.password)
+  if (password === '') throw new ProvisionError(`names no password for role ${role}: the service could not log in`)
+  return { role, password, database }
+}
+
+const serverOf = (url: URL) => `${url.hostname.toLowerCase()}:${url.port || '5432'}`
+
+/**
+ * Checks a set of service URLs against each other and the administrator's
+ * before anything is changed: each on the administrator's server, none as
+ * the administrator, no role or database named twice. Throws ProvisionError
+ * prefixed with the offending variable's name.
+ */
+export function checkServiceUrls(adminUrl: { name: string; url: string }, services: { name: string; url: string }[]): void {
+  const at = (name: string, run: () => void) => {
+    try {
+      run()
+    } catch (error) {
+      if (error instanceof ProvisionError) throw new ProvisionError(`${name} ${error.message}`)
+      throw error
+    }
+  }
+  let admin: URL | undefined
+  at(adminUrl.name, () => {
+    admin = parsePostgresUrl(adminUrl.url)
+  })
+  const roles = new Map<string, string>()
+  const databases = new Map<string, string>()
+  for (const { name, url } of services) {
+    at(name, () => {
+      const { role, database } = serviceDatabase(url)
+      const server = serverOf(parsePostgresUrl(url))
+      if (server !== serverOf(admin!))
+        throw new ProvisionError(`names server ${server}, but ${adminUrl.name} names ${serverOf(admin!)}: provision each server with its own administrator`)
+      if (role === decoded(admin!.username))
+        throw new ProvisionError(`names the administrator (${role}) as the service's role; give the service a role of its own`)
+      const sharedRole = roles.get(role)
+      if (sharedRole) throw new ProvisionError(`names role ${role}, as ${sharedRole} does: each service needs a role of its own`)
+      const sharedDatabase = databases.get(database)
+      if (sharedDatabase) throw new ProvisionError(`names database ${database}, as ${sharedDatabase} does: each service needs a database of its own`)
+      roles.set(role, name)
+      databases.set(database, name)
+    })
+  }
 }
 
 /** The URL of another database on the server that `url` names, as the same user. */
@@ -67,8 +130,20 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
   try {
     // One provisioning at a time per server: CREATE ROLE and GRANT race badly otherwise.
     await admin`select pg_advisory_lock(hashtext('gozon.provision'))`
-    const [existing] = await admin`select rolname from pg_roles where rolname = ${role}`
+    const [existing] = await admin<{ powerful: boolean; me: boolean }[]>`
+      select rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls as powerful, rolname = current_user as me
+        from pg_roles where rolname = ${role}`
+    // Never take an administrator's powers away: a service URL naming one is a mistake, not a request.
+    if (existing?.me || existing?.powerful) {
+      throw new ProvisionError(`role ${role} is an administrator (superuser, or may create databases or roles); give the service a role of its own`)
+    }
     if (!existing) await ignoringRace(() => admin.unsafe(`create role ${ident(role)} login`))
+    const [owner] = await admin<{ owner: string; superuser: boolean }[]>`
+      select r.rolname as owner, r.rolsuper as superuser from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = ${database}`
+    // A database some other service's role owns is that service's: never take it (one made by a superuser, before roles, is handed over).
+    if (owner && owner.owner !== role && !owner.superuser) {
+      throw new ProvisionError(`database ${database} belongs to role ${owner.owner}, not ${role}: each service needs a database of its own`)
+    }
     await admin.unsafe(`alter role ${ident(role)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password ${literal(password)}`)
     const [found] = await admin`select 1 from pg_database where datname = ${database}`
     if (!found) await ignoringRace(() => admin.unsafe(`create database ${ident(database)} owner ${ident(role)}`))

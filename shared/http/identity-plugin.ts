@@ -14,7 +14,7 @@ import { type Audience, boundRequestOf, callerOf, type IdentitySettings, type Pr
 export function identity(settings: IdentitySettings, audience: Audience, replays: ProofReplayCache) {
   return new Elysia({ name: 'gozon.identity', seed: audience }).derive({ as: 'scoped' }, async ({ request }) => {
     const caller = callerOf(settings, audience, request.headers, await boundRequestOf(request), replays)
-    if (caller === undefined) throw new AppError('unauthorized')
+    if (caller === undefined) throw new AppError('identity_proof_required')
     // The proof goes along for the writes that move money: they claim its nonce for every instance (shared/http/proof-nonces.ts).
     return { userId: caller.userId, proof: caller.proof }
   })

@@ -27,7 +27,7 @@ export function claimProofNonceWithin(proof: VerifiedProof): SQL {
 /** Claims the nonce in a statement of its own; a nonce already used is a 401. */
 export async function claimProofNonce(db: Executor, proof: VerifiedProof): Promise<void> {
   const rows = await db.execute(claimProofNonceWithin(proof))
-  if (rows.length === 0) throw new AppError('unauthorized')
+  if (rows.length === 0) throw new AppError('identity_proof_required')
 }
 
 /** Deletes the nonces of proofs that have expired (every minute, shared/backend-service.ts). */

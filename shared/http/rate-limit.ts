@@ -96,7 +96,7 @@ export class RateLimiter {
     const query = dialect.sqlToQuery(sql`with claimed as (${claim}), taken as (${takeStatement(id, b, r, sql`exists (select 1 from claimed)`)})
       select exists (select 1 from claimed) as claimed, exists (select 1 from taken) as taken, ${tokensLeft(id, b, r)} as tokens`)
     const [row] = await this.sql.unsafe(query.sql, query.params as never[])
-    if (!row?.claimed) throw new AppError('unauthorized')
+    if (!row?.claimed) throw new AppError('identity_proof_required')
     if (!row.taken) this.refuseWith(Number(row.tokens), set)
   }
 

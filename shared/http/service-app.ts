@@ -4,7 +4,8 @@
 // service's API prefix (./api-docs.ts).
 import { Elysia } from 'elysia'
 import type { Registry } from 'prom-client'
-import { rememberBodyDigest } from '../identity'
+import { AppError } from '../errors'
+import { IDENTITY_HEADER, type IdentitySettings, rememberBodyDigest, USER_ID_HEADER } from '../identity'
 import type { Logger } from '../logger'
 import { httpMetrics, metricsTokenGuard } from '../metrics'
 import { apiDocs } from './api-docs'
@@ -30,6 +31,22 @@ const THROUGH_GATEWAY_NOTE = [
   '"Try it out" sends its requests to the origin this page was read from, so read the page through the gateway. Reached directly, a service answers only requests carrying the gateway\'s `Gozon-Identity` proof (401 otherwise).',
 ].join('\n\n')
 
+/**
+ * A request to a service's API (its documentation aside) that carries no
+ * proof at all is refused before its body is read or a route is looked for:
+ * such a caller learns nothing about the API, not even its media types. A
+ * proof that is there is checked by the controllers' identity plugin.
+ */
+function proofFirst(apiPrefix: string, settings: IdentitySettings) {
+  return new Elysia({ name: 'gozon.proof-first', seed: apiPrefix }).onRequest(({ request }) => {
+    const path = new URL(request.url).pathname
+    if (!path.startsWith('/api/') || path.startsWith(`${apiPrefix}/swagger`)) return
+    if (request.headers.has(IDENTITY_HEADER)) return
+    if (settings.devTrustUserIdHeader && request.headers.has(USER_ID_HEADER)) return
+    throw new AppError('identity_proof_required')
+  })
+}
+
 export function createServiceApp(options: {
   name: 'orders' | 'payments'
   apiPrefix: string
@@ -41,6 +58,8 @@ export function createServiceApp(options: {
   bodyTimeoutMs: number
   /** ServiceConfig.metricsToken. */
   metricsToken: string | undefined
+  /** ServiceConfig.identity: a request to the API without the gateway's proof is refused before anything else. */
+  identity: IdentitySettings
 }) {
   return (
     new Elysia({
@@ -51,6 +70,7 @@ export function createServiceApp(options: {
     })
       .use(errorsPlugin(options.log))
       .use(noSniff)
+      .use(proofFirst(options.apiPrefix, options.identity))
       .use(requestSpans(options.name))
       .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
       .use(jsonBodyOnly)

@@ -300,17 +300,22 @@ describe('hostile WebSockets', () => {
 
 describe('a service called without the gateway’s proof answers 401 before it looks at the request', () => {
   test.each([
-    ['a top-up with a string amount', 'payments', 'POST', '/api/payments/account/top-up', JSON.stringify({ amount: 'x' })],
-    ['an order with an unknown field', 'orders', 'POST', '/api/orders', JSON.stringify({ amount: 1, status: 'FINISHED' })],
-    ['a list with limit abc', 'orders', 'GET', '/api/orders?limit=abc', undefined],
-  ] as const)('%s', async (_name, service, method, path, body) => {
+    ['a top-up with a string amount', 'payments', 'POST', '/api/payments/account/top-up', JSON.stringify({ amount: 'x' }), 'application/json'],
+    ['an order with an unknown field', 'orders', 'POST', '/api/orders', JSON.stringify({ amount: 1, status: 'FINISHED' }), 'application/json'],
+    ['a list with limit abc', 'orders', 'GET', '/api/orders?limit=abc', undefined, 'application/json'],
+    ['a body that is no JSON', 'orders', 'POST', '/api/orders', '{', 'application/json'],
+    ['a body of another media type', 'orders', 'POST', '/api/orders', 'x', 'text/plain'],
+    ['a route the service does not have', 'payments', 'POST', '/api/orders', 'x', 'text/plain'],
+  ] as const)('%s', async (_name, service, method, path, body, type) => {
     const response = await fetch(`${sys[service].url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? {} : { 'content-type': type },
       body,
     })
     expect(response.status).toBe(401)
-    expect(((await response.json()) as { error: string }).error).toBe('unauthorized')
+    const answer = (await response.json()) as { error: string; message: string }
+    expect(answer.error).toBe('identity_proof_required')
+    expect(answer.message).toContain('call the gateway')
   })
 })
 

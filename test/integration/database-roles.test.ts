@@ -133,3 +133,55 @@ test("bun run db:provision (compose's provision step) creates what the URLs name
   expect(refused.exitCode).toBe(1)
   expect(refused.stderr.toString()).toStartWith('provisioning failed: ')
 }, 30_000)
+
+test('bun run db:provision refuses, before changing anything, URLs that could not work or would take what is not theirs', async () => {
+  const adminUrl = await freshDatabaseUrl('roles_refusals')
+  const admin = new URL(onDatabase(adminUrl, 'postgres'))
+  const name = new URL(adminUrl).pathname.slice(1)
+  const service = (role: string, database: string, password = 'pw', host = `${admin.hostname}:${admin.port}`) =>
+    `postgres://${role}:${password}@${host}/${database}`
+  const run = (env: Record<string, string>, flags = ['--own-server']) =>
+    Bun.spawnSync(['bun', join(import.meta.dir, '..', '..', 'shared', 'db', 'provision-main.ts'), ...flags], {
+      env: { PATH: process.env.PATH!, DATABASE_ADMIN_URL: admin.toString(), ...env },
+    })
+  const refusal = (env: Record<string, string>, flags?: string[]) => {
+    const result = run(env, flags)
+    return { exitCode: result.exitCode, stderr: result.stderr.toString().trim() }
+  }
+  expect(refusal({ ORDERS_DATABASE_URL: 'not a url' })).toEqual({
+    exitCode: 1,
+    stderr: 'provisioning failed: ORDERS_DATABASE_URL not a valid URL (postgres://role:password@host:port/database)',
+  })
+  expect(refusal({ ORDERS_DATABASE_URL: `postgres://${name}_a@${admin.host}/${name}_a` }).stderr).toBe(
+    `provisioning failed: ORDERS_DATABASE_URL names no password for role ${name}_a: the service could not log in`,
+  )
+  expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_a`, `${name}_a`, 'pw', '10.255.255.1:5999') }).stderr).toStartWith(
+    'provisioning failed: ORDERS_DATABASE_URL names server 10.255.255.1:5999, but DATABASE_ADMIN_URL names',
+  )
+  expect(refusal({ ORDERS_DATABASE_URL: service('gozon', `${name}_a`) }).stderr).toBe(
+    "provisioning failed: ORDERS_DATABASE_URL names the administrator (gozon) as the service's role; give the service a role of its own",
+  )
+  expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_a`, `${name}_a`), PAYMENTS_DATABASE_URL: service(`${name}_a`, `${name}_b`) }).stderr).toBe(
+    `provisioning failed: PAYMENTS_DATABASE_URL names role ${name}_a, as ORDERS_DATABASE_URL does: each service needs a role of its own`,
+  )
+  expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_a`, `${name}_a`), PAYMENTS_DATABASE_URL: service(`${name}_b`, `${name}_a`) }).stderr).toBe(
+    `provisioning failed: PAYMENTS_DATABASE_URL names database ${name}_a, as ORDERS_DATABASE_URL does: each service needs a database of its own`,
+  )
+  expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_a`, `${name}_a`) }, ['--own-servr']).exitCode).toBe(2)
+  // None of that created anything.
+  const sql = client(admin.toString())
+  expect((await sql`select count(*)::int as n from pg_roles where rolname like ${`${name}%`}`)[0]!.n).toBe(0)
+
+  // Another administrator named as a service's role keeps its powers; a database of another service's role stays its own.
+  await sql.unsafe(`create role ${name}_admin login createdb createrole password 'adminpw'`)
+  const other = service(`${name}_admin`, `${name}_c`, 'adminpw')
+  expect(refusal({ DATABASE_ADMIN_URL: admin.toString(), ORDERS_DATABASE_URL: other }).stderr).toBe(
+    `provisioning failed: ORDERS_DATABASE_URL: role ${name}_admin is an administrator (superuser, or may create databases or roles); give the service a role of its own`,
+  )
+  expect((await sql`select rolcreatedb, rolcreaterole from pg_roles where rolname = ${`${name}_admin`}`)[0]).toEqual({ rolcreatedb: true, rolcreaterole: true })
+  expect(run({ ORDERS_DATABASE_URL: service(`${name}_d`, `${name}_d`) }).exitCode).toBe(0)
+  expect(refusal({ PAYMENTS_DATABASE_URL: service(`${name}_e`, `${name}_d`) }).stderr).toBe(
+    `provisioning failed: PAYMENTS_DATABASE_URL: database ${name}_d belongs to role ${name}_d, not ${name}_e: each service needs a database of its own`,
+  )
+  expect((await sql`select pg_get_userbyid(datdba) as owner from pg_database where datname = ${`${name}_d`}`)[0]!.owner).toBe(`${name}_d`)
+}, 60_000)

@@ -2,15 +2,16 @@
 // nats-server in a throw-away data folder, one order paid end to end, then
 // Ctrl-C (SIGINT) and a clean exit.
 import { expect, test } from 'bun:test'
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import postgres from 'postgres'
 import { portIsOpen } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
-import { defaultDatabaseUrl } from '../../shared/config'
+import { DEFAULTS, defaultDatabaseUrl } from '../../shared/config'
 import { STREAMS } from '../../shared/messaging/contracts'
+import { infra } from '../support/infra'
 import { METRICS_SCRAPE, TEST_METRICS_TOKEN } from '../support/system'
 
 /** Signs up, opens an account with 5.00 and pays an order of 2.00 through the gateway at `base`. */
@@ -161,5 +162,31 @@ test('OTEL_EXPORTER_OTLP_ENDPOINT: every process sends its spans over OTLP/HTTP,
   } finally {
     expect(await gozon.stop()).toBe(0)
     collector.stop(true)
+  }
+}, 90_000)
+
+test("DATABASE_URL names a server: the launcher provisions the roles there, and no service is given the administrator's URL", async () => {
+  const { postgres: pg } = await infra()
+  const gozon = await spawnGozon({ env: { DATABASE_URL: pg.url('postgres') } })
+  try {
+    await payOneOrder(gozon.state.gatewayUrl, 'external')
+    const environment = (pid: number) =>
+      Object.fromEntries(
+        readFileSync(`/proc/${pid}/environ`, 'utf8')
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      )
+    const urls = { orders: 'ORDERS_DATABASE_URL', payments: 'PAYMENTS_DATABASE_URL', gateway: 'GATEWAY_DATABASE_URL' } as const
+    for (const [service, variable] of Object.entries(urls) as [keyof typeof urls, string][]) {
+      const env = environment(gozon.state.pids[service]!)
+      expect(env.DATABASE_URL).toBeUndefined()
+      expect(new URL(env[variable]!).username).toBe(DEFAULTS.databaseRoles[service])
+      // Nor another service's database, nor the gateway's keys.
+      for (const other of Object.values(urls).filter((v) => v !== variable)) expect(env[other]).toBeUndefined()
+      if (service !== 'gateway') expect(env.SESSION_SIGNING_KEY).toBeUndefined()
+    }
+  } finally {
+    expect(await gozon.stop()).toBe(0)
   }
 }, 90_000)
