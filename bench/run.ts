@@ -91,6 +91,7 @@ let databaseUrl: string | undefined
 let pids: Record<string, number> = {}
 /** What the --trace collector received. */
 let tracedSpans: { spans: number; requests: number } | undefined
+let stopCollector: (() => void) | undefined
 
 if (args.url) {
   baseUrl = args.url.replace(/\/$/, '')
@@ -139,6 +140,7 @@ function spanCollector() {
     },
   })
   tracedSpans = counted
+  stopCollector = () => server.stop(true)
   return { url: `http://127.0.0.1:${server.port}` }
 }
 
@@ -561,6 +563,7 @@ try {
 }
 // After the stop, which flushes every exporter.
 if (tracedSpans) results.tracing = tracedSpans
+stopCollector?.()
 
 const dir = join(import.meta.dir, 'results')
 mkdirSync(dir, { recursive: true })
