@@ -12,7 +12,7 @@ import { RateLimiter } from '../shared/http/rate-limit'
 import { spanOf } from '../shared/http/request-spans'
 import { requestId } from '../shared/http/service-app'
 import { traceparentOf } from '../shared/tracing'
-import { CreateOrderBody, ListOrdersQuery, OrderPage, OrderView } from './model'
+import { type OrderView, ordersModels } from './model'
 import type { schema } from './schema'
 import { type CreatedOrder, createOrder, getOrder, listOrders } from './service'
 
@@ -21,6 +21,7 @@ export function ordersController(
 ) {
   const limiter = new RateLimiter(deps.db.$client, 'orders.create', deps.rateLimit)
   return new Elysia({ name: 'orders.controller', prefix: '/api/orders', detail: { tags: ['orders'] } })
+    .use(ordersModels)
     .use(requestId)
     .use(identity(deps.identity, 'orders', deps.proofReplays))
     .post(
@@ -55,8 +56,8 @@ export function ordersController(
         return result.body as OrderView
       },
       {
-        body: CreateOrderBody,
-        response: { 201: OrderView },
+        body: 'CreateOrderBody',
+        response: { 201: 'Order' },
         detail: {
           summary: 'Create an order; payment starts asynchronously',
           description:
@@ -66,15 +67,15 @@ export function ordersController(
       },
     )
     .get('', ({ query, userId }) => listOrders(deps.db, userId, { limit: query.limit ?? 50, cursor: query.cursor, status: query.status }), {
-      query: ListOrdersQuery,
-      response: { 200: OrderPage },
+      query: 'ListOrdersQuery',
+      response: { 200: 'OrderPage' },
       detail: {
         summary: "The caller's orders, newest first; ?status= keeps one status",
         ...operationDocs({ errors: ['validation_failed', 'invalid_cursor'] }),
       },
     })
     .get('/:id', ({ params, userId }) => getOrder(deps.db, userId, params.id), {
-      response: { 200: OrderView },
+      response: { 200: 'Order' },
       detail: { summary: 'One of the caller’s orders', ...operationDocs({ errors: ['order_not_found'] }) },
     })
 }

@@ -1,6 +1,7 @@
-// Request and response shapes of the orders API (TypeBox; also the OpenAPI doc).
-import { Type } from '@sinclair/typebox'
-import { t } from 'elysia'
+// Request and response shapes of the orders API, in Elysia's `t`, registered
+// once as named models (ordersModels) that the routes refer to by name; the
+// OpenAPI document lists them under components.schemas.
+import { Elysia, t } from 'elysia'
 import { DESCRIPTION_MAX_CHARACTERS, type OrderView as OrderJson } from '../shared/api-types'
 import { PROBLEM_KEYWORD } from '../shared/http/validation-messages'
 import { Amount } from '../shared/money'
@@ -13,11 +14,11 @@ import type { OrderRow } from './schema'
 // would be stored as U+FFFD). maxLength (UTF-16 units) is only a cheap bound.
 const DescriptionText = `^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]){0,${DESCRIPTION_MAX_CHARACTERS}}$`
 
-export const CreateOrderBody = Type.Object(
+export const CreateOrderBody = t.Object(
   {
     amount: Amount,
-    description: Type.Optional(
-      Type.String({
+    description: t.Optional(
+      t.String({
         maxLength: DESCRIPTION_MAX_CHARACTERS * 2,
         pattern: DescriptionText,
         description: `Free text, at most ${DESCRIPTION_MAX_CHARACTERS} characters (an emoji is one)`,
@@ -38,23 +39,30 @@ export const ListOrdersQuery = t.Object(
   { additionalProperties: false },
 )
 
-const Timestamp = Type.String({ format: 'date-time' })
-const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) => Type.Union([s, Type.Null()])
+const Timestamp = t.String({ format: 'date-time' })
 
-export const OrderView = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  userId: Type.String(),
-  amount: Type.Integer(),
-  description: Nullable(Type.String()),
-  status: Type.Union([Type.Literal('NEW'), Type.Literal('FINISHED'), Type.Literal('CANCELLED')]),
-  reason: Type.Union([Type.Null(), Type.Literal('insufficient_funds'), Type.Literal('account_not_found')]),
+export const OrderView = t.Object({
+  id: t.String({ format: 'uuid' }),
+  userId: t.String(),
+  amount: t.Integer(),
+  description: t.Union([t.String(), t.Null()]),
+  status: t.Union([t.Literal('NEW'), t.Literal('FINISHED'), t.Literal('CANCELLED')]),
+  reason: t.Union([t.Null(), t.Literal('insufficient_funds'), t.Literal('account_not_found')]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 })
 
-export const OrderPage = Type.Object({
-  items: Type.Array(OrderView),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last page' }),
+export const OrderPage = t.Object({
+  items: t.Array(OrderView),
+  nextCursor: t.Union([t.String(), t.Null()], { description: 'Pass as ?cursor= for the next page; null on the last page' }),
+})
+
+/** The orders API's models, by the names its routes use. */
+export const ordersModels = new Elysia({ name: 'orders.models' }).model({
+  CreateOrderBody,
+  ListOrdersQuery,
+  Order: OrderView,
+  OrderPage,
 })
 
 /** The JSON shape (shared/api-types.ts) under the schema's name. */

@@ -1,7 +1,5 @@
 // HTTP routes of the payments API, mounted at /api/payments.
 
-import type { Static } from '@sinclair/typebox'
-import { Type } from '@sinclair/typebox'
 import { Elysia } from 'elysia'
 import type { ServiceDeps } from '../shared/backend-service'
 import { operationDocs } from '../shared/http/api-docs'
@@ -10,12 +8,13 @@ import { identity } from '../shared/http/identity-plugin'
 import { claimProofNonceWithin } from '../shared/http/proof-nonces'
 import { RateLimiter } from '../shared/http/rate-limit'
 import { getAccount, listTransactions, openAccount, topUp } from './accounts'
-import { AccountView, BalanceView, LedgerEntryView, TopUpBody, TransactionsQuery } from './model'
+import { type BalanceView, paymentsModels } from './model'
 import type { schema } from './schema'
 
 export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' | 'rateLimit' | 'identity' | 'proofReplays'>) {
   const limiter = new RateLimiter(deps.db.$client, 'payments.top-up', deps.rateLimit)
   return new Elysia({ name: 'payments.controller', prefix: '/api/payments/account', detail: { tags: ['payments'] } })
+    .use(paymentsModels)
     .use(identity(deps.identity, 'payments', deps.proofReplays))
     .post(
       '',
@@ -25,12 +24,12 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
         return account
       },
       {
-        response: { 200: AccountView, 201: AccountView },
+        response: { 200: 'Account', 201: 'Account' },
         detail: { summary: "Open the caller's account (201), or return it if it exists (200)", ...operationDocs({}) },
       },
     )
     .get('', ({ userId }) => getAccount(deps.db, userId), {
-      response: { 200: AccountView },
+      response: { 200: 'Account' },
       detail: { summary: "The caller's account and balance", ...operationDocs({ errors: ['account_not_found'] }) },
     })
     .post(
@@ -42,11 +41,11 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
         const result = await idempotent(deps.db, { headers: request.headers, userId, route, body }, 200, (db) => topUp(db, userId, body.amount))
         set.status = result.status
         if (result.replayed) set.headers['idempotent-replayed'] = 'true'
-        return result.body as Static<typeof BalanceView>
+        return result.body as typeof BalanceView.static
       },
       {
-        body: TopUpBody,
-        response: { 200: BalanceView },
+        body: 'TopUpBody',
+        response: { 200: 'Balance' },
         detail: {
           summary: 'Add money (minor units); the balance is capped at 10^15',
           description: 'Send an Idempotency-Key header to make retries safe: the same key and body replay the first response.',
@@ -55,8 +54,8 @@ export function paymentsController(deps: Pick<ServiceDeps<typeof schema>, 'db' |
       },
     )
     .get('/transactions', ({ userId, query }) => listTransactions(deps.db, userId, { limit: query.limit ?? 100, before: query.before }), {
-      query: TransactionsQuery,
-      response: { 200: Type.Array(LedgerEntryView) },
+      query: 'TransactionsQuery',
+      response: { 200: 'Statement' },
       detail: { summary: 'The statement (ledger), newest first', ...operationDocs({ errors: ['account_not_found', 'validation_failed'] }) },
     })
 }

@@ -1,10 +1,10 @@
-// Request and response shapes of the payments API (TypeBox; also the OpenAPI doc).
-import { Type } from '@sinclair/typebox'
-import { t } from 'elysia'
+// Request and response shapes of the payments API, in Elysia's `t`, registered
+// once as named models (paymentsModels) that the routes refer to by name.
+import { Elysia, t } from 'elysia'
 import type { AccountView as AccountJson, LedgerEntryView as LedgerEntryJson } from '../shared/api-types'
 import { Amount } from '../shared/money'
 
-export const TopUpBody = Type.Object({ amount: Amount }, { additionalProperties: false })
+export const TopUpBody = t.Object({ amount: Amount }, { additionalProperties: false })
 
 export const TransactionsQuery = t.Object(
   {
@@ -14,17 +14,26 @@ export const TransactionsQuery = t.Object(
   { additionalProperties: false },
 )
 
-const Timestamp = Type.String({ format: 'date-time' })
+const Timestamp = t.String({ format: 'date-time' })
 
-export const AccountView = Type.Object({ userId: Type.String(), balance: Type.Integer(), createdAt: Timestamp })
-export const BalanceView = Type.Object({ userId: Type.String(), balance: Type.Integer() })
-export const LedgerEntryView = Type.Object({
-  id: Type.Integer(),
-  kind: Type.Union([Type.Literal('top_up'), Type.Literal('payment')]),
-  amount: Type.Integer(),
-  orderId: Type.Optional(Type.String({ format: 'uuid' })),
-  balanceAfter: Type.Integer(),
+export const AccountView = t.Object({ userId: t.String(), balance: t.Integer(), createdAt: Timestamp })
+export const BalanceView = t.Object({ userId: t.String(), balance: t.Integer() })
+export const LedgerEntryView = t.Object({
+  id: t.Integer(),
+  kind: t.Union([t.Literal('top_up'), t.Literal('payment')]),
+  amount: t.Integer(),
+  orderId: t.Optional(t.String({ format: 'uuid' })),
+  balanceAfter: t.Integer(),
   createdAt: Timestamp,
+})
+
+/** The payments API's models, by the names its routes use. */
+export const paymentsModels = new Elysia({ name: 'payments.models' }).model({
+  TopUpBody,
+  TransactionsQuery,
+  Account: AccountView,
+  Balance: BalanceView,
+  Statement: t.Array(LedgerEntryView),
 })
 
 /** The JSON shapes (shared/api-types.ts) under their schemas' names. */

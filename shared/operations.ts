@@ -3,9 +3,8 @@
 // user's data is in them (dead letters show subject, reason and time only).
 import { jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { type Static, Type } from '@sinclair/typebox'
 import { desc } from 'drizzle-orm'
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import type { Executor } from './db/client'
 import { deadLetterCount, outboxBacklog } from './db/messaging-figures'
 import { deadLetters } from './db/messaging-tables'
@@ -14,28 +13,27 @@ import { identity } from './http/identity-plugin'
 import type { Audience, IdentitySettings, ProofReplayCache } from './identity'
 import { type Digest, DigestView } from './reconcile/digest'
 
-const Count = Type.Integer({ minimum: 0 })
+const Count = t.Integer({ minimum: 0 })
 
-export const OperationsReportView = Type.Object({
-  service: Type.String(),
-  outbox: Type.Object({ pending: Count, oldestPendingAgeSeconds: Type.Number({ minimum: 0 }) }),
-  consumer: Type.Union([
-    Type.Object({ stream: Type.String(), durable: Type.String(), pending: Count, ackPending: Count, redelivered: Count }),
-    Type.Object({ error: Type.String({ description: 'Why the consumer could not be read' }) }),
+export const OperationsReportView = t.Object({
+  service: t.String(),
+  outbox: t.Object({ pending: Count, oldestPendingAgeSeconds: t.Number({ minimum: 0 }) }),
+  consumer: t.Union([
+    t.Object({ stream: t.String(), durable: t.String(), pending: Count, ackPending: Count, redelivered: Count }),
+    t.Object({ error: t.String({ description: 'Why the consumer could not be read' }) }),
   ]),
-  deadLetters: Type.Object({
+  deadLetters: t.Object({
     count: Count,
-    latest: Type.Array(
-      Type.Object({ id: Type.Integer(), subject: Type.String(), reason: Type.String(), deliveries: Count, createdAt: Type.String({ format: 'date-time' }) }),
-      { description: 'The 20 latest, newest first' },
-    ),
+    latest: t.Array(t.Object({ id: t.Integer(), subject: t.String(), reason: t.String(), deliveries: Count, createdAt: t.String({ format: 'date-time' }) }), {
+      description: 'The 20 latest, newest first',
+    }),
   }),
-  givenUp: Type.Optional(
-    Type.Object(
+  givenUp: t.Optional(
+    t.Object(
       {
         count: Count,
-        latest: Type.Array(
-          Type.Object({ orderId: Type.String(), asks: Count, createdAt: Type.String({ format: 'date-time' }), gaveUpAt: Type.String({ format: 'date-time' }) }),
+        latest: t.Array(
+          t.Object({ orderId: t.String(), asks: Count, createdAt: t.String({ format: 'date-time' }), gaveUpAt: t.String({ format: 'date-time' }) }),
         ),
       },
       { description: 'Orders only: orders still NEW that the stuck-order sweeper stopped asking for (orders/sweeper.ts)' },
@@ -43,7 +41,7 @@ export const OperationsReportView = Type.Object({
   ),
 })
 
-export type OperationsReport = Static<typeof OperationsReportView>
+export type OperationsReport = typeof OperationsReportView.static
 
 export type GivenUpOrders = NonNullable<OperationsReport['givenUp']>
 
@@ -76,6 +74,7 @@ export function operationsRoute(deps: {
   }
 
   return new Elysia({ name: `${deps.service}.operations`, prefix: deps.prefix })
+    .model({ OperationsReport: OperationsReportView, Digest: DigestView })
     .use(identity(deps.identity, deps.service, deps.proofReplays))
     .get(
       '/operations',
@@ -109,7 +108,7 @@ export function operationsRoute(deps: {
         }
       },
       {
-        response: { 200: OperationsReportView },
+        response: { 200: 'OperationsReport' },
         detail: {
           summary: 'Aggregate messaging figures (outbox backlog, consumer lag, dead letters)',
           description: "Any signed-in caller may read them: no user's data is in them.",
@@ -119,7 +118,7 @@ export function operationsRoute(deps: {
       },
     )
     .get('/operations/digest', () => deps.digest(), {
-      response: { 200: DigestView },
+      response: { 200: 'Digest' },
       detail: {
         summary: 'This service’s side of the reconciliation digest (paid orders folded into buckets; no order leaves the service)',
         description:

@@ -2,7 +2,6 @@
 // password for a bearer token.
 //   POST /api/auth/users  {username, password} → 201 {id, username}
 //   POST /api/auth/token  {username, password} → 200 {accessToken, tokenType, expiresIn, expiresAt, userId, username}
-import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../../shared/errors'
 import { operationDocs } from '../../shared/http/api-docs'
@@ -26,11 +25,14 @@ const UserView = t.Object({ id: t.String(), username: t.String() })
 const TokenView = t.Object({
   accessToken: t.String({ description: 'Send as `Authorization: Bearer <accessToken>`' }),
   tokenType: t.Literal('Bearer'),
-  expiresIn: Type.Integer({ description: 'Seconds' }),
+  expiresIn: t.Integer({ description: 'Seconds' }),
   expiresAt: t.String({ format: 'date-time' }),
   userId: t.String(),
   username: t.String(),
 })
+
+/** The identity API's models, by the names its routes use. */
+const authModels = new Elysia({ name: 'gateway.auth-models' }).model({ Credentials, User: UserView, Token: TokenView })
 
 /** 429 with Retry-After when an attempt limit refused (gateway/auth/attempts.ts). */
 function refuseIfLimited(waitSeconds: number | undefined, set: Parameters<typeof tooMany>[1]): void {
@@ -41,6 +43,7 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
   const { auth, users, log, limits } = deps
   return (
     new Elysia({ name: 'gateway.auth-api', prefix: '/api/auth' })
+      .use(authModels)
       // Its JSON bodies in any case of the media type, read within BODY_TIMEOUT_MS.
       .onParse(({ request, contentType }) => parseJsonOfAnyCase(request, contentType, deps.bodyTimeoutMs))
       .post(
@@ -62,8 +65,8 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
           return { id: user.id, username: user.username }
         },
         {
-          body: Credentials,
-          response: { 201: UserView },
+          body: 'Credentials',
+          response: { 201: 'User' },
           detail: {
             summary: 'Create a user',
             description: 'The user name is stored in lower case. Then get a token with `POST /api/auth/token`.',
@@ -93,8 +96,8 @@ export function authApi(deps: { auth: Authenticator; users: UserStore; log: Logg
           }
         },
         {
-          body: Credentials,
-          response: { 200: TokenView },
+          body: 'Credentials',
+          response: { 200: 'Token' },
           detail: {
             summary: 'Get a bearer token for the API',
             description: 'Send the token to `/api/orders/**` and `/api/payments/**` as `Authorization: Bearer <token>` (in their Swagger UI: **Authorize**).',

@@ -140,7 +140,9 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     // A custom JSON parser (the services' parseJsonBody) hides the body's media type from toOpenAPISchema.
     const body = operation?.requestBody
     if (body && 'content' in body && Object.keys(body.content).length === 0 && route.hooks?.body) {
-      body.content = { 'application/json': { schema: route.hooks.body as OpenAPIV3.SchemaObject } }
+      // A named model (.model()) is referred to by name; its schema is in components.schemas.
+      const schema = typeof route.hooks.body === 'string' ? { $ref: `#/components/schemas/${route.hooks.body}` } : (route.hooks.body as OpenAPIV3.SchemaObject)
+      body.content = { 'application/json': { schema } }
     }
     if (!detail || !operation) continue
     if (detail.responses) operation.responses = { ...detail.responses, ...operation.responses }

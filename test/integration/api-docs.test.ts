@@ -93,6 +93,25 @@ describe.each(Object.keys(EXPECTED))('the %s API document', (name) => {
     }
   })
 
+  test('every body and response has a schema, and every reference to a named model resolves', async () => {
+    const doc = await fetchDoc(sys.gateway.url, prefix)
+    const refs: string[] = []
+    const walk = (node: unknown, at: string) => {
+      if (Array.isArray(node)) return node.forEach((item, i) => walk(item, `${at}/${i}`))
+      if (node === null || typeof node !== 'object') return
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'schema') expect({ at, type: typeof value }).toEqual({ at, type: 'object' })
+        if (key === '$ref') refs.push(String(value))
+        walk(value, `${at}/${key}`)
+      }
+    }
+    walk(doc.paths, '')
+    for (const operation of operationsOf(doc).values()) {
+      for (const media of Object.values(operation.requestBody?.content ?? {})) expect((media as Doc).schema).toBeObject()
+    }
+    for (const ref of refs) expect(doc.components.schemas[ref.replace('#/components/schemas/', '')]).toBeObject()
+  })
+
   test('documents every error response with the error schema of the catalogue', async () => {
     const doc = await fetchDoc(sys.gateway.url, prefix)
     expect(doc.components.schemas.Error).toMatchObject({
