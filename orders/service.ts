@@ -1,6 +1,6 @@
 // Orders business logic: plain functions over the database, no HTTP context.
 import { and, desc, eq, lt, or, type SQL, sql } from 'drizzle-orm'
-import { arrayParam, type Database, type Executor } from '../shared/db/client'
+import { arrayParam, type Database, type Executor, runPrepared } from '../shared/db/client'
 import { AppError } from '../shared/errors'
 import type { EmbeddedTake } from '../shared/http/rate-limit'
 import { messageIds, type OrderStatusChanged, SUBJECTS, UUID_PATTERN } from '../shared/messaging/contracts'
@@ -50,7 +50,10 @@ export async function createOrder(
   }
   const nonce = guards.nonce ?? sql`select 1`
   const take = guards.take?.(sql`exists (select 1 from fresh_proof)`) ?? { statement: sql`select 1`, tokensLeft: sql`1` }
-  const rows = await db.execute<{ taken: boolean; fresh_proof: boolean; tokens: number; created_at: string | null }>(sql`
+  const rows = await runPrepared<{ taken: boolean; fresh_proof: boolean; tokens: number; created_at: string | null }>(
+    db,
+    'orders.create',
+    sql`
     with fresh_proof as (${nonce}),
     taken as (${take.statement}),
     created as (
@@ -63,7 +66,8 @@ export async function createOrder(
       ${insertOutboxRow(message, sql`exists (select 1 from created)`)}
     )
     select exists (select 1 from taken) as taken, exists (select 1 from fresh_proof) as fresh_proof, ${take.tokensLeft} as tokens,
-           (select to_json(created_at) #>> '{}' from created) as created_at`)
+           (select to_json(created_at) #>> '{}' from created) as created_at`,
+  )
   const result = rows[0]!
   if (!result.fresh_proof) return { refused: 'proof_replayed' }
   if (!result.taken || result.created_at === null) return { refused: 'rate_limited', tokensLeft: Number(result.tokens) }
@@ -170,14 +174,18 @@ export async function applyPaymentResults(tx: Executor, results: PaymentResult[]
     status: r.outcome === 'succeeded' ? 'FINISHED' : 'CANCELLED',
     reason: r.outcome === 'succeeded' ? null : r.reason,
   }))
-  const changed = await tx.execute<ChangedRow>(sql`
+  const changed = await runPrepared<ChangedRow>(
+    tx,
+    'orders.apply-results',
+    sql`
     update ${orders} as o
     set status = r.status, reason = r.reason, updated_at = now()
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(order_id uuid, user_id text, status text, reason text)
     where o.id = r.order_id and o.user_id = r.user_id and o.status = 'NEW'
       -- Lets the planner look the orders up by primary key (ids are UUIDs: a plain array literal).
       and o.id = any(${uuidArray(results.map((r) => r.orderId))})
-    returning ${ANNOUNCED_COLUMNS}`)
+    returning ${ANNOUNCED_COLUMNS}`,
+  )
   return changed.map(toStatusChange)
 }
 
@@ -189,8 +197,12 @@ export async function applyPaymentResults(tx: Executor, results: PaymentResult[]
  */
 export async function finalStatuses(tx: Executor, orderIds: string[]): Promise<OrderStatusChanged[]> {
   if (orderIds.length === 0) return []
-  const rows = await tx.execute<ChangedRow>(sql`
+  const rows = await runPrepared<ChangedRow>(
+    tx,
+    'orders.final-statuses',
+    sql`
     select ${ANNOUNCED_COLUMNS} from ${orders} as o
-    where o.id = any(${uuidArray(orderIds)}) and o.status <> 'NEW'`)
+    where o.id = any(${uuidArray(orderIds)}) and o.status <> 'NEW'`,
+  )
   return rows.map(toStatusChange)
 }

@@ -18,7 +18,7 @@
 // 0002_charge_order_function.sql): PostgreSQL plans them once per connection
 // instead of on every message. This module shapes its inputs by the contract.
 import { sql } from 'drizzle-orm'
-import { arrayParam, type Executor } from '../shared/db/client'
+import { arrayParam, type Executor, runPrepared } from '../shared/db/client'
 import { type FailureReason, type MessageOf, messageIds, type PaymentRequested, SUBJECTS } from '../shared/messaging/contracts'
 import type { OutgoingMessage } from '../shared/messaging/outbox'
 
@@ -54,7 +54,10 @@ function chargeArguments(request: PaymentRequested, requestId: string | undefine
 async function keepTraceContexts(tx: Executor, rows: { id: string; traceContext?: string }[]): Promise<void> {
   const traced = rows.filter((r): r is { id: string; traceContext: string } => r.traceContext !== undefined)
   if (traced.length === 0) return
-  await tx.execute(sql`
+  await runPrepared(
+    tx,
+    'payments.keep-trace-contexts',
+    sql`
     update outbox set trace_context = t.trace_context
     from unnest(${arrayParam(
       traced.map((r) => r.id),
@@ -63,7 +66,8 @@ async function keepTraceContexts(tx: Executor, rows: { id: string; traceContext?
       traced.map((r) => r.traceContext),
       'text',
     )}) as t(id, trace_context)
-    where outbox.id = t.id and outbox.published_at is null`)
+    where outbox.id = t.id and outbox.published_at is null`,
+  )
 }
 
 export type ResultMessage = OutgoingMessage<typeof SUBJECTS.paymentSucceeded> | OutgoingMessage<typeof SUBJECTS.paymentFailed>
@@ -78,7 +82,9 @@ export async function chargeOrders(
   requests: { request: PaymentRequested; requestId?: string; traceContext?: string }[],
 ): Promise<{ result: ChargeResult; message?: ResultMessage }[]> {
   const input = requests.map((r) => chargeArguments(r.request, r.requestId))
-  const rows = await tx.execute<{ order_id: string; decision: Decision; balance_after: string | null }>(
+  const rows = await runPrepared<{ order_id: string; decision: Decision; balance_after: string | null }>(
+    tx,
+    'payments.charge',
     sql`select order_id, decision, balance_after::text from charge_orders(${JSON.stringify(input)}::jsonb)`,
   )
   await keepTraceContexts(

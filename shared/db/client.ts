@@ -1,5 +1,17 @@
 // The database handle of a service: one postgres.js pool wrapped by Drizzle.
+//
+// Drizzle sends a query as an unnamed statement, which PostgreSQL parses and
+// plans on every execution, unless it is prepared: `.prepare(name)` on a query
+// builder (with sql.placeholder() for its values, built once where the
+// statement is fixed), or, for a statement in raw SQL, runPrepared() below,
+// which prepares it through the same Drizzle session call. postgres.js then
+// keeps one named statement per query text and connection. The hot paths
+// (creating an order, the relay's claim and marks, the consumers' inbox and
+// handlers) are prepared; the rest runs unprepared.
 import { type AnyColumn, type SQL, sql } from 'drizzle-orm'
+import type { PgDatabase } from 'drizzle-orm/pg-core'
+import { PgDialect } from 'drizzle-orm/pg-core'
+import type { PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js'
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import postgres, { type Sql } from 'postgres'
 import { within } from '../async'
@@ -19,31 +31,7 @@ export function connectDatabase<TSchema extends Record<string, unknown>>(url: st
     onnotice: () => {},
     connection: options.settings ?? {},
   })
-  return drizzle(preparedStatements(sql), { schema }) as Database<TSchema>
-}
-
-/**
- * Drizzle sends its queries as unnamed statements, which PostgreSQL parses and
- * plans on every execution; for the hot paths (relay, consumer, order create)
- * planning costs more than running. This makes postgres.js prepare them
- * instead (one named statement per query text and connection, reused), also
- * inside transactions.
- */
-function preparedStatements<T extends Sql>(sql: T): T {
-  return new Proxy(sql, {
-    get(target, property, receiver) {
-      if (property === 'unsafe') {
-        return (query: string, params?: unknown[], options?: Record<string, unknown>) => target.unsafe(query, params as never, { ...options, prepare: true })
-      }
-      if (property === 'begin') {
-        return (...args: unknown[]) => {
-          const callback = args.at(-1) as (tx: Sql) => unknown
-          return (target.begin as (...a: unknown[]) => unknown)(...args.slice(0, -1), (tx: Sql) => callback(preparedStatements(tx)))
-        }
-      }
-      return Reflect.get(target, property, receiver)
-    },
-  })
+  return drizzle(sql, { schema }) as Database<TSchema>
 }
 
 /** True when the database answers a trivial query within the timeout. */
@@ -55,9 +43,6 @@ export function databaseIsUp(sql: Sql, timeoutMs = 1000): Promise<boolean> {
   )
 }
 
-import type { PgDatabase } from 'drizzle-orm/pg-core'
-import type { PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js'
-
 /**
  * A database or transaction of any service. The generic messaging code only
  * uses the query builders, which do not depend on the service's schema, so the
@@ -68,8 +53,12 @@ export type Executor = PgDatabase<PostgresJsQueryResultHKT, any, any>
 
 /** Values as one array parameter in PostgreSQL's array-literal text (every element quoted). */
 export function arrayParam(values: readonly string[], type: 'text' | 'uuid'): SQL {
-  const literal = `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`
-  return sql`${literal}::${sql.raw(type)}[]`
+  return sql`${arrayLiteral(values)}::${sql.raw(type)}[]`
+}
+
+/** PostgreSQL's array-literal text of the values, every element quoted: the value of an array placeholder (`${sql.placeholder('ids')}::text[]`). */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`
 }
 
 /**
@@ -79,4 +68,15 @@ export function arrayParam(values: readonly string[], type: 'text' | 'uuid'): SQ
  */
 export function isAnyOf(column: AnyColumn, values: readonly string[], type: 'text' | 'uuid' = 'text'): SQL {
   return sql`${column} = any(${arrayParam(values, type)})`
+}
+
+const dialect = new PgDialect()
+
+/**
+ * Runs a raw SQL statement prepared, as Drizzle runs a query builder's
+ * `.prepare(name)`: through the executor's session (a transaction's own when
+ * given one), with `values` for its sql.placeholder()s.
+ */
+export function runPrepared<T>(executor: Executor, name: string, query: SQL, values?: Record<string, unknown>): Promise<T[]> {
+  return executor._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute(values) as Promise<T[]>
 }

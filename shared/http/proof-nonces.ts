@@ -11,7 +11,7 @@
 // a refusal rolls back). A nonce already taken is a 401, and nothing else of
 // the request is done.
 import { type SQL, sql } from 'drizzle-orm'
-import type { Executor } from '../db/client'
+import { type Executor, runPrepared } from '../db/client'
 import { proofNonces } from '../db/proof-nonce-table'
 import { AppError } from '../errors'
 import { proofExpiresAt, type VerifiedProof } from '../identity'
@@ -26,7 +26,7 @@ export function claimProofNonceWithin(proof: VerifiedProof): SQL {
 
 /** Claims the nonce in a statement of its own; a nonce already used is a 401. */
 export async function claimProofNonce(db: Executor, proof: VerifiedProof): Promise<void> {
-  const rows = await db.execute(claimProofNonceWithin(proof))
+  const rows = await runPrepared(db, 'proof-nonce.claim', claimProofNonceWithin(proof))
   if (rows.length === 0) throw new AppError('identity_proof_required')
 }
 

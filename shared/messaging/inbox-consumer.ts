@@ -23,9 +23,9 @@
 // bad message only ever fails itself.
 import { type Consumer, type ConsumerMessages, type JsMsg, jetstream } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { lt } from 'drizzle-orm'
+import { lt, sql } from 'drizzle-orm'
 import { backoffMs } from '../backoff'
-import type { Executor } from '../db/client'
+import { arrayParam, type Executor, runPrepared } from '../db/client'
 import { deadLetters, inbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
 import type { Logger } from '../logger'
@@ -293,11 +293,21 @@ export class InboxConsumer<S extends Subject> {
   private async handleInTransaction(items: Decoded<S>[]): Promise<void> {
     const started = performance.now()
     const outcome = await this.deps.db.transaction(async (tx) => {
-      const fresh = await tx
-        .insert(inbox)
-        .values(items.map((item) => ({ messageId: item.messageId, subject: item.msg.subject })))
-        .onConflictDoNothing()
-        .returning({ messageId: inbox.messageId })
+      // One prepared statement whatever the batch's size: the ids and subjects as two array parameters.
+      const fresh = await runPrepared<{ messageId: string }>(
+        tx,
+        'inbox.insert',
+        sql`insert into ${inbox} (message_id, subject)
+          select * from unnest(${arrayParam(
+            items.map((item) => item.messageId),
+            'text',
+          )}, ${arrayParam(
+            items.map((item) => item.msg.subject),
+            'text',
+          )})
+          on conflict do nothing
+          returning message_id as "messageId"`,
+      )
       const freshIds = new Set(fresh.map((row) => row.messageId))
       // Two deliveries of one message in the same batch: only the first is fresh.
       const toHandle = items.filter((item) => freshIds.delete(item.messageId))

@@ -20,13 +20,52 @@ import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { and, asc, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import { backoffMs } from '../backoff'
-import type { Executor } from '../db/client'
-import { isAnyOf } from '../db/client'
+import { arrayLiteral, type Executor } from '../db/client'
 import { outbox } from '../db/messaging-tables'
 import { failpoint, SimulatedCrash } from '../failpoints'
 import type { Logger } from '../logger'
 import { type Component, contextFrom, endSpan, type Span, SpanKind, startSpan, traceparentOf, tracingOn } from '../tracing'
 import { REQUEST_ID_HEADER, type Subject, TRACEPARENT_HEADER } from './contracts'
+
+/**
+ * The relay's statements, prepared once (Drizzle's .prepare() with
+ * placeholders): the claim of a batch of unpublished rows under a lease, the
+ * mark of published rows, and giving a failed row's lease back. The ids go
+ * as one array parameter, so one statement serves every batch size.
+ */
+function relayStatements(db: Executor) {
+  const ids = sql`${outbox.id} = any(${sql.placeholder('ids')}::text[])`
+  const claimable = db
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(
+      and(
+        isNull(outbox.publishedAt),
+        lt(outbox.createdAt, sql`now() - make_interval(secs => ${sql.placeholder('graceSeconds')}::float8)`),
+        or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`)),
+      ),
+    )
+    .orderBy(asc(outbox.createdAt))
+    .limit(sql.placeholder('batchSize'))
+    .for('update', { skipLocked: true })
+  return {
+    claim: db
+      .update(outbox)
+      .set({ claimedUntil: sql`now() + make_interval(secs => ${sql.placeholder('leaseSeconds')}::float8)` })
+      .where(inArray(outbox.id, claimable))
+      .returning({
+        id: outbox.id,
+        subject: outbox.subject,
+        payload: outbox.payload,
+        requestId: outbox.requestId,
+        traceContext: outbox.traceContext,
+        createdAt: outbox.createdAt,
+      })
+      .prepare('outbox.claim'),
+    markPublished: db.update(outbox).set({ publishedAt: sql`now()`, claimedUntil: null }).where(ids).prepare('outbox.mark-published'),
+    giveBack: db.update(outbox).set({ claimedUntil: null }).where(ids).prepare('outbox.give-back'),
+  }
+}
 
 type RowToPublish = { id: string; subject: string; payload: unknown; requestId?: string | null; traceContext?: string | null }
 
@@ -63,6 +102,7 @@ const MAX_BACKOFF_MS = 5000
 export class OutboxRelay {
   private readonly js: JetStreamClient
   private readonly settings: RelaySettings
+  private readonly statements: ReturnType<typeof relayStatements>
   private running = false
   private loop: Promise<void> | undefined
   private wakeRequested = false
@@ -86,6 +126,7 @@ export class OutboxRelay {
   ) {
     this.js = jetstream(deps.nc)
     this.settings = { ...DEFAULT_RELAY, ...settings }
+    this.statements = relayStatements(deps.db)
   }
 
   async start(): Promise<void> {
@@ -131,7 +172,7 @@ export class OutboxRelay {
     this.toMark = []
     this.marking = this.marking.then(async () => {
       try {
-        await this.deps.db.update(outbox).set({ publishedAt: sql`now()` }).where(isAnyOf(outbox.id, ids))
+        await this.statements.markPublished.execute({ ids: arrayLiteral(ids) })
       } catch (error) {
         // Not marked: the sweeper will publish them again, JetStream will drop the duplicates.
         this.deps.log.warn({ err: error, rows: ids.length }, 'could not mark published rows')
@@ -195,31 +236,11 @@ export class OutboxRelay {
    */
   async publishBatch(): Promise<{ claimed: number; failed: number }> {
     const started = performance.now()
-    const claimable = this.deps.db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(
-        and(
-          isNull(outbox.publishedAt),
-          lt(outbox.createdAt, sql`now() - make_interval(secs => ${this.settings.graceMs / 1000})`),
-          or(isNull(outbox.claimedUntil), lt(outbox.claimedUntil, sql`now()`)),
-        ),
-      )
-      .orderBy(asc(outbox.createdAt))
-      .limit(this.settings.batchSize)
-      .for('update', { skipLocked: true })
-    const claimed = await this.deps.db
-      .update(outbox)
-      .set({ claimedUntil: sql`now() + make_interval(secs => ${this.settings.leaseMs / 1000})` })
-      .where(inArray(outbox.id, claimable))
-      .returning({
-        id: outbox.id,
-        subject: outbox.subject,
-        payload: outbox.payload,
-        requestId: outbox.requestId,
-        traceContext: outbox.traceContext,
-        createdAt: outbox.createdAt,
-      })
+    const claimed = await this.statements.claim.execute({
+      graceSeconds: this.settings.graceMs / 1000,
+      leaseSeconds: this.settings.leaseMs / 1000,
+      batchSize: this.settings.batchSize,
+    })
     if (claimed.length === 0) return { claimed: 0, failed: 0 }
     const rows = claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
 
@@ -227,8 +248,8 @@ export class OutboxRelay {
     failpoint(`${this.deps.name}.after-publish`)
     const ackedIds = rows.filter((_, i) => results[i]!.status === 'fulfilled').map((r) => r.id)
     const failedIds = rows.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.id)
-    if (ackedIds.length > 0) await this.deps.db.update(outbox).set({ publishedAt: sql`now()`, claimedUntil: null }).where(isAnyOf(outbox.id, ackedIds))
-    if (failedIds.length > 0) await this.deps.db.update(outbox).set({ claimedUntil: null }).where(isAnyOf(outbox.id, failedIds))
+    if (ackedIds.length > 0) await this.statements.markPublished.execute({ ids: arrayLiteral(ackedIds) })
+    if (failedIds.length > 0) await this.statements.giveBack.execute({ ids: arrayLiteral(failedIds) })
     this.onPublished?.(performance.now() - started, ackedIds.length)
     this.deps.log.debug({ relay: this.deps.name, published: ackedIds.length }, 'outbox batch published')
     return { claimed: rows.length, failed: failedIds.length }

@@ -97,7 +97,10 @@ describe.each(Object.keys(EXPECTED))('the %s API document', (name) => {
     const doc = await fetchDoc(sys.gateway.url, prefix)
     const refs: string[] = []
     const walk = (node: unknown, at: string) => {
-      if (Array.isArray(node)) return node.forEach((item, i) => walk(item, `${at}/${i}`))
+      if (Array.isArray(node)) {
+        for (const [i, item] of node.entries()) walk(item, `${at}/${i}`)
+        return
+      }
       if (node === null || typeof node !== 'object') return
       for (const [key, value] of Object.entries(node)) {
         if (key === 'schema') expect({ at, type: typeof value }).toEqual({ at, type: 'object' })

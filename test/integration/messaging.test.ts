@@ -2,8 +2,10 @@
 // polling; published rows cleaned up; transient failures retried, not lost.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
 import { loadOrdersConfig } from '../../orders/config'
 import { loadPaymentsConfig } from '../../payments/config'
+import { arrayParam, connectDatabase, runPrepared } from '../../shared/db/client'
 import { migrateDatabase } from '../../shared/db/migrate'
 import { createLogger } from '../../shared/logger'
 import { CONSUMERS } from '../../shared/messaging/contracts'
@@ -151,5 +153,28 @@ test('GET /metrics shows requests by route, the outbox, the consumer and final s
       const refused = await fetch(`${url}/metrics`, { headers })
       expect([url, refused.status]).toEqual([url, 401])
     }
+  }
+})
+
+test('the hot statements are prepared on the server: the relay claim and marks, the inbox insert, the order statement', async () => {
+  const url = await freshDatabaseUrl('prepared')
+  await migrateDatabase(url, join(import.meta.dir, '..', '..', 'drizzle', 'orders'))
+  // One connection, so pg_prepared_statements (a per-session view) sees what the code prepared on it.
+  const db = connectDatabase(url, {}, { max: 1 })
+  try {
+    const relay = new OutboxRelay(
+      { db, nc: sys.orders.nc, log: createLogger('prepared', 'silent'), name: 'orders.prepared', component: 'orders' },
+      { graceMs: 0 },
+    )
+    await relay.publishBatch()
+    await db.transaction((tx) => runPrepared(tx, 'inbox.check', sql`select count(*) from inbox where message_id = any(${arrayParam(['a', 'b'], 'text')})`))
+    await runPrepared(db, 'two', sql`select ${2}::int as two`)
+    await runPrepared(db, 'two', sql`select ${3}::int as two`) // the same text: the same statement
+    const statements = (await db.$client`select statement from pg_prepared_statements`).map((r) => String(r.statement))
+    expect(statements.some((s) => s.startsWith('update "outbox" set "claimed_until"'))).toBe(true)
+    expect(statements.some((s) => s.startsWith('select count(*) from inbox where message_id = any('))).toBe(true)
+    expect(statements.filter((s) => s === 'select $1::int as two')).toHaveLength(1)
+  } finally {
+    await db.$client.end({ timeout: 5 })
   }
 })
