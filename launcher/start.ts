@@ -19,8 +19,13 @@
 // service on a three-node NATS cluster, with HAProxy in front of them:
 // gateway-i on GOZON_INSTANCE_PORT_BASE+i, orders-i on +20+i, payments-i on
 // +40+i, and HAProxy on the usual ports (GATEWAY_PORT for the shop, ORDERS_PORT
-// and PAYMENTS_PORT for the gateways' calls). An instance that dies is
-// logged and routed around; the others carry on.
+// and PAYMENTS_PORT for the gateways' calls); HAProxy routes around an
+// instance that is down.
+//
+// Once Gozon is up, every process it started (services, gateways, nats-server
+// or its nodes, the embedded PostgreSQL) is supervised: one that exits is
+// started again after a back-off with jitter, and one that keeps exiting is
+// given up on with one line (launcher/supervisor.ts).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -31,6 +36,7 @@ import { createLogger } from '../shared/logger'
 import { type RunningHaproxy, startHaproxy } from './haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from './nats'
 import { type RunningPostgres, startPostgres } from './postgres'
+import { DEFAULT_SUPERVISION, Supervisor } from './supervisor'
 
 const root = join(import.meta.dir, '..')
 const cli = (() => {
@@ -149,13 +155,16 @@ async function databaseFor(
 }
 
 const children: { name: string; kind: string; process: ChildProcess }[] = []
+/** Writes the state file (GOZON_STATE_FILE) once Gozon is up, and again after each restart. */
+let writeState = () => {}
+const supervisor = new Supervisor(log, DEFAULT_SUPERVISION, () => writeState())
 let postgres: RunningPostgres | undefined
 let nats: RunningNats | RunningCluster | undefined
 let haproxy: RunningHaproxy | undefined
 /** HAProxy while it is starting, so that a Ctrl-C meanwhile can still stop it. */
 let haproxyStarting: Promise<RunningHaproxy> | undefined
 let shuttingDown = false
-/** Set once everything is up: from then on, with --scale, a dying instance is routed around instead of stopping all. */
+/** Set once everything is up: from then on a process that exits is restarted (launcher/supervisor.ts) instead of stopping all. */
 let up = false
 const scaled = config.scale > 1
 const natsNodes = scaled ? 3 : config.natsNodes
@@ -192,18 +201,28 @@ function startChild(name: string, kind: string, entry: string, env: Record<strin
   if (shuttingDown) return undefined // Ctrl-C during start-up: start nothing more
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
   const profile = config.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []
-  const child = spawn(process.execPath, [...profile, join(root, entry)], {
-    env: { ...childEnvironment(), ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-    detached: true,
-  })
-  children.push({ name, kind, process: child })
+  const start = () =>
+    spawn(process.execPath, [...profile, join(root, entry)], {
+      env: { ...childEnvironment(), ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    })
+  const child = start()
+  const supervised = { name, kind, process: child }
+  children.push(supervised)
+  // During start-up an exit is most likely a setting that is wrong: say so and stop. Once Gozon is up, the supervisor restarts it.
   child.once('exit', (code, signal) => {
-    if (shuttingDown) return
-    if (scaled && up) return log.error({ child: name, code, signal }, 'an instance exited; HAProxy routes around it, the others carry on')
-    log.error({ child: name, code, signal }, 'a service exited; stopping everything')
+    if (shuttingDown || up) return
+    log.error({ child: name, code, signal }, 'a service exited during start-up; stopping everything')
     void shutdown(1, `${name} exited`)
   })
+  supervisor.watch(
+    name,
+    () => supervised.process,
+    async () => {
+      supervised.process = start()
+    },
+  )
   return child
 }
 
@@ -235,6 +254,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 async function shutdown(code: number, reason: string): Promise<never> {
   if (shuttingDown) return new Promise<never>(() => {})
   shuttingDown = true
+  supervisor.stop()
   log.info({ reason }, 'stopping Gozon')
   const gateways = children.filter((c) => c.kind === 'gateway')
   const services = children.filter((c) => c.kind !== 'gateway')
@@ -257,24 +277,41 @@ process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'))
 try {
   let serverUrl = config.databaseUrl
   if (!serverUrl && !(config.ordersDatabaseUrl && config.paymentsDatabaseUrl && config.gatewayDatabaseUrl)) {
-    postgres = await startPostgres({
+    const postgresOptions = {
       dataDir: join(dataDir, 'postgres'),
       port: config.postgresPort,
       user: DEFAULTS.postgresUser,
       password: DEFAULTS.postgresPassword,
       settings: parseSettings(config.postgresSettings),
-      onLog: (line) => log.debug({ postgres: line }),
+      onLog: (line: string) => log.debug({ postgres: line }),
       // Like the services, out of the terminal's reach: Ctrl-C stops them in order, this one last.
       detached: true,
-    })
+    }
+    postgres = await startPostgres(postgresOptions)
+    supervisor.watch(
+      'postgres',
+      () => postgres?.process,
+      async () => {
+        postgres = await startPostgres(postgresOptions)
+      },
+    )
     serverUrl = postgres.url('postgres')
     log.info({ port: postgres.port, dataDir: join(dataDir, 'postgres') }, 'embedded PostgreSQL started')
   }
   let natsUrl = config.natsUrl
   let streamReplicas = 1
   if (!natsUrl && natsNodes === 1) {
-    const single = await startNats({ storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line) => log.debug({ nats: line }), detached: true })
+    const natsOptions = { storeDir: join(dataDir, 'nats'), port: config.natsPort, onLog: (line: string) => log.debug({ nats: line }), detached: true }
+    let single = await startNats(natsOptions)
     nats = single
+    supervisor.watch(
+      'nats-server',
+      () => single.process,
+      async () => {
+        single = await startNats(natsOptions)
+        nats = single
+      },
+    )
     natsUrl = single.url
     log.info({ port: single.port, storeDir: join(dataDir, 'nats'), syncAlways: single.syncAlways }, 'nats-server started')
   } else if (!natsUrl) {
@@ -288,6 +325,12 @@ try {
       detached: true,
     })
     nats = cluster
+    for (const i of [0, 1, 2])
+      supervisor.watch(
+        `nats-${i + 1}`,
+        () => cluster.nodes[i]?.process,
+        () => cluster.restartNode(i),
+      )
     natsUrl = cluster.url
     streamReplicas = 3
     log.info({ nodes: cluster.url, storeDir: join(dataDir, 'nats-cluster') }, 'three-node nats-server cluster started')
@@ -359,13 +402,15 @@ try {
   const gatewayUrl = `http://127.0.0.1:${config.gatewayPort}`
   if (shuttingDown) await new Promise<never>(() => {}) // Ctrl-C during start-up: shutdown() exits
   up = true
-  if (config.stateFile) {
-    // For tools that drive the running system (the browser tests pause a service this way).
+  writeState = () => {
+    if (!config.stateFile) return
+    // For tools that drive the running system (the browser tests pause a service this way); rewritten after each restart.
     const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
     const natsPids = nats && 'nodes' in nats ? nats.nodes.map((n) => n.process.pid) : nats?.process.pid
     const ports = Object.fromEntries((['gateway', 'orders', 'payments'] as const).flatMap((k) => instances(k).map((i) => [i.name, i.port])))
     writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, ports, postgres: postgres?.process.pid, nats: natsPids, haproxy: haproxy?.process.pid }))
   }
+  writeState()
   if (scaled) {
     const list = (['gateway', 'orders', 'payments'] as const)
       .map(

@@ -131,7 +131,8 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       stderr: 'inherit',
     })
     processes[name] = child
-    await waitForPort(ports[name], 20_000)
+    // As long as a service waits for a new cluster to elect its stream leaders (ensureOwnStreams' patience).
+    await waitForPort(ports[name], 60_000)
     return child
   }
 
@@ -144,7 +145,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       stderr: 'inherit',
     })
     instances.set(name, entry)
-    await waitForPort(entry.port, 20_000)
+    await waitForPort(entry.port, 60_000)
     return entry.process
   }
 
