@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { AppError, type ErrorCode } from '../shared/errors'
+import { inheritedEnvironment } from './environment'
 import { waitForPort } from './free-port'
 
 export const HAPROXY_INSTALL_HINT = 'haproxy was not found: install it (Debian: `apt-get install -y haproxy`), or run without --scale.'
@@ -141,7 +142,11 @@ export async function startHaproxy(options: {
   const check = spawnSync(binary, ['-c', '-q', '-f', configFile], { encoding: 'utf8' })
   if (check.status !== 0) throw new Error(`haproxy refused its configuration: ${check.stderr || check.stdout}`)
   // -db: stay in the foreground, under the launcher; -q: no start-up notices. Alerts go to stderr.
-  const child = spawn(binary, ['-db', '-q', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached ?? false })
+  const child = spawn(binary, ['-db', '-q', '-f', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.detached ?? false,
+    env: inheritedEnvironment(),
+  })
   let alerts = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     alerts += chunk.toString()

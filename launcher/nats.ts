@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { inheritedEnvironment } from './environment'
 import { waitForPort } from './free-port'
 
 export const NATS_INSTALL_HINT =
@@ -116,7 +117,8 @@ export async function startNats(options: {
       '',
     ].join('\n'),
   )
-  const child = spawn(binary.path, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
+  // Not the launcher's secrets: a server needs none of them.
+  const child = spawn(binary.path, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false, env: inheritedEnvironment() })
   // The last lines it printed, to say why when it exits during start (a port taken, a bad store).
   const recent: string[] = []
   const log = (chunk: Buffer) => {
@@ -134,8 +136,14 @@ export async function startNats(options: {
       reject(new Error(`nats-server on port ${options.port} exited during start (code ${code}): ${recent.join(' | ') || 'no output'}`)),
     ),
   )
-  await Promise.race([waitForPort(options.port, 10_000), exited])
   exited.catch(() => {})
+  try {
+    await Promise.race([waitForPort(options.port, 10_000), exited])
+  } catch (error) {
+    // Not left behind holding the port and the store when it did not come up in time.
+    child.kill('SIGKILL')
+    throw error
+  }
 
   let stopped: Promise<void> | undefined
   return {

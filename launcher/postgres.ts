@@ -11,6 +11,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { dirname, join } from 'node:path'
+import { inheritedEnvironment } from './environment'
 
 export type PostgresOptions = {
   dataDir: string
@@ -97,7 +98,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   }
   const args = ['-D', options.dataDir, '-p', String(options.port)]
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`)
-  const child = spawn(postgres, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false })
+  const child = spawn(postgres, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false, env: inheritedEnvironment() })
 
   await new Promise<void>((resolve, reject) => {
     let output = ''

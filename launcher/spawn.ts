@@ -44,14 +44,35 @@ export function freePort(): Promise<number> {
   })
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/**
+ * A base for --scale's instance ports (base+1…, +21…, +41…, up to 16 each),
+ * below Linux's ephemeral range (32768 and up), where no outgoing connection
+ * of the services can take one of them meanwhile, and all free now.
+ */
+async function freeInstanceBase(): Promise<number> {
+  const offsets = [0, 20, 40].flatMap((offset) => Array.from({ length: 16 }, (_, i) => offset + i + 1))
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await Promise.all(offsets.map((offset) => portIsFree(base + offset)))
+    if (free.every(Boolean)) return base
+  }
+}
+
 export async function spawnGozon(options: { env?: Record<string, string>; args?: string[]; echo?: boolean; timeoutMs?: number } = {}): Promise<SpawnedGozon> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gozon-run-'))
   chmodSync(dataDir, 0o755) // PostgreSQL runs as the postgres user when we are root
   const stateFile = join(dataDir, 'state.json')
   const [postgres, nats, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
   // With --scale N the instances take ports from a base up (see launcher/start.ts): start from a free one.
-  let instanceBase = await freePort()
-  while (instanceBase > 65_000) instanceBase = await freePort()
+  const instanceBase = await freeInstanceBase()
   const child = spawn('bun', ['launcher/start.ts', ...(options.args ?? [])], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: {

@@ -27,12 +27,13 @@
 // started again after a back-off with jitter, and one that keeps exiting is
 // given up on with one line (launcher/supervisor.ts).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULTS, EnvReader, loadConfigOrExit } from '../shared/config'
 import { provisionDatabase } from '../shared/db/provision'
 import { createLogger } from '../shared/logger'
+import { inheritedEnvironment } from './environment'
 import { type RunningHaproxy, startHaproxy } from './haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from './nats'
 import { type RunningPostgres, startPostgres } from './postgres'
@@ -94,6 +95,13 @@ function parseSettings(text: string): Record<string, string> {
   return settings
 }
 
+/** Writes a file so that a reader (or a crash) never meets half of it: a temporary file, then a rename. */
+function writeAtomically(file: string, text: string, mode = 0o644): void {
+  const temporary = `${file}.${process.pid}.tmp`
+  writeFileSync(temporary, text, { mode })
+  renameSync(temporary, file)
+}
+
 type Secrets = {
   identityProofKey: string
   sessionSigningKey: string
@@ -121,7 +129,7 @@ function loadSecrets(): Secrets {
   const secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, stored[name] ?? random()])) as Secrets
   if (SECRET_NAMES.some((name) => stored[name] !== secrets[name])) {
     mkdirSync(dataDir, { recursive: true })
-    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 })
+    writeAtomically(file, `${JSON.stringify(secrets, null, 2)}\n`, 0o600)
   }
   return {
     ...secrets,
@@ -177,33 +185,13 @@ function instances(kind: 'gateway' | 'orders' | 'payments'): { name: string; por
   return Array.from({ length: config.scale }, (_, i) => ({ name: `${kind}-${i + 1}`, port: config.instancePortBase + offset + i + 1 }))
 }
 
-/**
- * What every child inherits from the launcher's environment: all but the
- * database administrator's URL, the other services' database URLs and the
- * gateway's signing keys; each child is then given its own (startChild's env).
- */
-const NOT_INHERITED = [
-  'DATABASE_URL',
-  'DATABASE_ADMIN_URL',
-  'ORDERS_DATABASE_URL',
-  'PAYMENTS_DATABASE_URL',
-  'GATEWAY_DATABASE_URL',
-  'SESSION_SIGNING_KEY',
-  'SESSION_VERIFY_KEYS',
-]
-function childEnvironment(): Record<string, string | undefined> {
-  const inherited = { ...process.env }
-  for (const name of NOT_INHERITED) delete inherited[name]
-  return inherited
-}
-
 function startChild(name: string, kind: string, entry: string, env: Record<string, string>): ChildProcess | undefined {
   if (shuttingDown) return undefined // Ctrl-C during start-up: start nothing more
   // Own process group: Ctrl-C reaches only the launcher, which stops children in order.
   const profile = config.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${config.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []
   const start = () =>
     spawn(process.execPath, [...profile, join(root, entry)], {
-      env: { ...childEnvironment(), ...env },
+      env: { ...inheritedEnvironment(), ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
       detached: true,
     })
@@ -254,7 +242,8 @@ function stopChild(child: ChildProcess): Promise<void> {
 async function shutdown(code: number, reason: string): Promise<never> {
   if (shuttingDown) return new Promise<never>(() => {})
   shuttingDown = true
-  supervisor.stop()
+  // A restart under way finishes first, so that what it started is stopped below.
+  await supervisor.stop()
   log.info({ reason }, 'stopping Gozon')
   const gateways = children.filter((c) => c.kind === 'gateway')
   const services = children.filter((c) => c.kind !== 'gateway')
@@ -408,7 +397,10 @@ try {
     const pids = Object.fromEntries(children.map((c) => [c.name, c.process.pid]))
     const natsPids = nats && 'nodes' in nats ? nats.nodes.map((n) => n.process.pid) : nats?.process.pid
     const ports = Object.fromEntries((['gateway', 'orders', 'payments'] as const).flatMap((k) => instances(k).map((i) => [i.name, i.port])))
-    writeFileSync(config.stateFile, JSON.stringify({ gatewayUrl, pids, ports, postgres: postgres?.process.pid, nats: natsPids, haproxy: haproxy?.process.pid }))
+    writeAtomically(
+      config.stateFile,
+      JSON.stringify({ gatewayUrl, pids, ports, postgres: postgres?.process.pid, nats: natsPids, haproxy: haproxy?.process.pid }),
+    )
   }
   writeState()
   if (scaled) {

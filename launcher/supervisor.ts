@@ -31,6 +31,8 @@ export class Supervisor {
   private readonly units = new Map<string, Unit>()
   private stopping = false
   private readonly timers = new Set<Timer>()
+  /** Restarts under way: a stop waits for them, so that what they start is there to be stopped. */
+  private readonly restarting = new Set<Promise<void>>()
 
   constructor(
     private readonly log: Logger,
@@ -46,11 +48,17 @@ export class Supervisor {
     this.follow(unit)
   }
 
-  /** From now on exits are expected (Ctrl-C): nothing is restarted. */
-  stop(): void {
+  /**
+   * From now on exits are expected (Ctrl-C): nothing more is restarted.
+   * Resolves once the restarts already under way have finished (at most
+   * `waitMs`), so that the caller's stop reaches the processes they started.
+   */
+  async stop(waitMs = 30_000): Promise<void> {
     this.stopping = true
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
+    const pending = Promise.allSettled([...this.restarting])
+    await Promise.race([pending, Bun.sleep(waitMs)])
   }
 
   /** Each unit's state, for logs and tests. */
@@ -61,7 +69,18 @@ export class Supervisor {
   private follow(unit: Unit): void {
     const child = unit.process()
     if (!child) return
-    child.once('exit', (code, signal) => this.exited(unit, code, signal))
+    let seen = false
+    const once = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (seen) return
+      seen = true
+      this.exited(unit, code, signal)
+    }
+    child.once('exit', once)
+    // A process that could not be spawned at all (EAGAIN, ENOMEM) reports an error and may never exit.
+    child.once('error', (error) => {
+      this.log.error({ child: unit.name, err: error }, `${unit.name} could not be run`)
+      once(null, null)
+    })
   }
 
   private exited(unit: Unit, code: number | null, signal: NodeJS.Signals | null): void {
@@ -82,7 +101,10 @@ export class Supervisor {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       if (this.stopping) return
-      unit.restart().then(
+      const restart = unit.restart()
+      this.restarting.add(restart)
+      void restart.finally(() => this.restarting.delete(restart)).catch(() => {})
+      restart.then(
         () => {
           if (this.stopping) return
           unit.state = 'up'

@@ -108,8 +108,13 @@ export function signIdentity(key: string, audience: Audience, userId: string, re
 /** A proof that verified: who, and its nonce (to be remembered against replay). */
 export type VerifiedProof = { userId: string; nonce: string; issuedAt: number }
 
-/** The proof's claims, or undefined when it is malformed, forged, for another service or request, or too old. */
-export function verifyIdentity(key: string, audience: Audience, proof: string, request: BoundRequest, now = Date.now()): VerifiedProof | undefined {
+/**
+ * A proof's parts when it has the shape of one for `audience`, issued within
+ * its lifetime; undefined otherwise. Says nothing of its MAC: a service checks
+ * this before reading a request's body (shared/http/service-app.ts), then the
+ * whole proof with verifyIdentity.
+ */
+export function proofParts(audience: Audience, proof: string, now = Date.now()) {
   const parts = proof.split('.')
   // The user id may itself contain dots: everything between audience and time.
   if (parts.length < 6 || parts[0] !== 'v2' || parts[1] !== audience) return undefined
@@ -120,6 +125,14 @@ export function verifyIdentity(key: string, audience: Audience, proof: string, r
   if (!/^\d{1,15}$/.test(issuedAtText) || !/^[A-Za-z0-9_-]{16}$/.test(nonce) || !isValidUserId(userId)) return undefined
   const issuedAt = Number(issuedAtText)
   if (issuedAt > now + PROOF_MAX_SKEW_MS || now - issuedAt > PROOF_MAX_AGE_MS) return undefined
+  return { userId, nonce, issuedAt, issuedAtText, signature }
+}
+
+/** The proof's claims, or undefined when it is malformed, forged, for another service or request, or too old. */
+export function verifyIdentity(key: string, audience: Audience, proof: string, request: BoundRequest, now = Date.now()): VerifiedProof | undefined {
+  const parts = proofParts(audience, proof, now)
+  if (!parts) return undefined
+  const { userId, nonce, issuedAt, issuedAtText, signature } = parts
   const expected = mac(key, macFields(audience, userId, issuedAtText, nonce, request))
   // Canonical base64url only: re-encoding must give back the very text sent.
   const given = Buffer.from(signature, 'base64url')

@@ -15,6 +15,8 @@
 import postgres, { type TransactionSql } from 'postgres'
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
+/** The server's own databases: never a service's. */
+const SERVER_DATABASES = new Set(['postgres', 'template0', 'template1'])
 
 export type ServiceDatabase = { role: string; password: string; database: string }
 
@@ -49,6 +51,8 @@ export function serviceDatabase(url: string): ServiceDatabase {
   ] as const) {
     if (!IDENTIFIER.test(name)) throw new ProvisionError(`unsupported ${what} name "${name}" (lower-case letters, digits and _ only)`)
   }
+  if (SERVER_DATABASES.has(database))
+    throw new ProvisionError(`names database ${database}, which belongs to the server: give the service a database of its own`)
   const password = decoded(parsed.password)
   if (password === '') throw new ProvisionError(`names no password for role ${role}: the service could not log in`)
   return { role, password, database }
@@ -85,6 +89,8 @@ export function checkServiceUrls(adminUrl: { name: string; url: string }, servic
         throw new ProvisionError(`names server ${server}, but ${adminUrl.name} names ${serverOf(admin!)}: provision each server with its own administrator`)
       if (role === decoded(admin!.username))
         throw new ProvisionError(`names the administrator (${role}) as the service's role; give the service a role of its own`)
+      if (database === decoded(admin!.pathname.slice(1)))
+        throw new ProvisionError(`names database ${database}, the one ${adminUrl.name} connects to: give the service a database of its own`)
       const sharedRole = roles.get(role)
       if (sharedRole) throw new ProvisionError(`names role ${role}, as ${sharedRole} does: each service needs a role of its own`)
       const sharedDatabase = databases.get(database)
@@ -103,7 +109,6 @@ export function onDatabase(url: string, database: string): string {
 }
 
 const ident = (name: string) => `"${name}"`
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`
 /** Errors of a role or database that another instance created a moment ago. */
 const RACED = new Set(['42710', '42P04', '23505'])
 
@@ -130,9 +135,19 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
   try {
     // One provisioning at a time per server: CREATE ROLE and GRANT race badly otherwise.
     await admin`select pg_advisory_lock(hashtext('gozon.provision'))`
+    // A superuser: since PostgreSQL 16 a CREATEROLE administrator may not give a database to a role it created.
+    const [me] = await admin<
+      { superuser: boolean; name: string }[]
+    >`select rolsuper as superuser, current_user as name from pg_roles where rolname = current_user`
+    if (!me?.superuser)
+      throw new ProvisionError(`the administrator ${me?.name ?? ''} is not a superuser: provisioning gives each service's role its database, which needs one`)
     const [existing] = await admin<{ powerful: boolean; me: boolean }[]>`
-      select rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls as powerful, rolname = current_user as me
-        from pg_roles where rolname = ${role}`
+      select rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls
+             or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
+                         where m.member = r.oid and (g.rolsuper or g.rolname in ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')))
+               as powerful,
+             rolname = current_user as me
+        from pg_roles r where rolname = ${role}`
     // Never take an administrator's powers away: a service URL naming one is a mistake, not a request.
     if (existing?.me || existing?.powerful) {
       throw new ProvisionError(`role ${role} is an administrator (superuser, or may create databases or roles); give the service a role of its own`)
@@ -144,7 +159,10 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
     if (owner && owner.owner !== role && !owner.superuser) {
       throw new ProvisionError(`database ${database} belongs to role ${owner.owner}, not ${role}: each service needs a database of its own`)
     }
-    await admin.unsafe(`alter role ${ident(role)} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password ${literal(password)}`)
+    // Quoted by the server (format's %L), whatever its string settings.
+    const [alter] = await admin<{ statement: string }[]>`
+      select format('alter role %I login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password %L', ${role}::text, ${password}::text) as statement`
+    await admin.unsafe(alter!.statement)
     const [found] = await admin`select 1 from pg_database where datname = ${database}`
     if (!found) await ignoringRace(() => admin.unsafe(`create database ${ident(database)} owner ${ident(role)}`))
     await admin.unsafe(`alter database ${ident(database)} owner to ${ident(role)}`)
@@ -159,7 +177,11 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
   }
   const inside = postgres(onDatabase(adminUrl, database), { max: 1, onnotice: () => {}, connect_timeout: 10 })
   try {
-    await inside.begin((tx) => handOver(tx, role))
+    await inside.begin(async (tx) => {
+      // One hand-over at a time: concurrent ownership changes of one object fail ("tuple concurrently updated").
+      await tx`select pg_advisory_xact_lock(hashtext('gozon.provision.hand-over'))`
+      await handOver(tx, role)
+    })
   } finally {
     await inside.end({ timeout: 5 })
   }

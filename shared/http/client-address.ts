@@ -32,12 +32,15 @@ export function addressGroup(address: string): string {
   const text = plain(address.trim().toLowerCase().replace(/%.*$/, ''))
   if (!text.includes(':')) return text
   const hextets = expandIpv6(text)
-  return hextets
-    ? `${hextets
-        .slice(0, 4)
-        .map((h) => h.toString(16))
-        .join(':')}::/64`
-    : text
+  if (!hextets) return text
+  // An IPv4 address in IPv6 clothes (::ffff:a.b.c.d written in hex, or NAT64's 64:ff9b::/96) is that IPv4 address.
+  const mapped = hextets.slice(0, 6).join(':') === '0:0:0:0:0:65535'
+  const nat64 = hextets[0] === 0x64 && hextets[1] === 0xff9b && hextets.slice(2, 6).every((h) => h === 0)
+  if (mapped || nat64) return [hextets[6]! >> 8, hextets[6]! & 255, hextets[7]! >> 8, hextets[7]! & 255].join('.')
+  return `${hextets
+    .slice(0, 4)
+    .map((h) => h.toString(16))
+    .join(':')}::/64`
 }
 
 /** The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail counts as two), or undefined. */

@@ -5,7 +5,7 @@
 import { Elysia } from 'elysia'
 import type { Registry } from 'prom-client'
 import { AppError } from '../errors'
-import { IDENTITY_HEADER, type IdentitySettings, rememberBodyDigest, USER_ID_HEADER } from '../identity'
+import { type Audience, IDENTITY_HEADER, type IdentitySettings, proofParts, rememberBodyDigest, USER_ID_HEADER } from '../identity'
 import type { Logger } from '../logger'
 import { httpMetrics, metricsTokenGuard } from '../metrics'
 import { apiDocs } from './api-docs'
@@ -37,11 +37,13 @@ const THROUGH_GATEWAY_NOTE = [
  * such a caller learns nothing about the API, not even its media types. A
  * proof that is there is checked by the controllers' identity plugin.
  */
-function proofFirst(apiPrefix: string, settings: IdentitySettings) {
+function proofFirst(audience: Audience, apiPrefix: string, settings: IdentitySettings) {
   return new Elysia({ name: 'gozon.proof-first', seed: apiPrefix }).onRequest(({ request }) => {
     const path = new URL(request.url).pathname
     if (!path.startsWith('/api/') || path.startsWith(`${apiPrefix}/swagger`)) return
-    if (request.headers.has(IDENTITY_HEADER)) return
+    // The proof's shape, audience and time; its MAC (which covers the body) is checked once the body is read.
+    const proof = request.headers.get(IDENTITY_HEADER)
+    if (proof !== null && settings.proofKey && proofParts(audience, proof)) return
     if (settings.devTrustUserIdHeader && request.headers.has(USER_ID_HEADER)) return
     throw new AppError('identity_proof_required')
   })
@@ -70,9 +72,10 @@ export function createServiceApp(options: {
     })
       .use(errorsPlugin(options.log))
       .use(noSniff)
-      .use(proofFirst(options.apiPrefix, options.identity))
       .use(requestSpans(options.name))
       .use(httpMetrics(options.metrics, metricsTokenGuard(options.metricsToken)))
+      // After the spans and metrics, so that refused calls are seen in both.
+      .use(proofFirst(options.name, options.apiPrefix, options.identity))
       .use(jsonBodyOnly)
       // JSON bodies are read here, so the identity proof's body digest is of the bytes the handler gets.
       .onParse({ as: 'global' }, ({ request, contentType }) =>

@@ -319,6 +319,21 @@ describe('a service called without the gateway’s proof answers 401 before it l
   })
 })
 
+test('a made-up proof header is no proof: still 401 before the body is read', async () => {
+  for (const proof of ['x', 'v2.orders.someone.1.abcdefghijklmnop.sig', `v2.payments.someone.${Date.now()}.abcdefghijklmnop.sig`]) {
+    const response = await fetch(`${sys.orders.url}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'gozon-identity': proof },
+      body: '{',
+    })
+    expect({ proof, status: response.status, error: ((await response.json()) as { error: string }).error }).toEqual({
+      proof,
+      status: 401,
+      error: 'identity_proof_required',
+    })
+  }
+})
+
 describe('protocol details clients get differently right', () => {
   const send = (path: string, init: { body?: string; headers?: Record<string, string>; method?: string }) =>
     fetch(`${sys.gateway.url}${path}`, { method: init.method ?? 'POST', headers: init.headers, body: init.body }).then(async (r) => ({

@@ -168,6 +168,16 @@ test('bun run db:provision refuses, before changing anything, URLs that could no
     `provisioning failed: PAYMENTS_DATABASE_URL names database ${name}_a, as ORDERS_DATABASE_URL does: each service needs a database of its own`,
   )
   expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_a`, `${name}_a`) }, ['--own-servr']).exitCode).toBe(2)
+  for (const serverDatabase of ['postgres', 'template1', 'template0']) {
+    expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_a`, serverDatabase) }).stderr).toBe(
+      `provisioning failed: ORDERS_DATABASE_URL names database ${serverDatabase}, which belongs to the server: give the service a database of its own`,
+    )
+  }
+  const adminOnItsDatabase = new URL(admin)
+  adminOnItsDatabase.pathname = `/${name}`
+  expect(refusal({ DATABASE_ADMIN_URL: adminOnItsDatabase.toString(), ORDERS_DATABASE_URL: service(`${name}_a`, name) }).stderr).toBe(
+    `provisioning failed: ORDERS_DATABASE_URL names database ${name}, the one DATABASE_ADMIN_URL connects to: give the service a database of its own`,
+  )
   // None of that created anything.
   const sql = client(admin.toString())
   expect((await sql`select count(*)::int as n from pg_roles where rolname like ${`${name}%`}`)[0]!.n).toBe(0)
@@ -179,6 +189,19 @@ test('bun run db:provision refuses, before changing anything, URLs that could no
     `provisioning failed: ORDERS_DATABASE_URL: role ${name}_admin is an administrator (superuser, or may create databases or roles); give the service a role of its own`,
   )
   expect((await sql`select rolcreatedb, rolcreaterole from pg_roles where rolname = ${`${name}_admin`}`)[0]).toEqual({ rolcreatedb: true, rolcreaterole: true })
+  // A role that may run programs on the server is an administrator too.
+  await sql.unsafe(`create role ${name}_prog login password 'progpw' in role pg_execute_server_program`)
+  expect(refusal({ ORDERS_DATABASE_URL: service(`${name}_prog`, `${name}_p`, 'progpw') }).stderr).toStartWith(
+    `provisioning failed: ORDERS_DATABASE_URL: role ${name}_prog is an administrator`,
+  )
+  // An administrator that is no superuser cannot give a role its database (PostgreSQL 16+): said at once.
+  await sql.unsafe(`grant connect on database postgres to ${name}_admin`) // other tests here closed it to PUBLIC
+  const notSuper = new URL(admin)
+  notSuper.username = `${name}_admin`
+  notSuper.password = 'adminpw'
+  expect(refusal({ DATABASE_ADMIN_URL: notSuper.toString(), ORDERS_DATABASE_URL: service(`${name}_f`, `${name}_f`) }).stderr).toBe(
+    `provisioning failed: ORDERS_DATABASE_URL: the administrator ${name}_admin is not a superuser: provisioning gives each service's role its database, which needs one`,
+  )
   expect(run({ ORDERS_DATABASE_URL: service(`${name}_d`, `${name}_d`) }).exitCode).toBe(0)
   expect(refusal({ PAYMENTS_DATABASE_URL: service(`${name}_e`, `${name}_d`) }).stderr).toBe(
     `provisioning failed: PAYMENTS_DATABASE_URL: database ${name}_d belongs to role ${name}_d, not ${name}_e: each service needs a database of its own`,

@@ -35,7 +35,8 @@ test('limits count an IPv4 address alone and an IPv6 address by its /64, however
   expect(addressGroup('2001:db8:0:1:0:0:0:1%eth0')).toBe('2001:db8:0:1::/64')
   expect(addressGroup('2001:db8::')).toBe('2001:db8:0:0::/64')
   expect(addressGroup('::1')).toBe('0:0:0:0::/64')
-  expect(addressGroup('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64')
+  expect(addressGroup('64:ff9b::192.0.2.33')).toBe('192.0.2.33') // NAT64: each IPv4 user behind it is its own
+  expect(addressGroup('::ffff:7f00:1')).toBe('127.0.0.1') // IPv4-mapped, in hex
   expect(addressGroup('2001:db8:0:2::5')).not.toBe(addressGroup('2001:db8:0:1::5'))
   // Not an address: its own group, as it is.
   for (const odd of ['unknown', '2001:db8::1::2', '1:2:3:4:5:6:7:8:9', 'fe80::zz']) expect(addressGroup(odd)).toBe(odd)
