@@ -88,6 +88,9 @@ test('the orders API page: authorized with a real token, GET /api/orders answers
   await refused.getByRole('button', { name: 'Execute' }).click()
   await expectServerResponse(refused, 200)
   await expect(refused.locator('.live-responses-table .response-col_description pre').first()).toContainText('"items"')
+  // Every reference of the expanded operation resolved: the documented 200 shows the page of orders, no resolver error.
+  await expect(refused.locator('.responses-table .response[data-code="200"] .example')).toContainText('nextCursor')
+  await expect(page.getByText('Resolver error')).toHaveCount(0)
   await page.screenshot({ path: 'test-results/e2e/swagger-orders.png', fullPage: true })
 })
 

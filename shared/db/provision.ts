@@ -1,9 +1,10 @@
 // Gives each service a PostgreSQL role of its own that can reach only its own
 // database: the role (LOGIN, no other power) owns the database and every
-// object in it, and PUBLIC may not connect to it. Run with an administrator's
-// connection (the embedded server's superuser, or whoever may create roles on
-// another server) by the launcher, the compose file's `provision` step and the
-// tests; the services themselves never see the administrator's password.
+// object in it, and PUBLIC may not connect to it. Run with a superuser's
+// connection (the embedded server's, or another server's: since PostgreSQL 16
+// a CREATEROLE administrator may not give a database to a role it created) by
+// the launcher, the compose file's `provision` step and the tests; the
+// services themselves never see the administrator's password.
 //
 // The service's URL is the single source of truth: its user name, password and
 // database are what gets created, so an operator who sets ORDERS_DATABASE_URL

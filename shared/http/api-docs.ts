@@ -179,7 +179,7 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     ...(options.tags ? { tags: options.tags } : {}),
     paths,
     components: {
-      schemas: { ...generated.components.schemas, [ERROR_SCHEMA_NAME]: errorSchema() },
+      schemas: { ...withoutIds(generated.components.schemas), [ERROR_SCHEMA_NAME]: errorSchema() },
       securitySchemes: {
         [BEARER_SCHEME]: {
           type: 'http',
@@ -190,6 +190,21 @@ export function apiDocument(app: AnyElysia, options: ApiDocsOptions): OpenAPIV3.
     },
     security: [{ [BEARER_SCHEME]: [] }],
   }
+}
+
+/**
+ * The named models without the `$id` Elysia gives them ("#/components/schemas/Order"):
+ * Swagger UI takes an `$id` for a new base of the references inside it, and
+ * then resolves none of them ("Could not resolve reference").
+ */
+function withoutIds<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutIds) as T
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== '$id')
+      .map(([key, v]) => [key, withoutIds(v)]),
+  ) as T
 }
 
 /** A copy of the parameter (it may be a shared constant) as Swagger UI shows it best. */
