@@ -358,7 +358,7 @@ try {
   }
   await Promise.all(started)
   if (scaled) {
-    haproxyStarting = startHaproxy({
+    const haproxyOptions = {
       dir: join(dataDir, 'haproxy'),
       detached: true,
       frontends: [
@@ -366,8 +366,16 @@ try {
         { name: 'orders', port: config.ordersPort, servers: instances('orders') },
         { name: 'payments', port: config.paymentsPort, servers: instances('payments') },
       ],
-    })
+    }
+    haproxyStarting = startHaproxy(haproxyOptions)
     haproxy = await haproxyStarting
+    supervisor.watch(
+      'haproxy',
+      () => haproxy?.process,
+      async () => {
+        haproxy = await startHaproxy(haproxyOptions)
+      },
+    )
     if (shuttingDown) await haproxy.stop()
     else await Promise.all(['orders', 'payments'].flatMap((kind) => instances(kind as 'orders').map((i) => haproxy!.waitFor(kind, i.name, 'up'))))
     log.info({ config: haproxy.configFile, instances: config.scale }, 'haproxy started in front of the instances')

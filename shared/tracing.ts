@@ -92,10 +92,19 @@ export function traceparentOf(span: Span | undefined): string | undefined {
   return carrier.traceparent
 }
 
-/** Starts a span of `component` under `parent`; undefined when tracing is off. */
-export function startSpan(component: Component, name: string, kind: SpanKind, parent: Context, attributes: Attributes = {}): Span | undefined {
+/** Starts a span of `component` under `parent` (linked to `linkedTo`, when given); undefined when tracing is off. */
+export function startSpan(
+  component: Component,
+  name: string,
+  kind: SpanKind,
+  parent: Context,
+  attributes: Attributes = {},
+  linkedTo?: Context,
+): Span | undefined {
   if (!provider) return undefined
-  return tracer(component).startSpan(name, { kind, attributes: { 'gozon.component': component, ...attributes } }, parent)
+  const linked = linkedTo ? trace.getSpanContext(linkedTo) : undefined
+  const links = linked && trace.isSpanContextValid(linked) ? [{ context: linked }] : []
+  return tracer(component).startSpan(name, { kind, attributes: { 'gozon.component': component, ...attributes }, links }, parent)
 }
 
 /** Ends a span, marking it failed when `error` is given. */

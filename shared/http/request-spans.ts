@@ -3,6 +3,8 @@
 // there is one: the gateway's span is then the parent of the service's. The
 // route's code finds the request's span with spanOf(request), to store its
 // context with an outbox row or pass it on to a service.
+
+import { ROOT_CONTEXT } from '@opentelemetry/api'
 import { Elysia } from 'elysia'
 import { type Component, contextFrom, endSpan, type Span, SpanKind, SpanStatusCode, startSpan, tracingOn } from '../tracing'
 
@@ -16,10 +18,13 @@ export function requestSpans(component: Component) {
     .onRequest(({ request }) => {
       if (!tracingOn()) return
       const url = new URL(request.url)
-      const span = startSpan(component, request.method, SpanKind.SERVER, contextFrom(request.headers), {
-        'http.request.method': request.method,
-        'url.path': url.pathname,
-      })
+      const attributes = { 'http.request.method': request.method, 'url.path': url.pathname }
+      // The gateway is the edge: a client's traceparent is linked, never the parent, so clients choose neither
+      // the trace id nor (with its sampled flag) whether Gozon records the order. The services continue the gateway's.
+      const span =
+        component === 'gateway'
+          ? startSpan(component, request.method, SpanKind.SERVER, ROOT_CONTEXT, attributes, contextFrom(request.headers))
+          : startSpan(component, request.method, SpanKind.SERVER, contextFrom(request.headers), attributes)
       if (span) spans.set(request, span)
     })
     .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {

@@ -113,6 +113,16 @@ test('bun start -- --scale 2: two instances of each service behind HAProxy on th
     await payOneOrder(gozon.state.gatewayUrl, 'survivor')
     // HAProxy routed around it meanwhile; the launcher starts it again (launcher/supervisor.ts).
     expect(gozon.output()).toContain('orders-2 exited unexpectedly; restarting it')
+    // HAProxy itself, the shop's only door with --scale, comes back too.
+    process.kill(gozon.state.haproxy!, 'SIGKILL')
+    await Bun.sleep(1000)
+    for (let i = 0; i < 100; i++) {
+      const answer = await fetch(`${gozon.state.gatewayUrl}/sign-in`).catch(() => undefined)
+      if (answer?.status === 200) break
+      await Bun.sleep(200)
+    }
+    await payOneOrder(gozon.state.gatewayUrl, 'after-haproxy')
+    expect(gozon.output()).toContain('haproxy exited unexpectedly; restarting it')
   } finally {
     expect(await gozon.stop()).toBe(0)
   }

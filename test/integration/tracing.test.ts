@@ -105,6 +105,24 @@ test('a redelivery is one more span in the same trace: the first delivery failed
   expect(pathTo(spans.find((s) => s.name === 'live push')!, spans)).toHaveLength(7)
 }, 30_000)
 
+test("a client's traceparent is linked by the gateway, never its parent: the client chooses neither the trace id nor whether it is recorded", async () => {
+  const clientTrace = '0af7651916cd43dd8448eb211c80319c'
+  const response = await fetch(`${sys.gateway.url}/api/orders`, {
+    headers: { authorization: `Bearer ${sys.tokenFor('linked')}`, traceparent: `00-${clientTrace}-b7ad6b7169203331-00` },
+  })
+  expect(response.status).toBe(200)
+  const span = await pollUntil(
+    'the gateway span',
+    () => exporter.getFinishedSpans().find((s) => scope(s) === 'gateway' && s.links.some((l) => l.context.traceId === clientTrace)),
+    Boolean,
+  )
+  expect(span!.spanContext().traceId).not.toBe(clientTrace)
+  expect(span!.parentSpanContext).toBeUndefined()
+  // The service's span continues the gateway's trace, not the client's.
+  const service = await pollUntil('the orders span', () => spansOfTrace(span!.spanContext().traceId).find((s) => scope(s) === 'orders'), Boolean)
+  expect(service!.parentSpanContext?.spanId).toBe(span!.spanContext().spanId)
+})
+
 test('with tracing off nothing is recorded and no traceparent is sent on', async () => {
   await tracing?.shutdown()
   expect(tracingOn()).toBe(false)
