@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { DEFAULTS, defaultDatabaseUrl } from '../shared/config'
+import { onDatabase } from '../shared/db/provision'
 import { formatDiscrepancy, formatSummary } from '../shared/reconcile/checks'
 import { reconcile } from '../shared/reconcile/read'
 
@@ -29,19 +30,13 @@ export function parseDuration(text: string): number | undefined {
   return Number(match[1]) * unit
 }
 
-function databaseOn(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl)
-  url.pathname = `/${database}`
-  return url.toString()
-}
-
 /** The two databases' URLs, as the launcher derives them. */
 export function databaseUrls(env: Record<string, string | undefined>): { orders: string; payments: string } {
   const value = (name: string) => (env[name] === '' ? undefined : env[name])
   const server = value('DATABASE_URL')
   // The embedded PostgreSQL of `bun start`, on the port it was started with.
   const embeddedPort = Number(value('EMBEDDED_POSTGRES_PORT') ?? DEFAULTS.embeddedPostgresPort)
-  const derive = (database: string) => (server ? databaseOn(server, database) : defaultDatabaseUrl(database, embeddedPort))
+  const derive = (database: string) => (server ? onDatabase(server, database) : defaultDatabaseUrl(database, embeddedPort))
   return {
     orders: value('ORDERS_DATABASE_URL') ?? derive(DEFAULTS.ordersDatabase),
     payments: value('PAYMENTS_DATABASE_URL') ?? derive(DEFAULTS.paymentsDatabase),

@@ -27,7 +27,7 @@ import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, TracerProvi
 
 import type { EnvReader } from './config'
 
-export { type Context, type Span, SpanKind, SpanStatusCode }
+export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode }
 
 /** Where spans go: the standard OTLP variables (the traces-only one wins); unset: tracing is off. */
 export function readTracingEndpoint(env: EnvReader): string | undefined {

@@ -4,9 +4,8 @@
 // route's code finds the request's span with spanOf(request), to store its
 // context with an outbox row or pass it on to a service.
 
-import { ROOT_CONTEXT } from '@opentelemetry/api'
 import { Elysia } from 'elysia'
-import { type Component, contextFrom, endSpan, type Span, SpanKind, SpanStatusCode, startSpan, tracingOn } from '../tracing'
+import { type Component, contextFrom, endSpan, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, startSpan, tracingOn } from '../tracing'
 
 const spans = new WeakMap<Request, Span>()
 

@@ -554,16 +554,20 @@ describe('limits and operations settings', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address, ...(cookie ? { cookie } : {}) },
         body: new URLSearchParams({ username: 'ceiling-owner', password }).toString(),
       })
-    const up = await fetch(`${limited.gateway.url}/sign-up`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.40' },
-      body: new URLSearchParams({ username: 'ceiling-owner', password: PASSWORD }).toString(),
-    })
-    const deviceCookie = up.headers
-      .getSetCookie()
-      .find((c) => c.startsWith('gozon_device='))!
-      .split(';')[0]!
+    /** Signs `username` up on the page from `address`; the device cookie that browser keeps. */
+    const deviceCookieOf = async (username: string, address: string) => {
+      const up = await fetch(`${limited.gateway.url}/sign-up`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+        body: new URLSearchParams({ username, password: PASSWORD }).toString(),
+      })
+      return up.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('gozon_device='))!
+        .split(';')[0]!
+    }
+    const deviceCookie = await deviceCookieOf('ceiling-owner', '198.51.100.40')
     // Three guesses (the per-pair burst) from each of a hundred addresses: 300, the per-name ceiling.
     const statuses = new Map<number, number>()
     for (let a = 0; a < NAME_FACTOR; a++) {
@@ -575,16 +579,7 @@ describe('limits and operations settings', () => {
     }
     expect(statuses.get(401)).toBe(3 * NAME_FACTOR)
     // The other name signs up first, so that nothing slow runs once the ceiling is empty.
-    const other = await fetch(`${limited.gateway.url}/sign-up`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.42' },
-      body: new URLSearchParams({ username: 'ceiling-other', password: PASSWORD }).toString(),
-    })
-    const otherDevice = other.headers
-      .getSetCookie()
-      .find((c) => c.startsWith('gozon_device='))!
-      .split(';')[0]!
+    const otherDevice = await deviceCookieOf('ceiling-other', '198.51.100.42')
     const forged = `${deviceCookie.slice(0, -1)}${deviceCookie.endsWith('A') ? 'B' : 'A'}`
     // The ceiling refills meanwhile (100 a minute here, one token per 0.6 s): a few more guesses from fresh addresses until it is empty.
     let fresh = 0
