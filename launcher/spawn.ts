@@ -53,26 +53,33 @@ function portIsFree(port: number): Promise<boolean> {
 }
 
 /**
- * A base for --scale's instance ports (base+1…, +21…, +41…, up to 16 each),
- * below Linux's ephemeral range (32768 and up), where no outgoing connection
- * of the services can take one of them meanwhile, and all free now.
+ * A base port such that base + each offset is free now, below Linux's
+ * ephemeral range (32768 and up), where no outgoing connection of the
+ * services can take one of them meanwhile, and none of `taken`.
  */
-async function freeInstanceBase(): Promise<number> {
-  const offsets = [0, 20, 40].flatMap((offset) => Array.from({ length: 16 }, (_, i) => offset + i + 1))
+async function freeBlock(offsets: number[], taken: ReadonlySet<number> = new Set()): Promise<number> {
+  const span = Math.max(...offsets)
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000)
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - span))
+    if (offsets.some((offset) => taken.has(base + offset))) continue
     const free = await Promise.all(offsets.map((offset) => portIsFree(base + offset)))
     if (free.every(Boolean)) return base
   }
 }
 
+/** The embedded NATS ports: with EMBEDDED_NATS_NODES=3 (or --scale), three client ports and their routes 2000 above. */
+const NATS_OFFSETS = [0, 1, 2, 2000, 2001, 2002]
+/** --scale's instance ports: base+1…, +21…, +41…, up to 16 each (launcher/start.ts). */
+const INSTANCE_OFFSETS = [0, 20, 40].flatMap((offset) => Array.from({ length: 16 }, (_, i) => offset + i + 1))
+
 export async function spawnGozon(options: { env?: Record<string, string>; args?: string[]; echo?: boolean; timeoutMs?: number } = {}): Promise<SpawnedGozon> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gozon-run-'))
   chmodSync(dataDir, 0o755) // PostgreSQL runs as the postgres user when we are root
   const stateFile = join(dataDir, 'state.json')
-  const [postgres, nats, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
+  const [postgres, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
+  const nats = await freeBlock(NATS_OFFSETS)
   // With --scale N the instances take ports from a base up (see launcher/start.ts): start from a free one.
-  const instanceBase = await freeInstanceBase()
+  const instanceBase = await freeBlock(INSTANCE_OFFSETS, new Set(NATS_OFFSETS.map((offset) => nats + offset)))
   const child = spawn('bun', ['launcher/start.ts', ...(options.args ?? [])], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: {
