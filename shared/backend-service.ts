@@ -77,7 +77,7 @@ export async function startBackendService<TSchema extends Record<string, unknown
   const db = connectDatabase(config.databaseUrl, spec.schema, { max: config.databasePoolMax })
   const nc = await connectNats(config.natsUrl, `gozon-${spec.name}`, log)
   const jsm = await jetstreamManager(nc)
-  await ensureOwnStreams(jsm, spec.name, config.messaging)
+  await ensureOwnStreams(jsm, spec.name, config.messaging, log)
 
   // The relay has a connection of its own: it never waits behind HTTP requests
   // for one, and its claim walks the outbox index in order (a plain index scan

@@ -95,13 +95,27 @@ export function isTransient(error: unknown): boolean {
  * once do not each propose the same update to the cluster; a cluster that is
  * still electing its leaders is asked again for up to `patienceMs`.
  */
-export async function ensureOwnStreams(jsm: JetStreamManager, owner: StreamOwner, settings: MessagingSettings, patienceMs = 60_000): Promise<void> {
-  const deadline = Date.now() + patienceMs
+export async function ensureOwnStreams(
+  jsm: JetStreamManager,
+  owner: StreamOwner,
+  settings: MessagingSettings,
+  log: Logger,
+  patienceMs = 60_000,
+): Promise<void> {
+  const started = Date.now()
+  let toldAt = started
   for (let attempt = 1; ; attempt++) {
     try {
       return await declareOwnStreams(jsm, owner, settings)
     } catch (error) {
-      if (!isTransient(error) || Date.now() > deadline) throw error
+      if (!isTransient(error) || Date.now() - started > patienceMs) throw error
+      // Quiet for the first seconds of a cluster's election; then a line every 5 s, so a start that waits says on what
+      // (an error once it has waited 20 s: something is wrong with the cluster, not just slow).
+      if (Date.now() - toldAt >= 5000) {
+        toldAt = Date.now()
+        const waitedMs = toldAt - started
+        log[waitedMs >= 20_000 ? 'error' : 'warn']({ err: error, waitedMs, patienceMs }, 'NATS cannot take the streams yet; asking again')
+      }
       await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, { baseMs: 200, maxMs: 2000 })))
     }
   }

@@ -25,6 +25,19 @@ const root = join(import.meta.dir, '..', '..')
 
 export type ServiceName = 'orders' | 'payments'
 
+/**
+ * Waits until a service just spawned listens: longer than the service's own patience with a cluster electing its
+ * stream leaders (ensureOwnStreams, 60 s), so that a service that gives up says why before the test does; a service
+ * that exits meanwhile fails the wait at once.
+ */
+async function untilListening(child: Subprocess, port: number, name: string): Promise<void> {
+  const exited = child.exited.then((code) => {
+    throw new Error(`${name} exited (code ${code}) before it listened on port ${port}: its log is above`)
+  })
+  exited.catch(() => {})
+  await Promise.race([waitForPort(port, 75_000), exited])
+}
+
 export async function startFaultSystem(env: Record<string, string> = {}, options: { ownPostgres?: boolean; natsNodes?: 1 | 3 } = {}) {
   const { root: tmp } = await infra()
   const natsPort = await freePort()
@@ -131,8 +144,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       stderr: 'inherit',
     })
     processes[name] = child
-    // As long as a service waits for a new cluster to elect its stream leaders (ensureOwnStreams' patience).
-    await waitForPort(ports[name], 60_000)
+    await untilListening(child, ports[name], name)
     return child
   }
 
@@ -145,7 +157,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       stderr: 'inherit',
     })
     instances.set(name, entry)
-    await waitForPort(entry.port, 60_000)
+    await untilListening(entry.process, entry.port, name)
     return entry.process
   }
 
