@@ -12,10 +12,9 @@
 // (a database did not answer, or bad options).
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { DEFAULTS, defaultDatabaseUrl } from '../shared/config'
-import { onDatabase } from '../shared/db/provision'
 import { formatDiscrepancy, formatSummary } from '../shared/reconcile/checks'
 import { reconcile } from '../shared/reconcile/read'
+import { operatorDatabaseUrls, shown } from './databases'
 
 function fail(message: string): never {
   console.error(`reconcile: ${message}`)
@@ -30,28 +29,10 @@ export function parseDuration(text: string): number | undefined {
   return Number(match[1]) * unit
 }
 
-/** The two databases' URLs, as the launcher derives them. */
+/** The two databases' URLs, as the launcher derives them (launcher/databases.ts). */
 export function databaseUrls(env: Record<string, string | undefined>): { orders: string; payments: string } {
-  const value = (name: string) => (env[name] === '' ? undefined : env[name])
-  const server = value('DATABASE_URL')
-  // The embedded PostgreSQL of `bun start`, on the port it was started with.
-  const embeddedPort = Number(value('EMBEDDED_POSTGRES_PORT') ?? DEFAULTS.embeddedPostgresPort)
-  const derive = (database: string) => (server ? onDatabase(server, database) : defaultDatabaseUrl(database, embeddedPort))
-  return {
-    orders: value('ORDERS_DATABASE_URL') ?? derive(DEFAULTS.ordersDatabase),
-    payments: value('PAYMENTS_DATABASE_URL') ?? derive(DEFAULTS.paymentsDatabase),
-  }
-}
-
-/** The URL without its password, for messages. */
-function shown(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(not a URL)'
-  }
+  const { orders, payments } = operatorDatabaseUrls(env)
+  return { orders, payments }
 }
 
 if (import.meta.main) {

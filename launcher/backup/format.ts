@@ -1,0 +1,101 @@
+// What a backup folder holds, written by launcher/backup/take.ts and read by
+// launcher/backup/restore.ts:
+//
+//   manifest.json              this file's Manifest: when, from which server,
+//                              and per database its migrations, tables and
+//                              sequences, each table with its row count and
+//                              the SHA-256 of its data
+//   <database>/<table>.copy.gz a table's rows in COPY's text format, gzipped
+//   secrets.json               the data folder's keys and passwords, when the
+//                              system ran on `bun start`'s generated ones
+//
+// A backup being written is `<folder>.partial`; it gets its name only once
+// everything in it is on disk, so a folder without that suffix is whole.
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { DATABASE_KEYS, type DatabaseKey } from '../databases'
+
+export const BACKUP_FORMAT = 'gozon-backup/1'
+
+export type TableBackup = {
+  name: string
+  /** The columns copied, in order (generated columns are left out: they are computed again). */
+  columns: string[]
+  rows: number
+  /** SHA-256 (hex) of the table's COPY text, before compression. */
+  sha256: string
+  /** Relative to the backup folder. */
+  file: string
+}
+
+export type DatabaseBackup = {
+  key: DatabaseKey
+  /** The database's name on the server it was read from. */
+  name: string
+  /** The server's clock when this database's snapshot was taken. */
+  snapshotAt: string
+  /** drizzle's record of the migrations applied (drizzle.__drizzle_migrations), oldest first. */
+  migrations: { hash: string; createdAt: number }[]
+  tables: TableBackup[]
+  /** Sequences (identity columns) and the value each had reached; null: never used. */
+  sequences: { name: string; lastValue: string | null }[]
+}
+
+export type Manifest = {
+  format: typeof BACKUP_FORMAT
+  takenAt: string
+  /** The PostgreSQL server's version (server_version). */
+  server: string
+  /** Databases in the order their snapshots were taken: orders, then payments, then identity (README, Backups). */
+  databases: DatabaseBackup[]
+  /** "secrets.json" when the data folder's secrets are in the backup. */
+  secrets: string | null
+}
+
+export class BackupError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'BackupError'
+  }
+}
+
+/** Reads and checks a backup folder's manifest: a folder that is not a whole Gozon backup is refused with the reason. */
+export function readManifest(folder: string): Manifest {
+  if (folder.endsWith('.partial')) throw new BackupError(`${folder} is a backup that was never finished (.partial): use another one`)
+  const file = join(folder, 'manifest.json')
+  if (!existsSync(file)) throw new BackupError(`${folder} has no manifest.json: it is not a Gozon backup folder`)
+  let manifest: Manifest
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest
+  } catch {
+    throw new BackupError(`${file} is not JSON: the backup is damaged`)
+  }
+  if (manifest.format !== BACKUP_FORMAT) throw new BackupError(`${file} is of format ${String(manifest.format)}; this Gozon reads ${BACKUP_FORMAT}`)
+  const keys = (manifest.databases ?? []).map((d) => d.key)
+  if (keys.join() !== DATABASE_KEYS.join())
+    throw new BackupError(`${file} lists databases ${keys.join(', ') || 'none'}; a backup holds ${DATABASE_KEYS.join(', ')}`)
+  for (const database of manifest.databases)
+    for (const table of database.tables)
+      if (!existsSync(join(folder, table.file))) throw new BackupError(`${join(folder, table.file)} is missing: the backup is incomplete`)
+  return manifest
+}
+
+/** Counts the rows of COPY text passing through, and hashes it (SHA-256). */
+export function copyMeter(): { stream: Transform; rows(): number; sha256(): string } {
+  const hash = createHash('sha256')
+  let rows = 0
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk)
+      // COPY's text format ends every row with one newline (a newline inside a value is written as \n).
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows += 1
+      done(null, chunk)
+    },
+  })
+  let digest: string | undefined
+  return { stream, rows: () => rows, sha256: () => (digest ??= hash.digest('hex')) }
+}
+
+export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`

@@ -1,0 +1,160 @@
+// Restores a backup (launcher/backup/take.ts) into a server whose Gozon is
+// stopped. For each database: refuse if anything is connected to it, or if it
+// holds rows and `replace` was not asked for; drop it; create it again; bring
+// it to exactly the backup's migrations (this checkout's migrations must begin
+// with them: same files, same order); then, in one transaction, COPY every
+// table back (tables referred to by foreign keys first), check each table's
+// row count and SHA-256 against the manifest, and set the sequences. A
+// database whose restore fails is dropped again, never left half-written.
+//
+// The databases are created by the administrator and handed over to the
+// services' roles by the next `bun start` (or `bun run db:provision`), which
+// also brings them to this checkout's newest migrations.
+import { createHash } from 'node:crypto'
+import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
+import postgres from 'postgres'
+import { migrateDatabase } from '../../shared/db/migrate'
+import { onDatabase } from '../../shared/db/provision'
+import { DATABASES } from '../databases'
+import { BackupError, copyMeter, type DatabaseBackup, type Manifest, quoteIdent, type TableBackup } from './format'
+
+const root = join(import.meta.dir, '..', '..')
+
+type Journal = { version: string; dialect: string; entries: { idx: number; when: number; tag: string; breakpoints: boolean }[] }
+
+/** Restores every database of `manifest` (read from `folder`) on the server `adminUrl` administers. */
+export async function restoreBackup(folder: string, manifest: Manifest, adminUrl: string, options: { replace?: boolean } = {}): Promise<void> {
+  // Everything is checked before anything is dropped.
+  for (const database of manifest.databases) migrationsUpTo(database)
+  const admin = postgres(onDatabase(adminUrl, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  try {
+    for (const database of manifest.databases) await checkTarget(admin, adminUrl, database, options.replace ?? false)
+    for (const database of manifest.databases) {
+      await admin.unsafe(`drop database if exists ${quoteIdent(database.name)} with (force)`)
+      await admin.unsafe(`create database ${quoteIdent(database.name)}`)
+      try {
+        await restoreDatabase(folder, database, onDatabase(adminUrl, database.name))
+      } catch (error) {
+        await admin.unsafe(`drop database if exists ${quoteIdent(database.name)} with (force)`).catch(() => {})
+        throw error
+      }
+    }
+  } finally {
+    await admin.end({ timeout: 5 })
+  }
+}
+
+/** Refuses a database in use, or one holding rows unless `replace`. */
+async function checkTarget(admin: postgres.Sql, adminUrl: string, database: DatabaseBackup, replace: boolean): Promise<void> {
+  const [exists] = await admin`select 1 from pg_database where datname = ${database.name}`
+  if (!exists) return
+  const connected = await admin<{ who: string }[]>`
+    select coalesce(usename, '?') || ' from ' || coalesce(host(client_addr), 'a local socket') as who
+      from pg_stat_activity where datname = ${database.name} and pid <> pg_backend_pid()`
+  if (connected.length > 0)
+    throw new BackupError(
+      `${database.name} is in use (${connected.length} connection(s): ${[...new Set(connected.map((c) => c.who))].join(', ')}): stop Gozon before restoring`,
+    )
+  if (replace) return
+  const inside = postgres(onDatabase(adminUrl, database.name), { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  try {
+    const tables = await inside<{ name: string }[]>`
+      select format('%I.%I', schemaname, relname) as name from pg_stat_user_tables where schemaname = 'public'`
+    for (const { name } of tables) {
+      const [row] = await inside.unsafe(`select exists (select 1 from ${name}) as some`)
+      if (row?.some) throw new BackupError(`${database.name} holds data (${name} has rows): add --replace to overwrite it with the backup`)
+    }
+  } finally {
+    await inside.end({ timeout: 5 })
+  }
+}
+
+/** A migrations folder holding this checkout's migrations up to the backup's last one; refuses a backup they do not begin with. */
+function migrationsUpTo(database: DatabaseBackup): { folder: string; count: number } {
+  const source = join(root, DATABASES[database.key].migrations)
+  const journal = JSON.parse(readFileSync(join(source, 'meta', '_journal.json'), 'utf8')) as Journal
+  const count = database.migrations.length
+  if (count > journal.entries.length)
+    throw new BackupError(
+      `the ${database.key} database of this backup has ${count} migrations; this checkout has ${journal.entries.length}: restore with the Gozon that took it (or a newer one)`,
+    )
+  journal.entries.slice(0, count).forEach((entry, i) => {
+    const applied = database.migrations[i]!
+    const hash = createHash('sha256')
+      .update(readFileSync(join(source, `${entry.tag}.sql`), 'utf8'))
+      .digest('hex')
+    if (entry.when !== applied.createdAt || hash !== applied.hash)
+      throw new BackupError(`the ${database.key} database's migration ${entry.tag} differs from the one the backup was taken with: not a backup of this Gozon`)
+  })
+  const folder = mkdtempSync(join(tmpdir(), `gozon-restore-${database.key}-`))
+  mkdirSync(join(folder, 'meta'))
+  writeFileSync(join(folder, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, count) }))
+  for (const entry of journal.entries.slice(0, count)) copyFileSync(join(source, `${entry.tag}.sql`), join(folder, `${entry.tag}.sql`))
+  return { folder, count }
+}
+
+async function restoreDatabase(folder: string, database: DatabaseBackup, url: string): Promise<void> {
+  const migrations = migrationsUpTo(database)
+  try {
+    await migrateDatabase(url, migrations.folder)
+  } finally {
+    rmSync(migrations.folder, { recursive: true, force: true })
+  }
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  try {
+    await sql.begin(async (tx) => {
+      const order = await loadOrder(tx, database.tables)
+      for (const table of order) await loadTable(tx, folder, database, table)
+      for (const sequence of database.sequences)
+        if (sequence.lastValue !== null) await tx`select setval(${`public.${quoteIdent(sequence.name)}`}::regclass, ${sequence.lastValue}::bigint, true)`
+    })
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
+/** The backup's tables, each after the tables its foreign keys refer to; refuses a table the migrated schema lacks. */
+async function loadOrder(tx: postgres.TransactionSql, tables: TableBackup[]): Promise<TableBackup[]> {
+  const present = await tx<{ name: string; columns: string[] }[]>`
+    select c.relname as name, array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind in ('r', 'p')`
+  for (const table of tables) {
+    const found = present.find((p) => p.name === table.name)
+    const missing = table.columns.filter((c) => !found?.columns.includes(c))
+    if (!found || missing.length > 0)
+      throw new BackupError(`table ${table.name} (${missing.join(', ') || 'all of it'}) is not in the migrated schema: the backup does not fit`)
+  }
+  const references = await tx<{ from: string; to: string }[]>`
+    select c.relname as from, r.relname as to from pg_constraint k
+      join pg_class c on c.oid = k.conrelid join pg_class r on r.oid = k.confrelid
+     where k.contype = 'f' and c.relname <> r.relname`
+  const ordered: TableBackup[] = []
+  const visit = (table: TableBackup, path: string[]) => {
+    if (ordered.includes(table)) return
+    if (path.includes(table.name)) throw new BackupError(`foreign keys form a cycle (${[...path, table.name].join(' → ')})`)
+    for (const ref of references.filter((r) => r.from === table.name)) {
+      const target = tables.find((t) => t.name === ref.to)
+      if (target) visit(target, [...path, table.name])
+    }
+    ordered.push(table)
+  }
+  for (const table of tables) visit(table, [])
+  return ordered
+}
+
+async function loadTable(tx: postgres.TransactionSql, folder: string, database: DatabaseBackup, table: TableBackup): Promise<void> {
+  const meter = copyMeter()
+  const columns = table.columns.map(quoteIdent).join(', ')
+  const target = await tx.unsafe(`copy public.${quoteIdent(table.name)} (${columns}) from stdin`).writable()
+  await pipeline(createReadStream(join(folder, table.file)), createGunzip(), meter.stream, target)
+  const rows = meter.rows()
+  const digest = meter.sha256()
+  if (rows !== table.rows || digest !== table.sha256)
+    throw new BackupError(
+      `${join(folder, table.file)} does not match the manifest (${rows} rows, expected ${table.rows}${digest === table.sha256 ? '' : '; its SHA-256 differs'}): the backup of ${database.name} is damaged`,
+    )
+}
