@@ -72,8 +72,17 @@ const NATS_OFFSETS = [0, 1, 2, 2000, 2001, 2002]
 /** --scale's instance ports: base+1…, +21…, +41…, up to 16 each (launcher/start.ts). */
 const INSTANCE_OFFSETS = [0, 20, 40].flatMap((offset) => Array.from({ length: 16 }, (_, i) => offset + i + 1))
 
-export async function spawnGozon(options: { env?: Record<string, string>; args?: string[]; echo?: boolean; timeoutMs?: number } = {}): Promise<SpawnedGozon> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gozon-run-'))
+export async function spawnGozon(
+  options: {
+    env?: Record<string, string>
+    args?: string[]
+    echo?: boolean
+    timeoutMs?: number
+    /** Start on this data folder (one a restore made) instead of a new one; stop() removes it all the same. */
+    dataDir?: string
+  } = {},
+): Promise<SpawnedGozon> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gozon-run-'))
   chmodSync(dataDir, 0o755) // PostgreSQL runs as the postgres user when we are root
   const stateFile = join(dataDir, 'state.json')
   const [postgres, gateway, orders, payments] = await Promise.all([freePort(), freePort(), freePort(), freePort()])

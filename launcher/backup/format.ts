@@ -12,9 +12,11 @@
 // A backup being written is `<folder>.partial`; it gets its name only once
 // everything in it is on disk, so a folder without that suffix is whole.
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Transform } from 'node:stream'
+import { Transform, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
 import { DATABASE_KEYS, type DatabaseKey } from '../databases'
 
 export const BACKUP_FORMAT = 'gozon-backup/1'
@@ -80,6 +82,29 @@ export function readManifest(folder: string): Manifest {
     for (const table of database.tables)
       if (!existsSync(join(folder, table.file))) throw new BackupError(`${join(folder, table.file)} is missing: the backup is incomplete`)
   return manifest
+}
+
+/** Reads every table file of the backup through: each must have the rows and the SHA-256 its manifest says (before anything is restored). */
+export async function verifyBackup(folder: string, manifest: Manifest): Promise<void> {
+  for (const database of manifest.databases)
+    for (const table of database.tables) {
+      const meter = copyMeter()
+      const discard = new Writable({ write: (_chunk, _encoding, done) => done() })
+      try {
+        await pipeline(createReadStream(join(folder, table.file)), createGunzip(), meter.stream, discard)
+      } catch (error) {
+        throw new BackupError(`${join(folder, table.file)} cannot be read (${error instanceof Error ? error.message : String(error)}): the backup is damaged`)
+      }
+      checkMeter(meter, join(folder, table.file), table)
+    }
+}
+
+/** Refuses a table's data whose row count or SHA-256 is not the manifest's. */
+export function checkMeter(meter: ReturnType<typeof copyMeter>, file: string, table: TableBackup): void {
+  if (meter.rows() !== table.rows || meter.sha256() !== table.sha256)
+    throw new BackupError(
+      `${file} does not match the manifest (${meter.rows()} rows, expected ${table.rows}${meter.sha256() === table.sha256 ? '' : '; its SHA-256 differs'}): the backup is damaged`,
+    )
 }
 
 /** Counts the rows of COPY text passing through, and hashes it (SHA-256). */

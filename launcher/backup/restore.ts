@@ -1,11 +1,14 @@
 // Restores a backup (launcher/backup/take.ts) into a server whose Gozon is
-// stopped. For each database: refuse if anything is connected to it, or if it
-// holds rows and `replace` was not asked for; drop it; create it again; bring
-// it to exactly the backup's migrations (this checkout's migrations must begin
-// with them: same files, same order); then, in one transaction, COPY every
-// table back (tables referred to by foreign keys first), check each table's
-// row count and SHA-256 against the manifest, and set the sequences. A
-// database whose restore fails is dropped again, never left half-written.
+// stopped. First every check, before anything changes: this checkout's
+// migrations begin with the backup's (same files, same order), every file has
+// the rows and SHA-256 its manifest says, nothing is connected to the target
+// databases, and none holds rows unless `replace` was asked for. Then each
+// database is built under a name of its own (<name>_restoring): brought to
+// exactly the backup's migrations, and, in one transaction, every table
+// COPied back (tables referred to by foreign keys first), its rows and hash
+// checked again, the sequences set. Only when all three are in are the old
+// databases dropped and the new ones renamed; a failure before that drops
+// the new ones and leaves the old ones as they were.
 //
 // The databases are created by the administrator and handed over to the
 // services' roles by the next `bun start` (or `bun run db:provision`), which
@@ -20,7 +23,7 @@ import postgres from 'postgres'
 import { migrateDatabase } from '../../shared/db/migrate'
 import { onDatabase } from '../../shared/db/provision'
 import { DATABASES } from '../databases'
-import { BackupError, copyMeter, type DatabaseBackup, type Manifest, quoteIdent, type TableBackup } from './format'
+import { BackupError, checkMeter, copyMeter, type DatabaseBackup, type Manifest, quoteIdent, type TableBackup, verifyBackup } from './format'
 
 const root = join(import.meta.dir, '..', '..')
 
@@ -28,20 +31,27 @@ type Journal = { version: string; dialect: string; entries: { idx: number; when:
 
 /** Restores every database of `manifest` (read from `folder`) on the server `adminUrl` administers. */
 export async function restoreBackup(folder: string, manifest: Manifest, adminUrl: string, options: { replace?: boolean } = {}): Promise<void> {
-  // Everything is checked before anything is dropped.
-  for (const database of manifest.databases) migrationsUpTo(database)
+  // Everything is checked before anything is dropped: the migrations, then every file's rows and hash.
+  for (const database of manifest.databases) rmSync(migrationsUpTo(database).folder, { recursive: true, force: true })
+  await verifyBackup(folder, manifest)
   const admin = postgres(onDatabase(adminUrl, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 10 })
   try {
     for (const database of manifest.databases) await checkTarget(admin, adminUrl, database, options.replace ?? false)
+    // Each database is loaded under a name of its own first; only when all three are in are the old ones replaced.
+    const loading = (database: DatabaseBackup) => quoteIdent(`${database.name}_restoring`)
+    try {
+      for (const database of manifest.databases) {
+        await admin.unsafe(`drop database if exists ${loading(database)} with (force)`)
+        await admin.unsafe(`create database ${loading(database)}`)
+        await restoreDatabase(folder, database, onDatabase(adminUrl, `${database.name}_restoring`))
+      }
+    } catch (error) {
+      for (const database of manifest.databases) await admin.unsafe(`drop database if exists ${loading(database)} with (force)`).catch(() => {})
+      throw error
+    }
     for (const database of manifest.databases) {
       await admin.unsafe(`drop database if exists ${quoteIdent(database.name)} with (force)`)
-      await admin.unsafe(`create database ${quoteIdent(database.name)}`)
-      try {
-        await restoreDatabase(folder, database, onDatabase(adminUrl, database.name))
-      } catch (error) {
-        await admin.unsafe(`drop database if exists ${quoteIdent(database.name)} with (force)`).catch(() => {})
-        throw error
-      }
+      await admin.unsafe(`alter database ${loading(database)} rename to ${quoteIdent(database.name)}`)
     }
   } finally {
     await admin.end({ timeout: 5 })
@@ -108,7 +118,7 @@ async function restoreDatabase(folder: string, database: DatabaseBackup, url: st
   try {
     await sql.begin(async (tx) => {
       const order = await loadOrder(tx, database.tables)
-      for (const table of order) await loadTable(tx, folder, database, table)
+      for (const table of order) await loadTable(tx, folder, table)
       for (const sequence of database.sequences)
         if (sequence.lastValue !== null) await tx`select setval(${`public.${quoteIdent(sequence.name)}`}::regclass, ${sequence.lastValue}::bigint, true)`
     })
@@ -146,15 +156,10 @@ async function loadOrder(tx: postgres.TransactionSql, tables: TableBackup[]): Pr
   return ordered
 }
 
-async function loadTable(tx: postgres.TransactionSql, folder: string, database: DatabaseBackup, table: TableBackup): Promise<void> {
+async function loadTable(tx: postgres.TransactionSql, folder: string, table: TableBackup): Promise<void> {
   const meter = copyMeter()
   const columns = table.columns.map(quoteIdent).join(', ')
   const target = await tx.unsafe(`copy public.${quoteIdent(table.name)} (${columns}) from stdin`).writable()
   await pipeline(createReadStream(join(folder, table.file)), createGunzip(), meter.stream, target)
-  const rows = meter.rows()
-  const digest = meter.sha256()
-  if (rows !== table.rows || digest !== table.sha256)
-    throw new BackupError(
-      `${join(folder, table.file)} does not match the manifest (${rows} rows, expected ${table.rows}${digest === table.sha256 ? '' : '; its SHA-256 differs'}): the backup of ${database.name} is damaged`,
-    )
+  checkMeter(meter, join(folder, table.file), table)
 }
