@@ -21,42 +21,11 @@ import { operatorDatabaseUrls } from '../../launcher/databases'
 import { freePort } from '../../launcher/free-port'
 import { spawnGozon } from '../../launcher/spawn'
 import { eventually } from '../support/poll'
+import { type ApiShopper, apiShopper, placeOrder } from '../support/shop-client'
 
 const root = join(import.meta.dir, '..', '..')
 const TOP_UP = 1_000_000
-const json = { 'content-type': 'application/json' }
-type Client = { name: string; token: string; userId: string }
-
-async function shopper(base: string, name: string): Promise<Client> {
-  const credentials = JSON.stringify({ username: name, password: 'correct horse battery' })
-  const user = (await (await fetch(`${base}/api/auth/users`, { method: 'POST', headers: json, body: credentials })).json()) as { id: string }
-  const { accessToken } = (await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()) as {
-    accessToken: string
-  }
-  const auth = { ...json, authorization: `Bearer ${accessToken}` }
-  await fetch(`${base}/api/payments/account`, { method: 'POST', headers: auth })
-  await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: auth, body: JSON.stringify({ amount: TOP_UP }) })
-  return { name, token: accessToken, userId: user.id }
-}
-
-/** Places an order with an Idempotency-Key, sending it again with that key until it has an answer. */
-async function placeOrder(base: string, client: Client, amount: number): Promise<string> {
-  const key = crypto.randomUUID()
-  for (;;) {
-    try {
-      const response = await fetch(`${base}/api/orders`, {
-        method: 'POST',
-        headers: { ...json, authorization: `Bearer ${client.token}`, 'idempotency-key': key },
-        body: JSON.stringify({ amount }),
-        signal: AbortSignal.timeout(15_000),
-      })
-      if (response.status === 201) return ((await response.json()) as { id: string }).id
-    } catch {}
-    await Bun.sleep(100)
-  }
-}
-
-async function orderStatus(base: string, client: Client, id: string): Promise<string | undefined> {
+async function orderStatus(base: string, client: ApiShopper, id: string): Promise<string | undefined> {
   const response = await fetch(`${base}/api/orders/${id}`, { headers: { authorization: `Bearer ${client.token}` } })
   return response.status === 200 ? ((await response.json()) as { status: string }).status : undefined
 }
@@ -84,14 +53,14 @@ test('a backup under load, restored into a fresh data folder: the shop runs, and
   let streaming = true
   try {
     const base = gozon.state.gatewayUrl
-    const clients = await Promise.all(['bk-ann', 'bk-bob', 'bk-cid'].map((name) => shopper(base, name)))
-    const gapShopper = await shopper(base, 'bk-gap')
+    const clients = await Promise.all(['bk-ann', 'bk-bob', 'bk-cid'].map((name) => apiShopper(base, name, TOP_UP)))
+    const gapShopper = await apiShopper(base, 'bk-gap', TOP_UP)
 
     // The stream of orders goes on during the backup.
     let placed = 0
     const stream = (async () => {
       for (let n = 0; streaming; n++) {
-        await placeOrder(base, clients[n % clients.length]!, 1 + (n % 50))
+        await placeOrder(base, clients[n % clients.length]!.token, 1 + (n % 50))
         placed += 1
         await Bun.sleep(10)
       }
@@ -102,7 +71,7 @@ test('a backup under load, restored into a fresh data folder: the shop runs, and
     // before the payments snapshot (after the restore, the sweeper asks again and payments answers from its ledger).
     const paymentsPid = gozon.state.pids.payments!
     process.kill(paymentsPid, 'SIGSTOP')
-    const waiting = await Promise.all(clients.map(async (client, i) => ({ client, id: await placeOrder(base, client, 201 + i) })))
+    const waiting = await Promise.all(clients.map(async (client, i) => ({ client, id: await placeOrder(base, client.token, 201 + i) })))
     const gapOrders: string[] = []
     const urls = operatorDatabaseUrls({ EMBEDDED_POSTGRES_PORT: String(gozon.ports.postgres) })
     const manifest = await takeBackup(urls, folder, {
@@ -113,7 +82,7 @@ test('a backup under load, restored into a fresh data folder: the shop runs, and
         for (const { client, id } of waiting)
           await eventually(`order ${id} decided`, async () => (await orderStatus(base, client, id)) === 'FINISHED', { timeoutMs: 15_000 })
         // Between the orders and the payments snapshots: five orders placed and paid.
-        for (let i = 0; i < 5; i++) gapOrders.push(await placeOrder(base, gapShopper, 100 + i))
+        for (let i = 0; i < 5; i++) gapOrders.push(await placeOrder(base, gapShopper.token, 100 + i))
         for (const id of gapOrders)
           await eventually(`gap order ${id} paid`, async () => (await orderStatus(base, gapShopper, id)) === 'FINISHED', { timeoutMs: 15_000 })
       },
@@ -189,7 +158,7 @@ test('a backup under load, restored into a fresh data folder: the shop runs, and
     const listed = (await (await fetch(`${again}/api/orders`, { headers: gapAuth })).json()) as { items: { id: string }[] }
     expect(listed.items.map((o) => o.id)).toEqual([gapOrders[0]!])
     // And the restored shop takes new orders and pays them.
-    const fresh = await placeOrder(again, clients[0]!, 7)
+    const fresh = await placeOrder(again, clients[0]!.token, 7)
     await eventually('a new order is paid', async () => (await orderStatus(again, clients[0]!, fresh)) === 'FINISHED', { timeoutMs: 15_000 })
     console.log(
       `backup under load: ${orderIds.size} orders (${inFlight} in flight), ${payments.length} payments; restored: reconcile reports ${expected.length} payment_without_order (${gapOrders.length} placed between the snapshots), nothing else`,

@@ -13,69 +13,37 @@ import { join } from 'node:path'
 import { chromium, expect as expectPage } from '@playwright/test'
 import { placeOrder as clickOrder, PASSWORD, signUp } from '../../e2e/shopper'
 import { type LaunchState, spawnGozon } from '../../launcher/spawn'
+import { type ApiShopper, apiShopper, fund, placeOrder, tokenFor } from '../support/shop-client'
 
 const TOP_UP = 1_000_000
-
-type Client = { token: string; userId: string }
 
 test('each process killed under a stream of orders comes back by itself; every order is final, the money and the reconciliation exact', async () => {
   const gozon = await spawnGozon()
   const base = gozon.state.gatewayUrl
   const state = () => JSON.parse(readFileSync(join(gozon.dataDir, 'state.json'), 'utf8')) as LaunchState
-  const json = { 'content-type': 'application/json' }
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium' })
   try {
     // The shopper whose page stays open on /orders throughout.
     const page = await (await browser.newContext()).newPage()
     await signUp(page, base, 'sup-page')
-    const pageCredentials = JSON.stringify({ username: 'sup-page', password: PASSWORD })
-    const pageToken = (
-      (await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: pageCredentials })).json()) as { accessToken: string }
-    ).accessToken
-    const pageAuth = { ...json, authorization: `Bearer ${pageToken}` }
-    await fetch(`${base}/api/payments/account`, { method: 'POST', headers: pageAuth })
-    await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: pageAuth, body: JSON.stringify({ amount: TOP_UP }) })
+    await fund(base, await tokenFor(base, 'sup-page', PASSWORD), TOP_UP)
     await page.goto(`${base}/orders`)
     await page.evaluate(() => Object.assign(window, { gozonMark: 42 }))
 
-    const clients: Client[] = []
-    for (const name of ['sup-ann', 'sup-bob', 'sup-cid']) {
-      const credentials = JSON.stringify({ username: name, password: 'correct horse battery' })
-      const user = (await (await fetch(`${base}/api/auth/users`, { method: 'POST', headers: json, body: credentials })).json()) as { id: string }
-      const { accessToken } = (await (await fetch(`${base}/api/auth/token`, { method: 'POST', headers: json, body: credentials })).json()) as {
-        accessToken: string
-      }
-      const auth = { ...json, authorization: `Bearer ${accessToken}` }
-      await fetch(`${base}/api/payments/account`, { method: 'POST', headers: auth })
-      await fetch(`${base}/api/payments/account/top-up`, { method: 'POST', headers: auth, body: JSON.stringify({ amount: TOP_UP }) })
-      clients.push({ token: accessToken, userId: user.id })
-    }
+    const clients = await Promise.all(['sup-ann', 'sup-bob', 'sup-cid'].map((name) => apiShopper(base, name, TOP_UP)))
 
     // A careful client: each order has its key and is sent again with it until it has a definitive answer.
-    const placed: { client: Client; id: string; amount: number }[] = []
+    const placed: { client: ApiShopper; id: string; amount: number }[] = []
     let streaming = true
     let retries = 0
     const stream = (async () => {
       for (let n = 0; streaming; n++) {
         const client = clients[n % clients.length]!
         const amount = 1 + (n % 50)
-        const key = crypto.randomUUID()
-        for (;;) {
-          try {
-            const response = await fetch(`${base}/api/orders`, {
-              method: 'POST',
-              headers: { ...json, authorization: `Bearer ${client.token}`, 'idempotency-key': key },
-              body: JSON.stringify({ amount }),
-              signal: AbortSignal.timeout(15_000),
-            })
-            if (response.status === 201) {
-              placed.push({ client, id: ((await response.json()) as { id: string }).id, amount })
-              break
-            }
-          } catch {}
+        const id = await placeOrder(base, client.token, amount, () => {
           retries += 1
-          await Bun.sleep(100)
-        }
+        })
+        placed.push({ client, id, amount })
         await Bun.sleep(20)
       }
     })()
