@@ -107,20 +107,23 @@ export function checkMeter(meter: ReturnType<typeof copyMeter>, file: string, ta
     )
 }
 
-/** Counts the rows of COPY text passing through, and hashes it (SHA-256). */
-export function copyMeter(): { stream: Transform; rows(): number; sha256(): string } {
+/** Counts the rows of COPY text passing through (`update`, or as a stream), and hashes it (SHA-256). */
+export function copyMeter(): { update(chunk: Buffer): void; stream: Transform; rows(): number; sha256(): string } {
   const hash = createHash('sha256')
   let rows = 0
+  const update = (chunk: Buffer) => {
+    hash.update(chunk)
+    // COPY's text format ends every row with one newline (a newline inside a value is written as \n).
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows += 1
+  }
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk)
-      // COPY's text format ends every row with one newline (a newline inside a value is written as \n).
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows += 1
+      update(chunk)
       done(null, chunk)
     },
   })
   let digest: string | undefined
-  return { stream, rows: () => rows, sha256: () => (digest ??= hash.digest('hex')) }
+  return { update, stream, rows: () => rows, sha256: () => (digest ??= hash.digest('hex')) }
 }
 
 export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`

@@ -40,7 +40,14 @@ export async function takeBackup(urls: Record<DatabaseKey, string>, folder: stri
   const snapshots: Snapshot[] = []
   try {
     for (const key of DATABASE_KEYS) {
-      const sql = postgres(urls[key], { max: 1, onnotice: () => {}, connect_timeout: 10, idle_timeout: 0 })
+      // Should this process hang or die, the server ends the snapshot's transaction itself (a long-open snapshot holds back vacuum).
+      const sql = postgres(urls[key], {
+        max: 1,
+        onnotice: () => {},
+        connect_timeout: 10,
+        idle_timeout: 0,
+        connection: { idle_in_transaction_session_timeout: 60_000 },
+      })
       const reserved = await sql.reserve().catch(async (error: unknown) => {
         await sql.end({ timeout: 1 })
         throw error
@@ -53,8 +60,14 @@ export async function takeBackup(urls: Record<DatabaseKey, string>, folder: stri
       await options.afterSnapshot?.(key)
     }
     const [server] = await snapshots[0]!.reserved<{ version: string }[]>`select current_setting('server_version') as version`
-    const databases = await Promise.all(snapshots.map((s) => dumpDatabase(s, partial)))
-    for (const s of snapshots) await s.reserved`commit`
+    // Each snapshot is let go as soon as its database is read.
+    const databases = await Promise.all(
+      snapshots.map(async (s) => {
+        const database = await dumpDatabase(s, partial)
+        await s.reserved`commit`
+        return database
+      }),
+    )
     let secrets: string | null = null
     if (options.secretsFile && existsSync(options.secretsFile)) {
       writeFileSync(join(partial, 'secrets.json'), await Bun.file(options.secretsFile).text(), { mode: 0o600 })
@@ -112,6 +125,20 @@ async function dumpTable(reserved: ReservedSql, key: DatabaseKey, table: { name:
   const meter = copyMeter()
   const columns = table.columns.map(quoteIdent).join(', ')
   const source = await reserved.unsafe(`copy public.${quoteIdent(table.name)} (${columns}) to stdout`).readable()
-  await pipeline(source, meter.stream, createGzip(), createWriteStream(join(folder, file), { mode: 0o600 }))
+  const compressed = createGzip()
+  const written = pipeline(compressed, createWriteStream(join(folder, file), { mode: 0o600 }))
+  // Read in flowing mode and never paused: postgres.js can leave its socket paused for good when a COPY's
+  // reader applies back-pressure as the copy ends (porsager/postgres#499; a backup of a few thousand rows
+  // hung). gzip buffers what the file has not taken yet.
+  await new Promise<void>((resolve, reject) => {
+    source.on('data', (chunk: Buffer) => {
+      meter.update(chunk)
+      compressed.write(chunk)
+    })
+    source.once('end', () => resolve())
+    source.once('error', reject)
+  })
+  compressed.end()
+  await written
   return { name: table.name, columns: table.columns, rows: meter.rows(), sha256: meter.sha256(), file }
 }

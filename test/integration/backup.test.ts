@@ -23,6 +23,7 @@ const folder = join(dir, 'backup')
 let target: RunningPostgres
 let manifest: Manifest
 let sources: Record<DatabaseKey, string>
+const BULK_ROWS = 50_000
 const AWKWARD = 'tab\there, new\nline, back\\slash, "quotes", \'single\', 🧾 receipt, \\N not null'
 
 beforeAll(async () => {
@@ -38,6 +39,12 @@ beforeAll(async () => {
   sources = { orders: sys.env.ORDERS_DATABASE_URL!, payments: sys.env.PAYMENTS_DATABASE_URL!, identity: sys.env.GATEWAY_DATABASE_URL! }
   // Stopped first, so that the databases stay as backed up and can be compared with the restored ones.
   await sys.stop()
+  // A table of some size: a backup of a few thousand rows once hung for good (a COPY reader's back-pressure).
+  const orders = postgres(sources.orders, { max: 1, onnotice: () => {} })
+  await orders`insert into idempotency_keys (user_id, key, fingerprint, status, response)
+               select 'bulk', 'key-' || n, 'POST /api/orders ' || md5(n::text), 201, jsonb_build_object('n', n, 'pad', repeat('x', 200))
+                 from generate_series(1, ${BULK_ROWS}) n`
+  await orders.end({ timeout: 5 })
   manifest = await takeBackup(sources, folder)
   const pgDir = join(dir, 'target')
   target = await startPostgres({ dataDir: pgDir, port: await freePort(), user: 'gozon', password: 'gozon', settings: { fsync: 'off' } })
@@ -64,6 +71,7 @@ test('the manifest lists every table with its rows and hash, in snapshot order; 
   expect(manifest.databases.map((d) => d.key)).toEqual([...DATABASE_KEYS])
   const orders = manifest.databases[0]!.tables.find((t) => t.name === 'orders')!
   expect(orders.rows).toBe(2)
+  expect(manifest.databases[0]!.tables.find((t) => t.name === 'idempotency_keys')!.rows).toBe(BULK_ROWS)
   expect(orders.sha256).toMatch(/^[0-9a-f]{64}$/)
   const ledger = manifest.databases[1]!.tables.find((t) => t.name === 'ledger_entries')!
   expect(ledger.columns).not.toContain('payment_outcome') // generated: computed again on restore
