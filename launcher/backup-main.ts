@@ -1,7 +1,7 @@
 // `bun run backup [-- --to <folder>]`: a consistent backup of Gozon's three
 // databases while it runs (launcher/backup/take.ts), into <folder>, by
-// default backups/gozon-<UTC time> beside the data folder (GOZON_BACKUP_DIR
-// sets the parent). The databases are found as `bun start` finds them
+// default backups/gozon-<UTC time> in the checkout (GOZON_BACKUP_DIR sets the
+// parent; a relative --to is taken from the checkout, where bun run starts). The databases are found as `bun start` finds them
 // (launcher/databases.ts); the data folder's secrets.json goes with them.
 // Exit status: 0 written, 1 not written (the reason on stderr).
 import { join, resolve } from 'node:path'
@@ -43,9 +43,13 @@ try {
   if (manifest.secrets) console.log(`secrets: ${join(dataDir, 'secrets.json')} (keys and passwords: keep the backup as private as the data folder)`)
   console.log(`backup written to ${folder} in ${((Date.now() - started) / 1000).toFixed(1)} s; restore it with: bun run restore ${folder}`)
 } catch (error) {
+  const { code, syscall } = error as { code?: string; syscall?: string }
+  // The file system's complaints name the folder; the server's name the databases.
+  if (syscall && code && code !== 'ECONNREFUSED') fail(`cannot write ${folder} (${code}): choose another folder with -- --to <folder> or GOZON_BACKUP_DIR`)
   const where = Object.entries(urls)
     .map(([key, url]) => `${key} ${shown(url)}`)
     .join(', ')
-  fail(`${error instanceof Error ? error.message : String(error)} (databases: ${where})`)
+  const hint = code === 'ECONNREFUSED' ? ': is Gozon running? A backup is taken while it runs' : ''
+  fail(`${error instanceof Error ? error.message : String(error)}${hint} (databases: ${where})`)
 }
 process.exit(0)

@@ -16,17 +16,17 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { DEFAULTS } from '../shared/config'
 import { STREAMS } from '../shared/messaging/contracts'
-import { BackupError, readManifest } from './backup/format'
+import { readManifest } from './backup/format'
 import { restoreBackup } from './backup/restore'
 import { serverUrl, shown } from './databases'
 import { portIsOpen } from './free-port'
 import { type RunningPostgres, startPostgres } from './postgres'
 
 const root = join(import.meta.dir, '..')
-const USAGE = 'usage: bun run restore <backup folder> [--replace]'
+const USAGE = 'usage: bun run restore <backup folder> [--replace]   (a relative folder is taken from the checkout, where bun run starts)'
 
 function fail(message: string): never {
   console.error(`restore: ${message}`)
@@ -65,30 +65,46 @@ function runningPostgres(pgData: string): number | undefined {
 }
 
 let postgres: RunningPostgres | undefined
+// Ctrl-C or SIGTERM: before the swap the restore stops between steps and changes nothing; after it, it finishes.
+let interrupted = false
+const interrupt = (signal: string) => {
+  interrupted = true
+  console.error(`restore: ${signal}: stopping at the next step (nothing changes unless the databases are being swapped in already)`)
+}
+process.on('SIGINT', () => interrupt('SIGINT'))
+process.on('SIGTERM', () => interrupt('SIGTERM'))
+
+let nc: NatsConnection | undefined
+let swapped = false
 try {
   const manifest = readManifest(folder)
+  // The broker named by NATS_URL must answer before anything changes: its streams go after the databases.
+  if (env.NATS_URL) nc = await connect({ servers: env.NATS_URL.split(',').map((s) => s.trim()), timeout: 10_000 })
   let adminUrl: string
   if (onServer) adminUrl = serverUrl(env)
   else {
     const pgData = join(dataDir, 'postgres')
     const pid = runningPostgres(pgData)
-    if (pid) fail(`Gozon is running on ${dataDir} (its PostgreSQL, pid ${pid}): stop it first (Ctrl-C, or systemctl stop gozon)`)
+    if (pid)
+      fail(
+        `a PostgreSQL (pid ${pid}) runs on ${pgData}: Gozon is running there, or a restore was cut off; stop it first (Ctrl-C, systemctl stop gozon, or kill ${pid})`,
+      )
     const port = Number(env.EMBEDDED_POSTGRES_PORT || DEFAULTS.embeddedPostgresPort)
     if (await portIsOpen(port)) fail(`port ${port} is taken (a PostgreSQL, perhaps Gozon's on another data folder): stop it, or set EMBEDDED_POSTGRES_PORT`)
-    postgres = await startPostgres({ dataDir: pgData, port, user: DEFAULTS.postgresUser, password: DEFAULTS.postgresPassword })
+    // Its own process group: a Ctrl-C reaches this command only, which stops it when done.
+    postgres = await startPostgres({ dataDir: pgData, port, user: DEFAULTS.postgresUser, password: DEFAULTS.postgresPassword, detached: true })
     adminUrl = postgres.url('postgres')
   }
-  await restoreBackup(folder, manifest, adminUrl, { replace: parsed.values.replace })
+  await restoreBackup(folder, manifest, adminUrl, { replace: parsed.values.replace, interrupted: () => interrupted })
+  swapped = true
   for (const database of manifest.databases) {
     const rows = database.tables.reduce((sum, t) => sum + t.rows, 0)
     console.log(`${database.key} (${database.name}): ${rows} rows restored, as of ${database.snapshotAt}`)
   }
 
-  if (env.NATS_URL) {
-    const nc = await connect({ servers: env.NATS_URL.split(',').map((s) => s.trim()), timeout: 10_000 })
+  if (nc) {
     const jsm = await jetstreamManager(nc)
     for (const stream of Object.values(STREAMS)) await jsm.streams.delete(stream.name).catch(() => false)
-    await nc.close()
     console.log(
       `NATS (${env.NATS_URL}): streams ${Object.values(STREAMS)
         .map((s) => s.name)
@@ -102,7 +118,14 @@ try {
   if (manifest.secrets) {
     const target = join(dataDir, 'secrets.json')
     const text = readFileSync(join(folder, manifest.secrets), 'utf8')
-    if (existsSync(target) && readFileSync(target, 'utf8') !== text) renameSync(target, `${target}.before-restore-${Date.now()}`)
+    if (existsSync(target) && readFileSync(target, 'utf8') !== text) {
+      const kept = `${target}.before-restore-${new Date()
+        .toISOString()
+        .replace(/\.\d+Z$/, 'Z')
+        .replaceAll(':', '-')}`
+      renameSync(target, kept)
+      console.log(`secrets: the data folder's own kept as ${kept}`)
+    }
     writeFileSync(target, text, { mode: 0o600 })
     console.log(`secrets: ${target} is the backup's (sessions, tokens and keys as they were)`)
   }
@@ -111,8 +134,12 @@ try {
   )
 } catch (error) {
   await postgres?.stop()
-  if (error instanceof BackupError) fail(error.message)
-  fail(error instanceof Error ? error.message : String(error))
+  await nc?.close().catch(() => {})
+  const message = error instanceof Error ? error.message : String(error)
+  // After the swap the databases are the backup's: say so, and what is left to do.
+  if (swapped) fail(`the databases were restored, but then: ${message}. Finish by hand: README, Backups and restore`)
+  fail(message)
 }
 await postgres?.stop()
+await nc?.close()
 process.exit(0)

@@ -65,6 +65,7 @@ export class BackupError extends Error {
 
 /** Reads and checks a backup folder's manifest: a folder that is not a whole Gozon backup is refused with the reason. */
 export function readManifest(folder: string): Manifest {
+  if (!existsSync(folder)) throw new BackupError(`${folder} does not exist`)
   if (folder.endsWith('.partial')) throw new BackupError(`${folder} is a backup that was never finished (.partial): use another one`)
   const file = join(folder, 'manifest.json')
   if (!existsSync(file)) throw new BackupError(`${folder} has no manifest.json: it is not a Gozon backup folder`)
@@ -78,6 +79,8 @@ export function readManifest(folder: string): Manifest {
   const keys = (manifest.databases ?? []).map((d) => d.key)
   if (keys.join() !== DATABASE_KEYS.join())
     throw new BackupError(`${file} lists databases ${keys.join(', ') || 'none'}; a backup holds ${DATABASE_KEYS.join(', ')}`)
+  if (manifest.secrets && !existsSync(join(folder, manifest.secrets)))
+    throw new BackupError(`${join(folder, manifest.secrets)} is missing (the manifest lists it): the backup is incomplete`)
   for (const database of manifest.databases)
     for (const table of database.tables)
       if (!existsSync(join(folder, table.file))) throw new BackupError(`${join(folder, table.file)} is missing: the backup is incomplete`)

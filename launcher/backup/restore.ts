@@ -6,9 +6,11 @@
 // database is built under a name of its own (<name>_restoring): brought to
 // exactly the backup's migrations, and, in one transaction, every table
 // COPied back (tables referred to by foreign keys first), its rows and hash
-// checked again, the sequences set. Only when all three are in are the old
-// databases dropped and the new ones renamed; a failure before that drops
-// the new ones and leaves the old ones as they were.
+// checked again, the sequences set. Only when all three are in are they
+// swapped in, with six renames in one transaction (old ones to
+// <name>_replaced, new ones to <name>), and the old ones dropped; a failure
+// or an interruption before the swap drops the new ones and leaves the old
+// ones as they were.
 //
 // The databases are created by the administrator and handed over to the
 // services' roles by the next `bun start` (or `bun run db:provision`), which
@@ -30,29 +32,49 @@ const root = join(import.meta.dir, '..', '..')
 type Journal = { version: string; dialect: string; entries: { idx: number; when: number; tag: string; breakpoints: boolean }[] }
 
 /** Restores every database of `manifest` (read from `folder`) on the server `adminUrl` administers. */
-export async function restoreBackup(folder: string, manifest: Manifest, adminUrl: string, options: { replace?: boolean } = {}): Promise<void> {
+export async function restoreBackup(
+  folder: string,
+  manifest: Manifest,
+  adminUrl: string,
+  options: {
+    replace?: boolean
+    /** Asked between steps until the swap: true stops the restore there, leaving the databases as they were (Ctrl-C). */
+    interrupted?: () => boolean
+  } = {},
+): Promise<void> {
+  const stopIfAsked = () => {
+    if (options.interrupted?.()) throw new BackupError('interrupted: nothing was changed')
+  }
   // Everything is checked before anything is dropped: the migrations, then every file's rows and hash.
   for (const database of manifest.databases) rmSync(migrationsUpTo(database).folder, { recursive: true, force: true })
   await verifyBackup(folder, manifest)
   const admin = postgres(onDatabase(adminUrl, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  const named = (database: DatabaseBackup, suffix: string) => quoteIdent(`${database.name}${suffix}`)
   try {
     for (const database of manifest.databases) await checkTarget(admin, adminUrl, database, options.replace ?? false)
     // Each database is loaded under a name of its own first; only when all three are in are the old ones replaced.
-    const loading = (database: DatabaseBackup) => quoteIdent(`${database.name}_restoring`)
     try {
       for (const database of manifest.databases) {
-        await admin.unsafe(`drop database if exists ${loading(database)} with (force)`)
-        await admin.unsafe(`create database ${loading(database)}`)
+        stopIfAsked()
+        await admin.unsafe(`drop database if exists ${named(database, '_restoring')} with (force)`)
+        await admin.unsafe(`drop database if exists ${named(database, '_replaced')} with (force)`)
+        await admin.unsafe(`create database ${named(database, '_restoring')}`)
         await restoreDatabase(folder, database, onDatabase(adminUrl, `${database.name}_restoring`))
       }
+      stopIfAsked()
     } catch (error) {
-      for (const database of manifest.databases) await admin.unsafe(`drop database if exists ${loading(database)} with (force)`).catch(() => {})
+      for (const database of manifest.databases) await admin.unsafe(`drop database if exists ${named(database, '_restoring')} with (force)`).catch(() => {})
       throw error
     }
-    for (const database of manifest.databases) {
-      await admin.unsafe(`drop database if exists ${quoteIdent(database.name)} with (force)`)
-      await admin.unsafe(`alter database ${loading(database)} rename to ${quoteIdent(database.name)}`)
-    }
+    // The swap: six renames in one transaction, so that all three databases change at once or none does.
+    const [present] = await admin<{ names: string[] }[]>`select array_agg(datname::text) as names from pg_database`
+    await admin.begin(async (tx) => {
+      for (const database of manifest.databases) {
+        if (present?.names.includes(database.name)) await tx.unsafe(`alter database ${named(database, '')} rename to ${named(database, '_replaced')}`)
+        await tx.unsafe(`alter database ${named(database, '_restoring')} rename to ${named(database, '')}`)
+      }
+    })
+    for (const database of manifest.databases) await admin.unsafe(`drop database if exists ${named(database, '_replaced')} with (force)`)
   } finally {
     await admin.end({ timeout: 5 })
   }

@@ -143,6 +143,11 @@ test('a restore refuses, before changing anything: data without --replace, a dat
   cpSync(folder, `${folder}2.partial`, { recursive: true })
   expect(() => readManifest(`${folder}2.partial`)).toThrow('never finished')
   expect(() => readManifest(dir)).toThrow('no manifest.json')
+  expect(() => readManifest(join(dir, 'nowhere'))).toThrow('does not exist')
+  const withoutSecrets = join(dir, 'without-secrets')
+  cpSync(folder, withoutSecrets, { recursive: true })
+  writeFileSync(join(withoutSecrets, 'manifest.json'), JSON.stringify({ ...manifest, secrets: 'secrets.json' }))
+  expect(() => readManifest(withoutSecrets)).toThrow('secrets.json is missing (the manifest lists it)')
   expect(await refusal(takeBackup(sources, folder))).toContain('exists already')
 
   // A failure while loading (here: a column the migrated schema does not have) leaves the databases there as they were.
