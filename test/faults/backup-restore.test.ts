@@ -94,7 +94,7 @@ test('a backup under load, restored into a fresh data folder: the shop runs, and
     expect(command.code).toBe(0)
     expect(readManifest(join(backups, 'by-command')).secrets).toBe('secrets.json')
     const refused = run(['launcher/restore-main.ts', join(backups, 'by-command')], running)
-    expect(refused.out).toContain(`Gozon is running on ${gozon.dataDir}`)
+    expect(refused.out).toContain(`runs on ${join(gozon.dataDir, 'postgres')}: Gozon is running there`)
     expect(refused.code).toBe(1)
     streaming = false
     await stream
