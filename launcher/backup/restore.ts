@@ -68,12 +68,18 @@ export async function restoreBackup(
     }
     // The swap: six renames in one transaction, so that all three databases change at once or none does.
     const [present] = await admin<{ names: string[] }[]>`select array_agg(datname::text) as names from pg_database`
-    await admin.begin(async (tx) => {
-      for (const database of manifest.databases) {
-        if (present?.names.includes(database.name)) await tx.unsafe(`alter database ${named(database, '')} rename to ${named(database, '_replaced')}`)
-        await tx.unsafe(`alter database ${named(database, '_restoring')} rename to ${named(database, '')}`)
-      }
-    })
+    await admin
+      .begin(async (tx) => {
+        for (const database of manifest.databases) {
+          if (present?.names.includes(database.name)) await tx.unsafe(`alter database ${named(database, '')} rename to ${named(database, '_replaced')}`)
+          await tx.unsafe(`alter database ${named(database, '_restoring')} rename to ${named(database, '')}`)
+        }
+      })
+      .catch(async (error: unknown) => {
+        // Rolled back (say, something connected to an old database meanwhile): the old ones stay, the new ones go.
+        for (const database of manifest.databases) await admin.unsafe(`drop database if exists ${named(database, '_restoring')} with (force)`).catch(() => {})
+        throw error
+      })
     for (const database of manifest.databases) await admin.unsafe(`drop database if exists ${named(database, '_replaced')} with (force)`)
   } finally {
     await admin.end({ timeout: 5 })

@@ -5,9 +5,12 @@
 // changes anything, a backup that is damaged, unfinished or from a newer
 // Gozon, a database in use, and one holding data unless told to replace it.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import postgres from 'postgres'
 import { type Manifest, readManifest } from '../../launcher/backup/format'
 import { restoreBackup } from '../../launcher/backup/restore'
@@ -15,6 +18,8 @@ import { takeBackup } from '../../launcher/backup/take'
 import { DATABASE_KEYS, DATABASES, type DatabaseKey } from '../../launcher/databases'
 import { freePort } from '../../launcher/free-port'
 import { type RunningPostgres, startPostgres } from '../../launcher/postgres'
+import { STREAMS } from '../../shared/messaging/contracts'
+import { freshNats } from '../support/infra'
 import { startSystem } from '../support/system'
 
 const dir = mkdtempSync(join(tmpdir(), 'gozon-backup-test-'))
@@ -162,5 +167,39 @@ test('a restore refuses, before changing anything: data without --replace, a dat
 
   // With --replace, over data, when nothing is connected: restored again.
   expect(await refusal(restoreBackup(folder, manifest, admin, { replace: true }))).toBe('restored')
+  for (const key of DATABASE_KEYS) expect(await tableRows(target.url(DATABASES[key].name))).toEqual(await tableRows(sources[key]))
+}, 60_000)
+
+test('bun run restore on a server of its own (DATABASE_URL) and a broker Gozon does not run (NATS_URL): the streams there are deleted; a broker that does not answer stops it before anything changes', async () => {
+  const nats = await freshNats()
+  const nc = await connect({ servers: nats.url })
+  const jsm = await jetstreamManager(nc)
+  for (const stream of Object.values(STREAMS)) await jsm.streams.add({ name: stream.name, subjects: [...stream.subjects] })
+  expect((await jsm.streams.names().next()).sort()).toEqual(
+    Object.values(STREAMS)
+      .map((s) => s.name)
+      .sort(),
+  )
+  const restore = (natsUrl: string) =>
+    spawnSync('bun', [join(import.meta.dir, '..', '..', 'launcher', 'restore-main.ts'), folder, '--replace'], {
+      env: { ...process.env, DATABASE_URL: target.url('postgres'), NATS_URL: natsUrl, GOZON_DATA_DIR: join(dir, 'data') },
+      encoding: 'utf8',
+    })
+  const unreachable = restore(`nats://127.0.0.1:${await freePort()}`)
+  expect(unreachable.status).toBe(1)
+  expect(unreachable.stderr).toStartWith('restore: ')
+  expect(unreachable.stdout).not.toContain('rows restored')
+
+  const done = restore(nats.url)
+  expect(done.stderr).toBe('')
+  expect(done.status).toBe(0)
+  expect(done.stdout).toContain(
+    `streams ${Object.values(STREAMS)
+      .map((s) => s.name)
+      .join(', ')} deleted`,
+  )
+  const left = await jsm.streams.names().next()
+  expect(left).toEqual([])
+  await nc.close()
   for (const key of DATABASE_KEYS) expect(await tableRows(target.url(DATABASES[key].name))).toEqual(await tableRows(sources[key]))
 }, 60_000)
