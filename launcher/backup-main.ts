@@ -6,6 +6,7 @@
 // Exit status: 0 written, 1 not written (the reason on stderr).
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { fileStamp } from './backup/format'
 import { takeBackup } from './backup/take'
 import { operatorDatabaseUrls, shown } from './databases'
 
@@ -26,11 +27,7 @@ if (values.help) {
   console.log('usage: bun run backup [-- --to <folder>]   (default: backups/gozon-<UTC time>; GOZON_BACKUP_DIR sets the parent folder)')
   process.exit(0)
 }
-const stamp = new Date()
-  .toISOString()
-  .replace(/\.\d+Z$/, 'Z')
-  .replaceAll(':', '-')
-const folder = resolve(values.to ?? join(process.env.GOZON_BACKUP_DIR || join(root, 'backups'), `gozon-${stamp}`))
+const folder = resolve(values.to ?? join(process.env.GOZON_BACKUP_DIR || join(root, 'backups'), `gozon-${fileStamp()}`))
 const dataDir = process.env.GOZON_DATA_DIR || join(root, '.data')
 const urls = operatorDatabaseUrls(process.env)
 const started = Date.now()

@@ -19,7 +19,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { DEFAULTS } from '../shared/config'
 import { STREAMS } from '../shared/messaging/contracts'
-import { readManifest } from './backup/format'
+import { fileStamp, readManifest } from './backup/format'
 import { restoreBackup } from './backup/restore'
 import { serverUrl, shown } from './databases'
 import { portIsOpen } from './free-port'
@@ -119,10 +119,7 @@ try {
     const target = join(dataDir, 'secrets.json')
     const text = readFileSync(join(folder, manifest.secrets), 'utf8')
     if (existsSync(target) && readFileSync(target, 'utf8') !== text) {
-      const kept = `${target}.before-restore-${new Date()
-        .toISOString()
-        .replace(/\.\d+Z$/, 'Z')
-        .replaceAll(':', '-')}`
+      const kept = `${target}.before-restore-${fileStamp()}`
       renameSync(target, kept)
       console.log(`secrets: the data folder's own kept as ${kept}`)
     }

@@ -129,4 +129,9 @@ export function copyMeter(): { update(chunk: Buffer): void; stream: Transform; r
   return { update, stream, rows: () => rows, sha256: () => (digest ??= hash.digest('hex')) }
 }
 
-export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
+/** A time for a file name: 2026-12-01T22-24-18Z (UTC, no colons). */
+export const fileStamp = (at: Date = new Date()) =>
+  at
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replaceAll(':', '-')

@@ -23,9 +23,9 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import postgres from 'postgres'
 import { migrateDatabase } from '../../shared/db/migrate'
-import { onDatabase } from '../../shared/db/provision'
+import { onDatabase, quoteIdent } from '../../shared/db/provision'
 import { DATABASES } from '../databases'
-import { BackupError, checkMeter, copyMeter, type DatabaseBackup, type Manifest, quoteIdent, type TableBackup, verifyBackup } from './format'
+import { BackupError, checkMeter, copyMeter, type DatabaseBackup, type Manifest, type TableBackup, verifyBackup } from './format'
 
 const root = join(import.meta.dir, '..', '..')
 
@@ -46,7 +46,7 @@ export async function restoreBackup(
     if (options.interrupted?.()) throw new BackupError('interrupted: nothing was changed')
   }
   // Everything is checked before anything is dropped: the migrations, then every file's rows and hash.
-  for (const database of manifest.databases) rmSync(migrationsUpTo(database).folder, { recursive: true, force: true })
+  for (const database of manifest.databases) migrationsUpTo(database)
   await verifyBackup(folder, manifest)
   const admin = postgres(onDatabase(adminUrl, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 10 })
   const named = (database: DatabaseBackup, suffix: string) => quoteIdent(`${database.name}${suffix}`)
@@ -111,8 +111,8 @@ async function checkTarget(admin: postgres.Sql, adminUrl: string, database: Data
   }
 }
 
-/** A migrations folder holding this checkout's migrations up to the backup's last one; refuses a backup they do not begin with. */
-function migrationsUpTo(database: DatabaseBackup): { folder: string; count: number } {
+/** This checkout's migrations up to the backup's last one; refuses a backup they do not begin with. */
+function migrationsUpTo(database: DatabaseBackup): { source: string; journal: Journal } {
   const source = join(root, DATABASES[database.key].migrations)
   const journal = JSON.parse(readFileSync(join(source, 'meta', '_journal.json'), 'utf8')) as Journal
   const count = database.migrations.length
@@ -128,19 +128,25 @@ function migrationsUpTo(database: DatabaseBackup): { folder: string; count: numb
     if (entry.when !== applied.createdAt || hash !== applied.hash)
       throw new BackupError(`the ${database.key} database's migration ${entry.tag} differs from the one the backup was taken with: not a backup of this Gozon`)
   })
+  return { source, journal: { ...journal, entries: journal.entries.slice(0, count) } }
+}
+
+/** A temporary migrations folder holding just those migrations, for drizzle's migrator. */
+function migrationsFolder(database: DatabaseBackup): string {
+  const { source, journal } = migrationsUpTo(database)
   const folder = mkdtempSync(join(tmpdir(), `gozon-restore-${database.key}-`))
   mkdirSync(join(folder, 'meta'))
-  writeFileSync(join(folder, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, count) }))
-  for (const entry of journal.entries.slice(0, count)) copyFileSync(join(source, `${entry.tag}.sql`), join(folder, `${entry.tag}.sql`))
-  return { folder, count }
+  writeFileSync(join(folder, 'meta', '_journal.json'), JSON.stringify(journal))
+  for (const entry of journal.entries) copyFileSync(join(source, `${entry.tag}.sql`), join(folder, `${entry.tag}.sql`))
+  return folder
 }
 
 async function restoreDatabase(folder: string, database: DatabaseBackup, url: string): Promise<void> {
-  const migrations = migrationsUpTo(database)
+  const migrations = migrationsFolder(database)
   try {
-    await migrateDatabase(url, migrations.folder)
+    await migrateDatabase(url, migrations)
   } finally {
-    rmSync(migrations.folder, { recursive: true, force: true })
+    rmSync(migrations, { recursive: true, force: true })
   }
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 })
   try {

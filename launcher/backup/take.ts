@@ -15,8 +15,9 @@ import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
 import postgres, { type ReservedSql } from 'postgres'
+import { quoteIdent } from '../../shared/db/provision'
 import { DATABASE_KEYS, DATABASES, type DatabaseKey } from '../databases'
-import { BACKUP_FORMAT, BackupError, copyMeter, type DatabaseBackup, type Manifest, quoteIdent, type TableBackup } from './format'
+import { BACKUP_FORMAT, BackupError, copyMeter, type DatabaseBackup, type Manifest, type TableBackup } from './format'
 
 export type BackupOptions = {
   /** The data folder's secrets file (`bun start`'s generated keys and passwords), copied when it exists. */

@@ -109,7 +109,8 @@ export function onDatabase(url: string, database: string): string {
   return parsed.toString()
 }
 
-const ident = (name: string) => `"${name}"`
+/** A quoted SQL identifier (a double quote inside doubled). */
+export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
 /** Errors of a role or database that another instance created a moment ago. */
 const RACED = new Set(['42710', '42P04', '23505'])
 
@@ -153,7 +154,7 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
     if (existing?.me || existing?.powerful) {
       throw new ProvisionError(`role ${role} is an administrator (superuser, or may create databases or roles); give the service a role of its own`)
     }
-    if (!existing) await ignoringRace(() => admin.unsafe(`create role ${ident(role)} login`))
+    if (!existing) await ignoringRace(() => admin.unsafe(`create role ${quoteIdent(role)} login`))
     const [owner] = await admin<{ owner: string; superuser: boolean }[]>`
       select r.rolname as owner, r.rolsuper as superuser from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = ${database}`
     // A database some other service's role owns is that service's: never take it (one made by a superuser, before roles, is handed over).
@@ -165,9 +166,9 @@ export async function provisionDatabase(adminUrl: string, serviceUrl: string, op
       select format('alter role %I login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password %L', ${role}::text, ${password}::text) as statement`
     await admin.unsafe(alter!.statement)
     const [found] = await admin`select 1 from pg_database where datname = ${database}`
-    if (!found) await ignoringRace(() => admin.unsafe(`create database ${ident(database)} owner ${ident(role)}`))
-    await admin.unsafe(`alter database ${ident(database)} owner to ${ident(role)}`)
-    await admin.unsafe(`revoke all on database ${ident(database)} from public`)
+    if (!found) await ignoringRace(() => admin.unsafe(`create database ${quoteIdent(database)} owner ${quoteIdent(role)}`))
+    await admin.unsafe(`alter database ${quoteIdent(database)} owner to ${quoteIdent(role)}`)
+    await admin.unsafe(`revoke all on database ${quoteIdent(database)} from public`)
     if (options.closeMaintenanceDatabases) {
       await admin.unsafe('revoke connect, temporary on database postgres from public')
       await admin.unsafe('revoke connect, temporary on database template1 from public')
@@ -196,7 +197,7 @@ async function handOver(sql: TransactionSql, role: string): Promise<void> {
       where ${userSchemas} and n.nspowner not in (to_regrole($1)::oid, to_regrole('pg_database_owner')::oid)`,
     [role],
   )
-  for (const { name } of schemas) await sql.unsafe(`alter schema ${name} owner to ${ident(role)}`)
+  for (const { name } of schemas) await sql.unsafe(`alter schema ${name} owner to ${quoteIdent(role)}`)
   // Tables first: a sequence owned by a table column follows its table and cannot be altered alone.
   const relations = async () =>
     sql.unsafe<{ name: string; kind: string }[]>(
@@ -208,7 +209,7 @@ async function handOver(sql: TransactionSql, role: string): Promise<void> {
       [role],
     )
   const keyword: Record<string, string> = { r: 'table', p: 'table', f: 'foreign table', v: 'view', m: 'materialized view', S: 'sequence' }
-  for (const { name, kind } of await relations()) await sql.unsafe(`alter ${keyword[kind]} ${name} owner to ${ident(role)}`)
+  for (const { name, kind } of await relations()) await sql.unsafe(`alter ${keyword[kind]} ${name} owner to ${quoteIdent(role)}`)
   const routines = await sql.unsafe<{ name: string }[]>(
     `select format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as name
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -216,7 +217,7 @@ async function handOver(sql: TransactionSql, role: string): Promise<void> {
         and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')`,
     [role],
   )
-  for (const { name } of routines) await sql.unsafe(`alter routine ${name} owner to ${ident(role)}`)
+  for (const { name } of routines) await sql.unsafe(`alter routine ${name} owner to ${quoteIdent(role)}`)
   // Enums, domains and free-standing composite types (a table's row type follows the table).
   const types = await sql.unsafe<{ name: string }[]>(
     `select format('%I.%I', n.nspname, t.typname) as name
@@ -225,5 +226,5 @@ async function handOver(sql: TransactionSql, role: string): Promise<void> {
         and (t.typtype in ('e', 'd', 'r') or (t.typtype = 'c' and (select relkind from pg_class where oid = t.typrelid) = 'c'))`,
     [role],
   )
-  for (const { name } of types) await sql.unsafe(`alter type ${name} owner to ${ident(role)}`)
+  for (const { name } of types) await sql.unsafe(`alter type ${name} owner to ${quoteIdent(role)}`)
 }
