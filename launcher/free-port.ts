@@ -26,6 +26,33 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** True when a listener could bind 127.0.0.1:port now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/**
+ * A free loopback port below Linux's ephemeral range (32768 and up), for a
+ * server started a moment later: a port from the kernel's range can meanwhile
+ * become the local end of some outgoing connection (a nats-server's route to
+ * its peers, a PostgreSQL client), and then the server cannot bind it — a
+ * cluster node that died so, right after its client port opened, left a
+ * cluster of two that could not place three replicas.
+ */
+export async function listenPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (handedOut.has(port) || !(await canBind(port))) continue
+    handedOut.add(port)
+    return port
+  }
+}
+
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 export function portIsOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -201,6 +201,15 @@ export async function startNatsCluster(options: {
   })
   const nodes = await Promise.all(options.clientPorts.map((_, i) => startNats(nodeOptions(i))))
   await jetStreamReady(nodes.map((n) => n.url))
+  // Two nodes elect a leader without the third: one that died after its client port opened (say, its route port
+  // could not be bound) would leave a cluster that cannot place three replicas. Say so now, not a minute later.
+  const gone = nodes.findIndex((n) => n.process.exitCode !== null || n.process.signalCode !== null)
+  if (gone !== -1) {
+    await Promise.all(nodes.map((n) => n.stop()))
+    throw new Error(
+      `nats-server node ${gone + 1} (client port ${options.clientPorts[gone]}, route port ${options.routePorts[gone]}) exited right after it started`,
+    )
+  }
   return {
     nodes,
     url: nodes.map((n) => n.url).join(','),

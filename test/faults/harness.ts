@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { type Subprocess, spawn } from 'bun'
-import { freePort, waitForPort } from '../../launcher/free-port'
+import { listenPort, waitForPort } from '../../launcher/free-port'
 import { type Frontend, type RunningHaproxy, startHaproxy } from '../../launcher/haproxy'
 import { type RunningCluster, type RunningNats, startNats, startNatsCluster } from '../../launcher/nats'
 import { type RunningPostgres, startPostgres } from '../../launcher/postgres'
@@ -40,7 +40,7 @@ async function untilListening(child: Subprocess, port: number, name: string): Pr
 
 export async function startFaultSystem(env: Record<string, string> = {}, options: { ownPostgres?: boolean; natsNodes?: 1 | 3 } = {}) {
   const { root: tmp } = await infra()
-  const natsPort = await freePort()
+  const natsPort = await listenPort()
   const natsDir = join(tmp, `fault-nats-${natsPort}`)
   // One nats-server, or a three-node JetStream cluster whose streams keep three replicas.
   let nats: RunningNats | undefined = options.natsNodes === 3 ? undefined : await startNats({ storeDir: natsDir, port: natsPort })
@@ -48,13 +48,13 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     options.natsNodes === 3
       ? await startNatsCluster({
           rootDir: natsDir,
-          clientPorts: [natsPort, await freePort(), await freePort()],
-          routePorts: [await freePort(), await freePort(), await freePort()],
+          clientPorts: [natsPort, await listenPort(), await listenPort()],
+          routePorts: [await listenPort(), await listenPort(), await listenPort()],
         })
       : undefined
   const natsUrl = cluster?.url ?? nats!.url
   // A PostgreSQL of its own, for scenarios that stop or freeze it.
-  const pgPort = options.ownPostgres ? await freePort() : 0
+  const pgPort = options.ownPostgres ? await listenPort() : 0
   const pgDir = join(tmp, `fault-pg-${pgPort}`)
   let pg: RunningPostgres | undefined = options.ownPostgres
     ? await startPostgres({ dataDir: pgDir, port: pgPort, user: 'gozon', password: 'gozon', settings: { fsync: 'off' } })
@@ -65,7 +65,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
     : { orders: await freshDatabaseUrl('forders'), payments: await freshDatabaseUrl('fpayments'), identity: await freshDatabaseUrl('fidentity') }
   const databases = { orders: await withOwnRole(adminUrls.orders), payments: await withOwnRole(adminUrls.payments) }
   const identityDatabase = await withOwnRole(adminUrls.identity)
-  const ports = { orders: await freePort(), payments: await freePort() }
+  const ports = { orders: await listenPort(), payments: await listenPort() }
   const processes: Partial<Record<ServiceName, Subprocess>> = {}
   // More instances of a service ("orders-2"), beside the first one (processes, ports).
   const instances = new Map<string, { kind: ServiceName; port: number; process?: Subprocess }>()
@@ -98,7 +98,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 
   /** Starts (or restarts, on the same port) gateway instance `name` in front of the services; returns its port. */
   async function startGateway(name: string): Promise<number> {
-    const port = gateways.get(name)?.port ?? gatewayPorts.get(name) ?? (await freePort())
+    const port = gateways.get(name)?.port ?? gatewayPorts.get(name) ?? (await listenPort())
     const child = spawn(['bun', join(root, 'gateway', 'main.ts')], {
       env: {
         ...baseEnv,
@@ -150,7 +150,7 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
 
   /** Starts (or restarts, on the same port) another instance of a service, e.g. "orders-2". */
   async function startInstance(kind: ServiceName, name: string, extraEnv: Record<string, string> = {}) {
-    const entry = instances.get(name) ?? { kind, port: await freePort() }
+    const entry = instances.get(name) ?? { kind, port: await listenPort() }
     entry.process = spawn(['bun', join(root, kind, 'main.ts')], {
       env: { ...baseEnv, [`${kind.toUpperCase()}_PORT`]: String(entry.port), [`${kind.toUpperCase()}_DATABASE_URL`]: databases[kind], ...extraEnv },
       stdout: 'inherit',
@@ -195,17 +195,17 @@ export async function startFaultSystem(env: Record<string, string> = {}, options
       for (const name of names) {
         let port: number
         if (kind === 'gateway') {
-          port = gateways.get(name)?.port ?? gatewayPorts.get(name) ?? (await freePort())
+          port = gateways.get(name)?.port ?? gatewayPorts.get(name) ?? (await listenPort())
           gatewayPorts.set(name, port)
         } else if (name === kind) port = ports[kind]
         else {
-          const entry = instances.get(name) ?? { kind, port: await freePort() }
+          const entry = instances.get(name) ?? { kind, port: await listenPort() }
           instances.set(name, entry)
           port = entry.port
         }
         list.push({ name, port })
       }
-      front[kind] = await freePort()
+      front[kind] = await listenPort()
       frontends.push({ name: kind, port: front[kind]!, servers: list, forwardFor: kind === 'gateway' })
     }
     haproxy = await startHaproxy({ dir: join(tmp, `fault-haproxy-${front.orders ?? front.gateway}`), frontends })
